@@ -1,0 +1,1 @@
+"""The .lark grammar of the .lag language, shipped as package data."""

@@ -1,0 +1,110 @@
+"""The backend interface and registry.
+
+A backend is a class with a ``name``, a one-line ``description``, an ``accepts(model)`` that
+returns a list of :class:`Refusal` reasons (empty when it takes the model) and a
+``compile(model, options) -> Program``.  A :class:`Program` is the compiled form: ``solve()``
+returns a :class:`~lagdsl.result.Result`, ``emit(fmt)`` writes an export.
+
+Backends live in ``backends/<name>.py`` (imported as ``lagdsl.backends.<name>``) and are
+registered here by module path, so that importing lagdsl never imports cvxpy, torch or qiskit.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BackendRefusal
+from .ir.model import Model, Span
+from .result import Result
+
+#: name -> module that defines ``BACKEND`` (an instance of a :class:`Backend` subclass).
+REGISTRY: dict[str, str] = {
+    "cvxpy": "lagdsl.backends.cvxpy",
+}
+
+
+@dataclass
+class Refusal:
+    """One reason a backend will not take a model, pointing at the construct when it can."""
+
+    reason: str
+    span: Span | None = None
+
+
+class Program:
+    """A model compiled for one backend."""
+
+    backend: str = ""
+
+    def solve(self) -> Result:
+        raise NotImplementedError
+
+    def emit(self, fmt: str) -> str:
+        """Text of the model in ``fmt`` (e.g. ``lp``, ``mps``); refuses unknown formats."""
+        raise BackendRefusal("backend %s cannot emit %r" % (self.backend, fmt))
+
+
+class Backend:
+    """Base class of backends."""
+
+    name: str = ""
+    description: str = ""
+    #: option name -> (default, help) for ``--option k=v`` and ``lagdsl backends``.
+    options: dict[str, tuple[Any, str]] = {}
+    #: formats ``compile --emit`` accepts besides ``ir``.
+    emits: tuple[str, ...] = ()
+
+    def accepts(self, model: Model) -> list[Refusal]:
+        raise NotImplementedError
+
+    def compile(self, model: Model, options: dict | None = None) -> Program:
+        raise NotImplementedError
+
+    def refuse_unless_accepted(self, model: Model) -> None:
+        """Raise a positioned :class:`BackendRefusal` for the first reason, if any."""
+        reasons = self.accepts(model)
+        if reasons:
+            r = reasons[0]
+            more = "" if len(reasons) == 1 else " (and %d more reason%s)" % (
+                len(reasons) - 1, "" if len(reasons) == 2 else "s")
+            raise BackendRefusal("backend %s cannot take this model: %s%s" % (self.name, r.reason, more),
+                                 r.span, source=model.source)
+
+
+def available() -> list[str]:
+    """Registered backend names."""
+    return list(REGISTRY)
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``; unknown names are a user error listing the known ones."""
+    mod = REGISTRY.get(name)
+    if mod is None:
+        raise BackendRefusal("unknown backend %r; available: %s" % (name, ", ".join(REGISTRY)))
+    try:
+        module = importlib.import_module(mod)
+    except ImportError as exc:  # an optional dependency is missing
+        raise BackendRefusal("backend %s is not installed: %s (install lagdsl[%s])" % (name, exc, name))
+    return module.BACKEND
+
+
+def coerce_options(backend: Backend, options: dict | None) -> dict:
+    """Options with defaults filled in and ``k=v`` strings converted to the defaults' types;
+    unknown option names are a user error naming the known ones."""
+    out = {k: d for k, (d, _h) in backend.options.items()}
+    for k, v in (options or {}).items():
+        if k not in backend.options:
+            raise BackendRefusal("backend %s has no option %r; options: %s" % (
+                backend.name, k, ", ".join(sorted(backend.options)) or "none"))
+        default = backend.options[k][0]
+        if isinstance(v, str) and default is not None and not isinstance(default, str):
+            try:
+                if isinstance(default, bool):
+                    v = v.lower() in ("1", "true", "yes", "on")
+                else:
+                    v = type(default)(v)
+            except ValueError:
+                raise BackendRefusal("option %s=%r: expected a %s" % (k, v, type(default).__name__))
+        out[k] = v
+    return out

@@ -1,0 +1,328 @@
+"""Vectorised evaluation of IR bodies over row tables.
+
+:class:`Evaluator` walks a sympy body once per *shape*, not once per element: each node is
+computed for all rows of a :class:`~lagdsl.lower.rows.Rows` at the same time.  Sub-trees
+without unknowns are plain numpy (:meth:`Evaluator.data`); sub-trees with unknowns are handed
+to an *algebra* — an object with the small interface of :class:`Algebra` — which decides what
+a value is: a sparse polynomial batch (:mod:`lagdsl.lower.poly`), a cvxpy expression, a torch
+tensor.  Aggregates expand the rows by their bindings and reduce back by segment.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import sympy
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import BooleanFalse, BooleanTrue
+
+from ..errors import LagDataError, LagError
+from ..ir.model import Model, Span
+from ..ir.sym import Agg, Member, SetFamilyRef, SetName, SetRange, Str, sigmoid
+from ..ir.values import flat_positions
+from .rows import Rows, bind
+
+
+class Algebra(Protocol):
+    """What an evaluator needs from a representation of per-row values with unknowns."""
+
+    def const(self, values: np.ndarray) -> Any: ...
+    def var(self, name: str, flat: np.ndarray) -> Any: ...
+    def add(self, a: Any, b: Any) -> Any: ...
+    def mul(self, a: Any, b: Any) -> Any: ...
+    def pow(self, a: Any, p: Any) -> Any: ...
+    def func(self, name: str, args: list) -> Any: ...
+    def take(self, a: Any, idx: np.ndarray) -> Any: ...
+    def reduce(self, kind: str, values: Any, parent: np.ndarray, n: int) -> Any: ...
+
+
+_NP_FUNCS = {
+    sympy.exp: np.exp, sympy.log: np.log, sympy.sin: np.sin, sympy.cos: np.cos,
+    sympy.tan: np.tan, sympy.tanh: np.tanh, sympy.Abs: np.abs,
+    sigmoid: lambda z: 1.0 / (1.0 + np.exp(-z)),
+}
+
+#: sympy function class -> the name algebras receive in ``func``.
+FUNC_NAMES = {
+    sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos", sympy.tan: "tan",
+    sympy.tanh: "tanh", sympy.Abs: "abs", sigmoid: "sigmoid", sympy.Min: "min", sympy.Max: "max",
+}
+
+
+def _bcast(a, n: int) -> np.ndarray:
+    a = np.asarray(a)
+    return a if a.shape == (n,) else np.broadcast_to(a, (n,)).copy()
+
+
+class Evaluator:
+    """Evaluates bodies of one model; ``where`` names the constraint or objective being
+    lowered so that data errors point at it (its ``span`` and ``spans``)."""
+
+    def __init__(self, model: Model, owner=None):
+        self.model = model
+        self.owner = owner
+        self._has_var: dict = {}
+        self._families: dict = {}
+
+    # --- errors ----------------------------------------------------------------------
+    def span_of(self, node) -> Span | None:
+        """The most precise known source position of ``node``."""
+        if self.owner is not None:
+            spans = getattr(self.owner, "spans", None) or {}
+            if node in spans:
+                return spans[node]
+            return getattr(self.owner, "span", None)
+        return None
+
+    def fail(self, message: str, node=None, hint: str | None = None):
+        raise LagDataError(message, self.span_of(node), hint, self.model.source)
+
+    # --- structure -------------------------------------------------------------------
+    def has_var(self, e) -> bool:
+        """Whether ``e`` mentions an unknown (memoised per node)."""
+        r = self._has_var.get(e)
+        if r is None:
+            if isinstance(e, sympy.Indexed):
+                r = e.base.label.name in self.model.vars or any(self.has_var(a) for a in e.indices)
+            elif isinstance(e, sympy.Symbol):
+                r = e.name in self.model.vars and not isinstance(e, Str)
+            elif isinstance(e, Agg):
+                r = self.has_var(e.body)
+            else:
+                r = any(self.has_var(a) for a in e.args)
+            self._has_var[e] = r
+        return r
+
+    def family_table(self, name: str) -> dict:
+        """Set family ``name`` flattened: counts, starts and element columns."""
+        t = self._families.get(name)
+        if t is None:
+            fam = self.model.set_families[name]
+            counts = np.array([len(m) for m in fam.members], dtype=np.int64)
+            starts = np.cumsum(counts) - counts
+            arity = fam.members[0].arity if fam.members else 1
+            cols = []
+            for k in range(arity):
+                parts = [m.columns()[k] for m in fam.members if len(m)]
+                cols.append(np.concatenate(parts) if parts else np.zeros(0, np.int64))
+            t = {"counts": counts, "starts": starts, "cols": cols}
+            self._families[name] = t
+        return t
+
+    def bind(self, rows: Rows, overs, cond):
+        """Expand ``rows`` by bindings under a condition (see :func:`lagdsl.lower.rows.bind`)."""
+        return bind(self, rows, overs, cond)
+
+    def subscripts(self, e: sympy.Indexed, rows: Rows) -> list[np.ndarray]:
+        return [_bcast(self.data(a, rows), rows.n) for a in e.indices]
+
+    def positions(self, e: sympy.Indexed, sets, rows: Rows, what: str) -> np.ndarray:
+        """Flat positions of ``e``'s subscripts in the product of ``sets``; a positioned error
+        names the first subscript outside its set."""
+        subs = self.subscripts(e, rows)
+        arity = sum(s.arity for s in sets)
+        name = e.base.label.name
+        if len(subs) != arity:
+            self.fail("%s %s takes %d subscript%s, got %d" % (what, name, arity,
+                      "" if arity == 1 else "s", len(subs)), e)
+        pos = flat_positions(sets, subs)
+        if pos.size and pos.min() < 0:
+            r = int(np.flatnonzero(pos < 0)[0])
+            elem = ", ".join(str(s[r]) for s in subs)
+            ctx = ", ".join("%s=%s" % (k, v[r]) for k, v in rows.cols.items())
+            decl = getattr(self.model.vars.get(name), "index", None) or self.model.params[name].index
+            self.fail("subscript [%s] of %s is outside its index set %s%s" % (
+                elem, name, " x ".join(decl), (" (at %s)" % ctx) if ctx else ""), e)
+        return pos
+
+    # --- data ------------------------------------------------------------------------
+    def data(self, e, rows: Rows):
+        """Value of a data expression for every row: a numpy array of length ``rows.n``
+        (or a 0-d scalar when it does not depend on the rows)."""
+        if isinstance(e, (BooleanTrue, BooleanFalse)):
+            return np.bool_(bool(e))
+        if isinstance(e, Str):
+            return np.array(e.name, dtype=object)
+        if e.is_Number:
+            return np.float64(e) if not e.is_Integer else np.int64(int(e))
+        if e is sympy.pi:
+            return np.float64(np.pi)
+        if e is sympy.oo:
+            return np.float64(np.inf)
+        if e is sympy.zoo or e is sympy.nan:
+            self.fail("division by zero in data")
+        if isinstance(e, sympy.Symbol):
+            if e in rows.cols:
+                return rows.cols[e]
+            p = self.model.params.get(e.name)
+            if p is not None and p.is_scalar:
+                return np.float64(p.values)
+            if e.name in self.model.vars:
+                self.fail("unknown %s used where data is required" % e.name, e)
+            self.fail("%s has no value here" % e.name, e)
+        if isinstance(e, sympy.Indexed):
+            name = e.base.label.name
+            p = self.model.params.get(name)
+            if p is None:
+                self.fail("unknown %s used where data is required" % name, e)
+            sets = [self.model.sets[s] for s in p.index]
+            pos = self.positions(e, sets, rows, "parameter")
+            return p.values.reshape(-1)[pos]
+        if isinstance(e, sympy.Add):
+            out = self.data(e.args[0], rows)
+            for a in e.args[1:]:
+                out = out + self.data(a, rows)
+            return out
+        if isinstance(e, sympy.Mul):
+            out = self.data(e.args[0], rows)
+            for a in e.args[1:]:
+                out = out * self.data(a, rows)
+            return out
+        if isinstance(e, sympy.Pow):
+            b = np.asarray(self.data(e.base, rows), dtype=np.float64)
+            x = self.data(e.exp, rows)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.power(b, x)
+        if isinstance(e, sympy.Mod):
+            return np.mod(self.data(e.args[0], rows), self.data(e.args[1], rows))
+        if isinstance(e, (sympy.Min, sympy.Max)):
+            f = np.minimum if isinstance(e, sympy.Min) else np.maximum
+            out = self.data(e.args[0], rows)
+            for a in e.args[1:]:
+                out = f(out, self.data(a, rows))
+            return out
+        if isinstance(e, (sympy.floor, sympy.ceiling)):
+            f = np.floor if isinstance(e, sympy.floor) else np.ceil
+            return f(np.asarray(self.data(e.args[0], rows), dtype=np.float64))
+        if type(e) in _NP_FUNCS:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return _NP_FUNCS[type(e)](np.asarray(self.data(e.args[0], rows), dtype=np.float64))
+        if isinstance(e, Relational):
+            a, b = self.data(e.lhs, rows), self.data(e.rhs, rows)
+            op = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+                  "==": np.equal, "!=": np.not_equal}[e.rel_op]
+            return op(a, b)
+        if isinstance(e, sympy.And):
+            out = np.bool_(True)
+            for a in e.args:
+                out = out & np.asarray(self.data(a, rows), dtype=bool)
+            return out
+        if isinstance(e, sympy.Or):
+            out = np.bool_(False)
+            for a in e.args:
+                out = out | np.asarray(self.data(a, rows), dtype=bool)
+            return out
+        if isinstance(e, sympy.Not):
+            return ~np.asarray(self.data(e.args[0], rows), dtype=bool)
+        if isinstance(e, Member):
+            return self.member(e, rows)
+        if isinstance(e, Agg):
+            inner, parent = self.bind(rows, e.bindings, e.cond)
+            vals = _bcast(self.data(e.body, inner), inner.n).astype(np.float64)
+            return reduce_data(e.kind, vals, parent, rows.n)
+        if isinstance(e, sympy.Piecewise):
+            out = None
+            for val, c in reversed(e.args):
+                v = _bcast(self.data(val, rows), rows.n)
+                out = v if out is None else np.where(_bcast(self.data(c, rows), rows.n), v, out)
+            return out
+        self.fail("cannot evaluate %s as data" % e, e)
+
+    def member(self, e: Member, rows: Rows) -> np.ndarray:
+        elem, term = e.args
+        parts = list(elem) if isinstance(elem, sympy.Tuple) else [elem]
+        cols = [_bcast(self.data(a, rows), rows.n) for a in parts]
+        if isinstance(term, SetName):
+            return self.model.sets[term.name].positions(cols) >= 0
+        if isinstance(term, SetRange):
+            v = cols[0]
+            lo, hi = self.data(term.lo, rows), self.data(term.hi, rows)
+            return (v >= lo) & (v <= hi) & (np.mod(v.astype(np.float64), 1) == 0)
+        if isinstance(term, SetFamilyRef):
+            # Membership in a row-dependent set: bind and match.
+            inner, parent = self.bind(rows, [_fresh_over(term, len(parts))], None)
+            syms = _fresh_syms(len(parts))
+            hit = np.ones(inner.n, dtype=bool)
+            for s, c in zip(syms, cols):
+                hit &= inner.cols[s] == c[parent]
+            return np.bincount(parent[hit], minlength=rows.n) > 0
+        self.fail("cannot test membership in %s" % term, e)
+
+    # --- unknowns --------------------------------------------------------------------
+    def value(self, e, rows: Rows, alg: Algebra):
+        """Value of ``e`` for every row in algebra ``alg``."""
+        if not self.has_var(e):
+            return alg.const(_bcast(np.asarray(self.data(e, rows), dtype=np.float64), rows.n))
+        if isinstance(e, sympy.Symbol):
+            return alg.var(e.name, np.zeros(rows.n, dtype=np.int64))
+        if isinstance(e, sympy.Indexed):
+            name = e.base.label.name
+            pos = self.positions(e, self.model.var_sets(name), rows, "variable")
+            return alg.var(name, pos)
+        if isinstance(e, sympy.Add):
+            out = self.value(e.args[0], rows, alg)
+            for a in e.args[1:]:
+                out = alg.add(out, self.value(a, rows, alg))
+            return out
+        if isinstance(e, sympy.Mul):
+            # data factors first, so that an algebra scales once
+            data = [a for a in e.args if not self.has_var(a)]
+            rest = [a for a in e.args if self.has_var(a)]
+            out = self.value(rest[0], rows, alg)
+            for a in rest[1:]:
+                out = alg.mul(out, self.value(a, rows, alg))
+            if data:
+                c = self.data(sympy.Mul(*data), rows)
+                out = alg.mul(alg.const(_bcast(np.asarray(c, dtype=np.float64), rows.n)), out)
+            return out
+        if isinstance(e, sympy.Pow):
+            base = self.value(e.base, rows, alg)
+            if self.has_var(e.exp):
+                return alg.pow(base, self.value(e.exp, rows, alg))
+            return alg.pow(base, _bcast(np.asarray(self.data(e.exp, rows), dtype=np.float64), rows.n))
+        if isinstance(e, Agg):
+            inner, parent = self.bind(rows, e.bindings, e.cond)
+            return alg.reduce(e.kind, self.value(e.body, inner, alg), parent, rows.n)
+        fname = FUNC_NAMES.get(type(e))
+        if fname is not None:
+            return alg.func(fname, [self.value(a, rows, alg) for a in e.args])
+        raise LagError("unsupported construct for unknowns: %s" % e, self.span_of(e),
+                       source=self.model.source)
+
+
+def reduce_data(kind: str, vals: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:
+    """Segment-reduce numpy values by ``parent`` into ``n`` outputs."""
+    if kind == "sum":
+        return np.bincount(parent, weights=vals, minlength=n)
+    if kind == "sumsq":
+        return np.bincount(parent, weights=vals * vals, minlength=n)
+    if kind == "norm1":
+        return np.bincount(parent, weights=np.abs(vals), minlength=n)
+    if kind == "norm2":
+        return np.sqrt(np.bincount(parent, weights=vals * vals, minlength=n))
+    init = {"prod": 1.0, "max": -np.inf, "min": np.inf, "norminf": 0.0, "logsumexp": -np.inf}[kind]
+    out = np.full(n, init)
+    if kind == "prod":
+        np.multiply.at(out, parent, vals)
+    elif kind == "max":
+        np.maximum.at(out, parent, vals)
+    elif kind == "min":
+        np.minimum.at(out, parent, vals)
+    elif kind == "norminf":
+        np.maximum.at(out, parent, np.abs(vals))
+    elif kind == "logsumexp":
+        np.maximum.at(out, parent, vals)
+        m = np.where(np.isfinite(out), out, 0.0)
+        s = np.bincount(parent, weights=np.exp(vals - m[parent]), minlength=n)
+        with np.errstate(divide="ignore"):
+            out = m + np.log(s)
+    return out
+
+
+def _fresh_syms(k: int):
+    return [sympy.Symbol("_m%d" % j) for j in range(k)]
+
+
+def _fresh_over(term, k: int):
+    from ..ir.sym import Over
+    return Over(sympy.Tuple(*_fresh_syms(k)), term)
