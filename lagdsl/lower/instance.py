@@ -1,0 +1,196 @@
+"""A model instantiated into flat, vectorised blocks.
+
+:func:`lower_instance` turns every constraint family into one :class:`Block` (its bound rows,
+a :class:`~lagdsl.lower.poly.PolyBatch` body and bound vectors) and the objective into a
+one-row batch.  This is the common input of the polynomial passes, the LP/MPS writers and the
+cvxpy backend's LP/QP path.  Models that are not polynomials of degree <= 2 raise
+:class:`~lagdsl.lower.poly.NotPolynomial` (with the constraint or objective that is not).
+
+The helpers at the bottom go the other way: flat solution vectors back to the user's names
+and labels (:func:`unflatten`), and the maximum violation of a point (:func:`max_violation`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.model import Constraint, Model
+from ..ir.values import labels as product_labels
+from .evaluate import Evaluator, _bcast
+from .poly import NotPolynomial, PolyAlgebra, PolyBatch
+from .rows import Rows
+
+
+@dataclass
+class Block:
+    """One constraint family, instantiated: ``lower <= body(x) <= upper`` row by row."""
+
+    name: str
+    constraint: Constraint
+    rows: Rows
+    body: PolyBatch
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.rows.n
+
+    def keys(self) -> list[str]:
+        """Result labels of the rows (tuple indices joined by ``,``; ``""`` when scalar)."""
+        return row_keys(self.constraint, self.rows)
+
+
+@dataclass
+class Instance:
+    """A model as flat arrays over the concatenated vector of unknowns."""
+
+    model: Model
+    offsets: dict[str, tuple[int, int]]
+    lb: np.ndarray
+    ub: np.ndarray
+    vtype: np.ndarray                     # 'C', 'I' or 'B' per unknown
+    objective: PolyBatch | None
+    sense: str                            # 'minimize' or 'maximize'
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def N(self) -> int:
+        return len(self.lb)
+
+    @property
+    def degree(self) -> int:
+        """Highest degree over objective and constraints."""
+        d = [b.body.degree for b in self.blocks]
+        if self.objective is not None:
+            d.append(self.objective.degree)
+        return max(d, default=0)
+
+
+def variable_arrays(model: Model):
+    """``(lb, ub, vtype)`` flat arrays of all unknowns in declaration order."""
+    lbs, ubs, types = [], [], []
+    for v in model.vars.values():
+        n = model.var_size(v.name)
+        lbs.append(np.broadcast_to(v.lower, (n,)))
+        ubs.append(np.broadcast_to(v.upper, (n,)))
+        types.append(np.full(n, {"real": "C", "integer": "I", "binary": "B"}[v.domain]))
+    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+    return cat(lbs, np.float64), cat(ubs, np.float64), cat(types, "U1")
+
+
+def constraint_rows(ev: Evaluator, c: Constraint) -> Rows:
+    """The bound rows of constraint family ``c`` (one empty row when it is scalar)."""
+    rows, _ = ev.bind(Rows.unit(), c.binding, c.where)
+    return rows
+
+
+def bound_vector(ev: Evaluator, e, rows: Rows, default: float) -> np.ndarray:
+    """A data bound evaluated on every row (``default`` when absent)."""
+    if e is None:
+        return np.full(rows.n, default)
+    return _bcast(np.asarray(ev.data(e, rows), dtype=np.float64), rows.n).astype(np.float64)
+
+
+def lower_block(model: Model, c: Constraint) -> Block:
+    """Instantiate one constraint family as a polynomial block."""
+    ev = Evaluator(model, owner=c)
+    rows = constraint_rows(ev, c)
+    alg = PolyAlgebra(model)
+    try:
+        body = ev.value(c.body, rows, alg)
+    except NotPolynomial as exc:
+        raise NotPolynomial("constraint %s: %s" % (c.name, exc)) from exc
+    return Block(c.name, c, rows, body, bound_vector(ev, c.lower, rows, -np.inf),
+                 bound_vector(ev, c.upper, rows, np.inf))
+
+
+def lower_objective(model: Model) -> PolyBatch | None:
+    """The objective as a one-row polynomial batch (None for a feasibility model)."""
+    if model.objective is None:
+        return None
+    ev = Evaluator(model, owner=model.objective)
+    try:
+        return ev.value(model.objective.expr, Rows.unit(), PolyAlgebra(model))
+    except NotPolynomial as exc:
+        raise NotPolynomial("objective %s: %s" % (model.objective.name, exc)) from exc
+
+
+def lower_instance(model: Model) -> Instance:
+    """The whole model as flat polynomial blocks (raises NotPolynomial when it is not)."""
+    lb, ub, vtype = variable_arrays(model)
+    blocks = [lower_block(model, c) for c in model.constraints.values() if c.region is None]
+    sense = model.objective.sense if model.objective else "minimize"
+    return Instance(model, model.var_offsets(), lb, ub, vtype, lower_objective(model), sense, blocks)
+
+
+# --- back to the user's names --------------------------------------------------------
+
+
+def row_keys(c: Constraint, rows: Rows) -> list[str]:
+    """Labels of a family's rows: the bound index values joined by ``,``."""
+    syms = [s for o in c.binding for s in o.indices]
+    if not syms:
+        return [""]
+    cols = [rows.cols[s].tolist() for s in syms]
+    return [",".join(_fmt(v) for v in vals) for vals in zip(*cols)]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def var_keys(model: Model, name: str) -> list[str]:
+    """Labels of the elements of variable ``name`` in flat order."""
+    return product_labels(model.var_sets(name))
+
+
+def unflatten(model: Model, x: np.ndarray, offsets: dict | None = None) -> dict:
+    """Flat unknowns -> ``{name: float | {label: float}}`` in declaration order."""
+    offsets = offsets or model.var_offsets()
+    out = {}
+    for name, v in model.vars.items():
+        a, b = offsets[name]
+        vals = np.asarray(x[a:b], dtype=np.float64)
+        if v.domain != "real":
+            vals = np.round(vals)
+        if v.is_scalar:
+            out[name] = float(vals[0])
+        else:
+            out[name] = dict(zip(var_keys(model, name), vals.tolist()))
+    return out
+
+
+def per_row(keys: list[str], values: np.ndarray, scalar: bool):
+    """A block's row values in result form: a float when scalar, else keyed by label."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if scalar:
+        return float(values[0])
+    return dict(zip(keys, values.tolist()))
+
+
+def block_violation(block: Block, x: np.ndarray) -> float:
+    """Largest amount by which a point violates a block's rows."""
+    if block.n == 0:
+        return 0.0
+    v = block.body.evaluate(x)
+    return float(max(np.max(block.lower - v, initial=0.0), np.max(v - block.upper, initial=0.0)))
+
+
+def bounds_violation(inst: Instance, x: np.ndarray) -> float:
+    """Largest violation of variable bounds and integrality."""
+    if inst.N == 0:
+        return 0.0
+    viol = max(np.max(inst.lb - x, initial=0.0), np.max(x - inst.ub, initial=0.0))
+    integral = inst.vtype != "C"
+    if integral.any():
+        viol = max(viol, float(np.max(np.abs(x[integral] - np.round(x[integral])), initial=0.0)))
+    return float(viol)
+
+
+def max_violation(inst: Instance, x: np.ndarray) -> float:
+    """Largest violation of any constraint row, bound or integrality at ``x``."""
+    return max([bounds_violation(inst, x)] + [block_violation(b, x) for b in inst.blocks])
