@@ -79,6 +79,9 @@ class SetName(SetTerm):
 class SetRange(SetTerm):
     """The integer range ``lo..hi`` whose bounds may depend on outer indices."""
 
+    def __new__(cls, lo, hi):
+        return SetTerm.__new__(cls, sympy.sympify(lo), sympy.sympify(hi))
+
     @property
     def lo(self):
         return self.args[0]
