@@ -11,7 +11,7 @@ from lagdsl.errors import LagDataError
 from lagdsl.frontend.data import (apply_overrides, coerce_param, coerce_set, data_base_dir,
                                   expand_graph, load_data, load_graph)
 from lagdsl.ir.model import Source, Span
-from lagdsl.ir.values import ParamValue, SetFamilyValue, SetValue
+from lagdsl.ir.values import ParamValue, SetFamilyValue
 
 HERE = os.path.dirname(__file__)
 FIX = os.path.join(HERE, "data")
@@ -23,10 +23,6 @@ def err(fn, *args, **kw) -> LagDataError:
     with pytest.raises(LagDataError) as info:
         fn(*args, **kw)
     return info.value
-
-
-def S(*elems) -> SetValue:
-    return coerce_set("S", list(elems))
 
 
 # --------------------------------------------------------------------------- load_data

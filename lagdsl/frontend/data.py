@@ -21,7 +21,7 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
-from typing import Any, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
