@@ -1,0 +1,199 @@
+"""The Python API: :func:`load`, :func:`parse` and :class:`Model`.
+
+::
+
+    import lagdsl
+    m = lagdsl.load("knapsack.lag", data="knapsack.json", params={"n": 20})
+    r = m.solve(backend="cvxpy")
+    r.status, r.objective, r.values["x"]["3"]
+
+    m = lagdsl.Model.from_ir(builder.build())     # a model built with lagdsl.ModelBuilder
+    m.check()                                     # sizes, class, which backends take it
+    print(m)                                      # .lag-like text; m.to_latex() for LaTeX
+
+Backends are imported when first used, never by ``import lagdsl``.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from . import backend as _backend
+from .errors import LagError
+from .ir.model import Model as IRModel
+from .result import Result
+
+__all__ = ["load", "parse", "Model"]
+
+
+class Model:
+    """A compiled model (its IR with the data bound), ready to check, show, compile or solve."""
+
+    def __init__(self, ir: IRModel):
+        if not isinstance(ir, IRModel):
+            raise TypeError("lagdsl.Model wraps a lagdsl.ir.model.Model, got %s" % type(ir).__name__)
+        self.ir = ir
+
+    # --- construction ----------------------------------------------------------------
+    @classmethod
+    def from_ir(cls, ir: IRModel) -> "Model":
+        """Wrap an IR model, e.g. one made with :class:`lagdsl.ModelBuilder`."""
+        return cls(ir)
+
+    @classmethod
+    def from_json(cls, doc) -> "Model":
+        """A model from IR JSON text (or a parsed dict), as written by :meth:`to_json`."""
+        from .ir.serialize import from_json
+        return cls(from_json(doc))
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The IR as JSON (``lagdsl compile MODEL --emit ir``)."""
+        from .ir.serialize import to_json
+        return to_json(self.ir, indent=indent)
+
+    # --- inspection ------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.ir.name
+
+    def classify(self):
+        """The model class (``.kind`` such as ``"LP"`` or ``"MILP"``, and ``.reasons``)."""
+        from .ir.classify import classify
+        return classify(self.ir)
+
+    def check(self) -> dict:
+        """Sizes, class, and for every registered backend whether it accepts the model and,
+        if not, why (each reason with its ``file:line:col`` where known)."""
+        info: dict[str, Any] = {"model": self.ir.name,
+                                "source": self.ir.source.path if self.ir.source else None,
+                                "sizes": self.ir.summary()}
+        try:
+            mc = self.classify()
+            info["class"] = {"kind": mc.kind, "reasons": [str(r) for r in (getattr(mc, "reasons", None) or [])]}
+        except ImportError as exc:  # the classifier is not installed in this build
+            info["class"] = {"kind": None, "reasons": ["classifier unavailable: %s" % exc]}
+        backends = {}
+        for name in _backend.available():
+            entry: dict[str, Any] = {"accepts": False, "reasons": []}
+            try:
+                b = _backend.get_backend(name)
+                entry["description"] = b.description
+                refusals = b.accepts(self.ir)
+                entry["accepts"] = not refusals
+                entry["reasons"] = [_refusal_text(r) for r in refusals]
+            except LagError as exc:
+                entry["reasons"] = [exc.message]
+            backends[name] = entry
+        info["backends"] = backends
+        return info
+
+    def to_text(self) -> str:
+        """The model as readable ``.lag``-like text."""
+        from .pretty import to_text
+        return to_text(self.ir)
+
+    def to_latex(self) -> str:
+        """The objective and constraints as a LaTeX ``align*`` environment."""
+        from .pretty import to_latex
+        return to_latex(self.ir)
+
+    def _repr_latex_(self) -> str:
+        return self.to_latex()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        s = self.ir.summary()
+        return "<lagdsl.Model %s: %d unknowns, %d constraints%s>" % (
+            self.ir.name, s["unknowns"], s["constraints"],
+            ", %d fields" % s["fields"] if s["fields"] else "")
+
+    # --- compile and solve -----------------------------------------------------------
+    def compile(self, backend: str = "cvxpy", seed: int | None = None, **options):
+        """The model compiled for ``backend`` (a :class:`~lagdsl.backend.Program`).
+
+        Options are checked and converted against the backend's declared options; ``seed``
+        is passed to backends that declare a ``seed`` option and ignored by deterministic
+        ones.  A backend that does not accept the model raises a positioned
+        :class:`~lagdsl.errors.BackendRefusal`.
+        """
+        b = _backend.get_backend(backend)
+        if seed is not None and "seed" in b.options:
+            options = dict(options, seed=seed)
+        opts = _backend.coerce_options(b, options)
+        b.refuse_unless_accepted(self.ir)
+        try:
+            return b.compile(self.ir, opts)
+        except LagError as exc:
+            raise exc.with_source(self.ir.source)
+
+    def solve(self, backend: str = "cvxpy", seed: int | None = None, **options) -> Result:
+        """Compile for ``backend`` and solve; returns a :class:`~lagdsl.result.Result`."""
+        t0 = time.perf_counter()
+        program = self.compile(backend, seed=seed, **options)
+        t1 = time.perf_counter()
+        try:
+            result = program.solve()
+        except LagError as exc:
+            raise exc.with_source(self.ir.source)
+        t2 = time.perf_counter()
+        if not result.backend:
+            result.backend = backend
+        result.times.setdefault("compile", t1 - t0)
+        result.times.setdefault("solve", t2 - t1)
+        return result
+
+    def emit(self, fmt: str, backend: str | None = None, **options) -> str:
+        """Text of the model in ``fmt``: ``ir`` (JSON), ``text``, ``latex``, or a format the
+        backend's program writes (``lp``, ``mps`` ...; the backend defaults to ``cvxpy``)."""
+        fmt = fmt.lower()
+        if fmt in ("ir", "json"):
+            return self.to_json(indent=1) + "\n"
+        if fmt in ("text", "lag"):
+            return self.to_text()
+        if fmt in ("latex", "tex"):
+            return self.to_latex() + "\n"
+        return self.compile(backend or "cvxpy", **options).emit(fmt)
+
+
+def _refusal_text(r) -> str:
+    span = getattr(r, "span", None)
+    return ("%s: %s" % (span, r.reason)) if span is not None else str(r.reason)
+
+
+def _maybe_ir_file(path: str) -> IRModel | None:
+    """The IR of ``path`` when it is a lagdsl IR JSON document rather than ``.lag`` text."""
+    with open(path, encoding="utf-8") as fh:
+        head = fh.read(1)
+        if head != "{":
+            return None
+        text = head + fh.read()
+    from .ir.serialize import from_json
+    return from_json(text)
+
+
+def load(path, data=None, params: dict | None = None) -> Model:
+    """Compile the ``.lag`` file at ``path`` with ``data`` (None, a dict, or a JSON file
+    path) and ``params`` (overrides such as ``{"n": 20}``).  A lagdsl IR JSON file (from
+    ``lagdsl compile --emit ir``) is read back as it is."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise LagError("model file not found: %s" % path)
+    if os.path.isdir(path):
+        raise LagError("%s is a directory, not a model file" % path)
+    ir = _maybe_ir_file(path)
+    if ir is not None:
+        if data is not None or params:
+            raise LagError("%s is compiled IR: its data is already bound (drop --data/--set)" % path)
+        return Model(ir)
+    from .frontend import compile_file
+    return Model(compile_file(path, data=data, params=params))
+
+
+def parse(text: str, data=None, params: dict | None = None, path: str = "<string>",
+          base_dir: str | None = None) -> Model:
+    """Compile ``.lag`` source text (see :func:`load` for ``data`` and ``params``)."""
+    from .frontend import compile_text
+    return Model(compile_text(text, path=path, data=data, params=params, base_dir=base_dir))
