@@ -141,6 +141,10 @@ def _load(args):
     return load(path, data=data, params=params or None)
 
 
+def _plural(n: int, word: str) -> str:
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
 def _fmt_num(v) -> str:
     if v is None:
         return "-"
@@ -181,8 +185,10 @@ def cmd_check(args) -> int:
         return EXIT_OK
     s = info["sizes"]
     print("model %s%s" % (info["model"], " (%s)" % info["source"] if info["source"] else ""))
-    print("  %d sets, %d params, %d variables (%d unknowns), %d constraints, %d fields" % (
-        s["sets"], s["params"], s["variables"], s["unknowns"], s["constraints"], s["fields"]))
+    print("  " + ", ".join(_plural(s[k], w) for k, w in (
+        ("sets", "set"), ("params", "param"), ("variables", "variable"))) +
+        " (%s), " % _plural(s["unknowns"], "unknown") +
+        ", ".join(_plural(s[k], w) for k, w in (("constraints", "constraint"), ("fields", "field"))))
     cls = info["class"]
     print("  class: %s" % (cls["kind"] or "unknown"))
     for r in cls["reasons"]:
