@@ -1,0 +1,747 @@
+"""The cvxpy backend: convex and mixed-integer convex models through cvxpy's solvers.
+
+Pipeline (:meth:`CvxpyBackend.compile`)::
+
+    Model --classify--> ModelClass
+          --lower_instance--> Instance --[BinaryProduct2Linear][Quadratic2QuadForm]--> cvxpy
+          (or, when a body is not a polynomial of degree <= 2)
+          --Evaluator + CvxpyAlgebra--> cvxpy expressions, DCP-checked
+
+All unknowns are one flat ``cp.Variable`` (integer columns marked by index, bounds through
+cvxpy's ``bounds=``, which HiGHS takes as column bounds); a constraint family becomes at most
+three vector constraints (rows with ``lower == upper`` as ``==``, finite upper as ``<=``,
+finite lower as ``>=``) over a sparse ``A @ x``.  Nothing is built per row in Python.
+
+Duals (``Result.duals[constraint][row]``) are **shadow prices**: the derivative of the
+optimal objective, in the user's sense, with respect to the row's bound — for a ranged row
+with respect to whichever bound is active (the other has a zero multiplier, so the two parts
+are simply added).  A binding ``<=`` capacity in a maximisation has a non-negative dual
+(more capacity, more profit); a binding ``>=`` demand in a minimisation has a non-negative
+dual (more demand, more cost).  From cvxpy's multipliers (``y >= 0`` for inequalities,
+Lagrangian ``f + y'(g - u)``): ``dual = s * (-y_le + y_ge - y_eq)`` with ``s = +1`` when
+minimising and ``-1`` when maximising.  Mixed-integer models have no duals.
+
+Statuses: ``optimal``; cvxpy's ``optimal_inaccurate`` becomes ``feasible`` with
+``stats["inaccurate"] = True`` (the point is usable but carries no optimality certificate —
+SCIP also reports a time-limited incumbent this way; with a time limit that was reached it is
+``limit``); ``infeasible(_inaccurate)`` -> ``infeasible``; ``unbounded(_inaccurate)`` ->
+``unbounded``; ``infeasible_or_unbounded`` is settled by a feasibility solve (zero objective);
+``user_limit`` -> ``limit`` with the incumbent when there is one; a solver error -> ``error``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from lagdsl.backend import Backend, Program, Refusal, coerce_options
+from lagdsl.errors import BackendRefusal, LagError
+from lagdsl.ir.classify import NONCONVEX_ATOMS, ModelClass, classify
+from lagdsl.ir.model import Model
+from lagdsl.lower.evaluate import Evaluator, reduce_data
+from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lower_instance,
+                                   max_violation, per_row, row_keys, unflatten)
+from lagdsl.lower.numeric import objective_value, point_violation
+from lagdsl.lower.poly import NotPolynomial
+from lagdsl.lower.rows import Rows
+from lagdsl.passes.base import Chain, PassError, Solution, linear_part
+from lagdsl.passes.binary_product2linear import BinaryProduct2Linear
+from lagdsl.passes.quad2form import QuadForms, QuadInstance, Quadratic2QuadForm
+from lagdsl.result import Result
+
+import cvxpy as cp  # after lagdsl: a missing cvxpy is reported by get_backend
+import cvxpy.settings as cvxpy_settings
+
+#: cvxpy statuses -> lagdsl statuses (see the module docstring).
+STATUS = {
+    cp.OPTIMAL: "optimal", cp.OPTIMAL_INACCURATE: "feasible",
+    cp.INFEASIBLE: "infeasible", cp.INFEASIBLE_INACCURATE: "infeasible",
+    cp.UNBOUNDED: "unbounded", cp.UNBOUNDED_INACCURATE: "unbounded",
+    cp.USER_LIMIT: "limit", cp.SOLVER_ERROR: "error",
+}
+
+#: Solvers that take integer unknowns with quadratic or second-order-cone parts.
+MIQP_SOLVERS = ("SCIP", "GUROBI", "CPLEX", "MOSEK", "XPRESS", "COPT")
+
+
+# --- keeping solver banners off stdout ---------------------------------------------------
+
+
+@contextlib.contextmanager
+def quiet_stdout(verbose: bool):
+    """Redirect file descriptor 1 while solving: HiGHS and SCIP print from C, so replacing
+    ``sys.stdout`` is not enough.  Output goes to stderr when ``verbose``, else nowhere."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    target = os.dup(2) if verbose else os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(target, 1)
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+        except Exception:  # noqa: BLE001 - a closed capture stream must not mask the result
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(target)
+
+
+# --- the flat variable -------------------------------------------------------------------
+
+
+def flat_variable(lb: np.ndarray, ub: np.ndarray, vtype: np.ndarray) -> cp.Variable:
+    """One ``cp.Variable`` for all unknowns: integer/binary columns by index, bounds vector.
+
+    Binaries are integers in ``[0, 1]`` (their bounds already say so), which every MIP
+    solver takes the same way and avoids a second index list.
+    """
+    N = len(lb)
+    lo, hi = lb.copy(), ub.copy()
+    isb = vtype == "B"
+    lo[isb], hi[isb] = np.maximum(lo[isb], 0.0), np.minimum(hi[isb], 1.0)
+    ints = np.flatnonzero(vtype != "C")
+    kw: dict[str, Any] = {}
+    if len(ints):
+        kw["integer"] = (ints,)
+    if np.isfinite(lo).any() or np.isfinite(hi).any():
+        kw["bounds"] = [lo, hi]
+    return cp.Variable(max(N, 1), name="x", **kw)
+
+
+@dataclass
+class Part:
+    """One vector constraint of a block: ``sense`` is ``==``, ``<=`` or ``>=`` over ``rows``."""
+
+    constraint: cp.Constraint
+    rows: np.ndarray
+    sense: str
+
+
+def split_rows(lower: np.ndarray, upper: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(sense, rows, bound)`` for the equality, upper and lower parts that are not empty."""
+    eq = np.isfinite(lower) & (lower == upper)
+    le = np.isfinite(upper) & ~eq
+    ge = np.isfinite(lower) & ~eq
+    out = []
+    for sense, mask, bound in (("==", eq, lower), ("<=", le, upper), (">=", ge, lower)):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            out.append((sense, idx, bound[idx]))
+    return out
+
+
+def _relation(sense: str, lhs, rhs) -> cp.Constraint:
+    if sense == "==":
+        return lhs == rhs
+    return lhs <= rhs if sense == "<=" else lhs >= rhs
+
+
+# --- lowering: polynomial models ---------------------------------------------------------
+
+
+@dataclass
+class Lowered:
+    """A model as a cvxpy problem plus what it takes to read the answer back."""
+
+    problem: cp.Problem
+    x: cp.Variable
+    parts: dict[str, list[Part]]
+    keys: dict[str, tuple[list[str], bool]]      # block -> (row labels, scalar?)
+    inverse: list = field(default_factory=list)
+    passes: list[str] = field(default_factory=list)
+    instance: Instance | None = None              # the original instance (polynomial path)
+    path: str = "polynomial"
+    integer: bool = False
+    quadratic: bool = False
+    cones: frozenset = frozenset()
+    rows: int = 0
+
+
+def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
+    """``x'P_r x`` for batch rows ``rows`` as one expression ``S @ square(F @ x)`` (times the
+    rows' common sign): the factor vectors of those rows, squared and summed per row."""
+    if forms.factor is None:
+        return None
+    pos = np.full(forms.n, -1)
+    pos[rows] = np.arange(len(rows))
+    k = np.flatnonzero(pos[forms.factor_row] >= 0)
+    if not len(k):
+        return None
+    S = sp.csr_matrix((np.ones(len(k)), (pos[forms.factor_row[k]], np.arange(len(k)))),
+                      shape=(len(rows), len(k)))
+    sign = forms.sign[np.searchsorted(forms.rows, forms.factor_row[k[0]])]
+    e = S @ cp.square(forms.factor[k] @ x)
+    return e if sign > 0 else -e
+
+
+def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
+    """A polynomial instance as a cvxpy problem: linearise binary products when the solver
+    is not a MIQP solver, check and factor the remaining quadratics, build vector rows."""
+    passes = []
+    solver = opts["solver"].upper()
+    linearize = opts["binary_products"]
+    if linearize == "linearize" or (linearize == "auto" and solver not in MIQP_SOLVERS):
+        passes.append(BinaryProduct2Linear())
+    passes.append(Quadratic2QuadForm())
+    chain = Chain(passes, strict=False)
+    problem, inverse = chain.apply(inst)
+    qi = problem if isinstance(problem, QuadInstance) else QuadInstance(problem)
+    low = qi.inst
+    x = flat_variable(low.lb, low.ub, low.vtype)
+    N = low.N
+    objective = _poly_objective(low, qi.objective, x, N)
+    parts: dict[str, list[Part]] = {}
+    constraints = []
+    for b in low.blocks:
+        A = linear_part(b.body, N)
+        forms = qi.blocks.get(b.name)
+        parts[b.name] = []
+        for sense, idx, bound in split_rows(b.lower, b.upper):
+            lhs = A[idx] @ x if A[idx].nnz else cp.Constant(np.zeros(len(idx)))
+            if forms is not None:
+                qe = quad_rows_expr(forms, idx, x)
+                lhs = lhs if qe is None else lhs + qe
+            c = _relation(sense, lhs, bound - b.body.const[idx])
+            constraints.append(c)
+            parts[b.name].append(Part(c, idx, sense))
+    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
+    quadratic = qi.objective is not None or bool(qi.blocks)
+    return Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
+                   inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
+                   frozenset({"soc"}) if qi.blocks else frozenset(),
+                   sum(b.n for b in inst.blocks))
+
+
+def _poly_objective(inst: Instance, forms: QuadForms | None, x, N: int):
+    """``const + q'x (+ x'Px)`` in the instance's sense (zero for a feasibility model)."""
+    if inst.objective is None:
+        return cp.Minimize(0)
+    o = inst.objective
+    q = np.asarray(linear_part(o, N).todense()).reshape(-1) if o.lin is not None else np.zeros(N)
+    e = q @ x + float(o.const[0]) if N else cp.Constant(float(o.const[0]))
+    if forms is not None and forms.P is not None and forms.P.nnz:
+        xs = x[forms.support]
+        # assume_PSD: Quadratic2QuadForm has just checked the curvature
+        if inst.sense == "minimize":
+            e = e + cp.quad_form(xs, forms.P, assume_PSD=True)
+        else:
+            e = e - cp.quad_form(xs, -forms.P, assume_PSD=True)
+    return cp.Minimize(e) if inst.sense == "minimize" else cp.Maximize(e)
+
+
+# --- lowering: DCP models through the generic evaluator -----------------------------------
+
+
+class _NotRepresentable(Exception):
+    """A construct cvxpy cannot represent (sin of an unknown, a power with an unknown exponent)."""
+
+
+def _is_expr(v) -> bool:
+    return isinstance(v, cp.Expression)
+
+
+class CvxpyAlgebra:
+    """The :class:`~lagdsl.lower.evaluate.Algebra` whose values are cvxpy vector expressions
+    (numpy arrays while a value is data).  Affine leaves are sparse selections of the flat
+    variable; data scales with ``cp.multiply``; sums are a sparse segment matrix."""
+
+    def __init__(self, model: Model, x: cp.Variable):
+        self.x = x
+        self.N = model.num_unknowns
+        self.offsets = model.var_offsets()
+        self.cones: set[str] = set()
+
+    def const(self, values):
+        return np.asarray(values, dtype=np.float64)
+
+    def var(self, name, flat):
+        start, stop = self.offsets[name]
+        cols = start + np.asarray(flat, dtype=np.int64)
+        n = len(cols)
+        if n and cols[0] + n - 1 == cols[-1] and np.all(np.diff(cols) == 1):
+            return self.x[int(cols[0]):int(cols[0]) + n]       # a contiguous slice
+        return sp.csr_matrix((np.ones(n), (np.arange(n), cols)), shape=(n, self.N)) @ self.x
+
+    def add(self, a, b):
+        if not _is_expr(a) and _is_expr(b):
+            a, b = b, a          # numpy first would broadcast element by element
+        return a + b
+
+    def mul(self, a, b):
+        if not _is_expr(a) or not _is_expr(b):
+            return cp.multiply(a, b) if (_is_expr(a) or _is_expr(b)) else a * b
+        return cp.multiply(a, b)  # not DCP: reported by the DCP check with its sub-expression
+
+    def pow(self, a, p):
+        if _is_expr(p):
+            raise _NotRepresentable("a power with an unknown exponent")
+        p = np.asarray(p, dtype=np.float64)
+        if not _is_expr(a):
+            return np.power(a, p)
+        if p.size and not np.all(p == p.flat[0]):
+            raise _NotRepresentable("a power whose exponent changes from row to row")
+        e = float(p.flat[0]) if p.size else 1.0
+        if e == 1:
+            return a
+        if e == 2:
+            return cp.square(a)
+        if e == 0.5:
+            self.cones.add("soc")
+            return cp.sqrt(a)
+        if e == -1:
+            self.cones.add("soc")
+            return cp.inv_pos(a)
+        if e.is_integer() and e > 2 and int(e) % 2 == 1:
+            raise _NotRepresentable("an odd power x^%d (not convex on all of R)" % int(e))
+        self.cones.add("soc")
+        return cp.power(a, e)
+
+    def func(self, name, args):
+        if name in ("min", "max"):
+            f = cp.minimum if name == "min" else cp.maximum
+            out = args[0]
+            for a in args[1:]:
+                out = f(out, a) if (_is_expr(out) or _is_expr(a)) else (np.minimum if name == "min" else np.maximum)(out, a)
+            return out
+        if name == "abs":
+            return cp.abs(args[0])
+        if name in ("exp", "log"):
+            self.cones.add("exp")
+            return cp.exp(args[0]) if name == "exp" else cp.log(args[0])
+        raise _NotRepresentable("%s of an unknown" % name)
+
+    def take(self, a, idx):
+        return a[idx]
+
+    def reduce(self, kind, values, parent, n):
+        if not _is_expr(values):
+            return reduce_data(kind, values, parent, n)
+        m = values.shape[0] if values.shape else 1
+        if kind == "sum":
+            return _segment(parent, n, m) @ values
+        if kind == "sumsq":
+            return _segment(parent, n, m) @ cp.square(values)
+        if kind == "norm1":
+            return _segment(parent, n, m) @ cp.abs(values)
+        if kind == "prod":
+            raise _NotRepresentable("prod of unknowns")
+        self.cones.add("exp" if kind == "logsumexp" else "soc")
+        return _segment_atom(kind, values, parent, n)
+
+
+def _segment(parent: np.ndarray, n: int, m: int) -> sp.csr_matrix:
+    """The ``n x m`` 0/1 matrix summing entries into their segment."""
+    return sp.csr_matrix((np.ones(m), (parent, np.arange(m))), shape=(n, m))
+
+
+_AXIS_ATOMS = {
+    "norm2": lambda V: cp.norm(V, 2, axis=1), "norminf": lambda V: cp.norm(V, "inf", axis=1),
+    "max": lambda V: cp.max(V, axis=1), "min": lambda V: cp.min(V, axis=1),
+    "logsumexp": lambda V: cp.log_sum_exp(V, axis=1),
+}
+
+
+def _segment_atom(kind: str, values, parent: np.ndarray, n: int):
+    """A vector aggregate per segment as one ``axis=1`` atom over an ``n x k`` matrix.
+
+    Equal contiguous segments are a plain reshape.  Otherwise each segment is padded to the
+    longest: with zeros for norms (they do not change a norm) and with a repeat of the
+    segment's first entry for max/min/norminf (a repeat does not change a max); logsumexp
+    has no neutral padding and is built segment by segment.
+    """
+    m = values.shape[0]
+    counts = np.bincount(parent, minlength=n)
+    if np.any(counts == 0):
+        raise _NotRepresentable("%s over an empty set of unknowns" % kind)
+    k = int(counts.max())
+    if np.all(counts == k) and np.all(parent == np.repeat(np.arange(n), k)):
+        return _AXIS_ATOMS[kind](cp.reshape(values, (n, k), order="C"))
+    order = np.argsort(parent, kind="stable")
+    starts = np.cumsum(counts) - counts
+    if kind == "logsumexp":
+        return cp.hstack([cp.log_sum_exp(values[order[starts[s]:starts[s] + counts[s]]]) for s in range(n)])
+    slot = np.arange(m) - starts[parent[order]]          # position inside its segment
+    rows = parent[order] * k + slot
+    cols = order
+    if kind != "norm2":
+        # pad with the first entry of the segment
+        fill_seg = np.repeat(np.arange(n), k - counts)
+        fill_slot = np.concatenate([np.arange(c, k) for c in counts]) if len(fill_seg) else np.zeros(0, np.int64)
+        rows = np.concatenate([rows, fill_seg * k + fill_slot])
+        cols = np.concatenate([cols, order[starts[fill_seg]]])
+    M = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n * k, m))
+    return _AXIS_ATOMS[kind](cp.reshape(M @ values, (n, k), order="C"))
+
+
+class _TracingEvaluator(Evaluator):
+    """An evaluator that remembers which sympy node produced each cvxpy expression, so that a
+    DCP failure can name the user's sub-expression rather than cvxpy's."""
+
+    def __init__(self, model: Model, owner=None, origin: dict | None = None):
+        super().__init__(model, owner)
+        self.origin = {} if origin is None else origin
+
+    def value(self, e, rows, alg):
+        out = super().value(e, rows, alg)
+        if _is_expr(out):
+            self.origin[id(out)] = (out, e)   # keep `out` alive so that its id stays unique
+        return out
+
+
+def _describe_node(node) -> str:
+    """Why a cvxpy node is not DCP, from its atom and its arguments' curvature."""
+    name = type(node).__name__
+    curv = [a.curvature.lower() for a in node.args]
+    if name in ("multiply", "MulExpression"):
+        return "a product of two non-constant expressions (%s)" % " * ".join(curv)
+    if name in ("AddExpression",):
+        return "a sum of %s terms" % " and ".join(sorted(set(curv)))
+    args = ", ".join(curv) or "no"
+    mono = []
+    if hasattr(node, "is_incr") and node.args:
+        mono = ["increasing" if node.is_incr(0) else "decreasing" if node.is_decr(0) else "non-monotone"]
+    return "%s (%s%s) of a %s argument" % (name, node.curvature.lower(),
+                                           ", " + mono[0] if mono else "", args)
+
+
+def _offender(expr, origin: dict):
+    """The deepest non-DCP node of ``expr`` (all its arguments DCP), with the sympy node of
+    it or of its nearest traced ancestor."""
+    node, sym = expr, origin.get(id(expr), (None, None))[1]
+    while True:
+        bad = [a for a in node.args if not a.is_dcp()]
+        if not bad:
+            return node, sym
+        node = bad[0]
+        if id(node) in origin:
+            sym = origin[id(node)][1]
+
+
+def dcp_refusal(model: Model, owner, what: str, expr, need: str, origin: dict) -> BackendRefusal:
+    """A positioned refusal naming the offending sub-expression and its curvature."""
+    if not expr.is_dcp():
+        node, sym = _offender(expr, origin)
+        text = "%s is not DCP: `%s` is %s" % (what, sym if sym is not None else node, _describe_node(node))
+    else:
+        text = "%s is not DCP: %s needs a %s expression but `%s` is %s" % (
+            what, {"convex": "`<=` / minimize", "concave": "`>=` / maximize", "affine": "`==`"}[need],
+            need, owner.body if hasattr(owner, "body") else owner.expr, expr.curvature.lower())
+    return BackendRefusal(text, getattr(owner, "span", None),
+                          hint="rewrite it with DCP atoms (cvxpy's rules), or use the lagrangian backend",
+                          source=model.source)
+
+
+def _curvature_ok(expr, need: str) -> bool:
+    if need == "affine":
+        return expr.is_affine()
+    return expr.is_convex() if need == "convex" else expr.is_concave()
+
+
+def lower_dcp(model: Model, opts: dict) -> Lowered:
+    """A non-polynomial model through :class:`CvxpyAlgebra`; refuses what is not DCP."""
+    from lagdsl.lower.instance import variable_arrays
+    lb, ub, vtype = variable_arrays(model)
+    x = flat_variable(lb, ub, vtype)
+    alg = CvxpyAlgebra(model, x)
+    origin: dict = {}
+    objective = cp.Minimize(0)
+    o = model.objective
+    if o is not None:
+        ev = _TracingEvaluator(model, owner=o, origin=origin)
+        e = _evaluate(ev, o, o.expr, Rows.unit(), alg)
+        e = cp.sum(e) if _is_expr(e) else cp.Constant(float(np.sum(e)))
+        need = "convex" if o.sense == "minimize" else "concave"
+        if not _curvature_ok(e, need):
+            raise dcp_refusal(model, o, "objective %s" % o.name, e, need, origin)
+        objective = cp.Minimize(e) if o.sense == "minimize" else cp.Maximize(e)
+    parts: dict[str, list[Part]] = {}
+    keys = {}
+    constraints = []
+    n_rows = 0
+    for c in model.constraints.values():
+        if c.region is not None:
+            continue
+        ev = _TracingEvaluator(model, owner=c, origin=origin)
+        rows = constraint_rows(ev, c)
+        body = _evaluate(ev, c, c.body, rows, alg)
+        lo, hi = bound_vector(ev, c.lower, rows, -np.inf), bound_vector(ev, c.upper, rows, np.inf)
+        keys[c.name] = (row_keys(c, rows), not c.binding)
+        n_rows += rows.n
+        parts[c.name] = []
+        for sense, idx, bound in split_rows(lo, hi):
+            lhs = body if len(idx) == rows.n else body[idx]
+            need = {"==": "affine", "<=": "convex", ">=": "concave"}[sense]
+            if not _is_expr(lhs):
+                lhs = cp.Constant(lhs)
+            if not _curvature_ok(lhs, need):
+                raise dcp_refusal(model, c, "constraint %s" % c.name, lhs, need, origin)
+            con = _relation(sense, lhs, bound)
+            constraints.append(con)
+            parts[c.name].append(Part(con, idx, sense))
+    return Lowered(cp.Problem(objective, constraints), x, parts, keys, path="dcp",
+                   integer=bool((vtype != "C").any()), quadratic=False,
+                   cones=frozenset(alg.cones), rows=n_rows)
+
+
+def _evaluate(ev: Evaluator, owner, expr, rows: Rows, alg: CvxpyAlgebra):
+    try:
+        return ev.value(expr, rows, alg)
+    except _NotRepresentable as exc:
+        kind = "objective" if not hasattr(owner, "body") else "constraint"
+        raise BackendRefusal("%s %s: %s is not representable in cvxpy" % (kind, owner.name, exc),
+                             getattr(owner, "span", None), source=ev.model.source) from None
+
+
+# --- solving -----------------------------------------------------------------------------
+
+
+def pick_solver(low: Lowered, requested: str) -> str:
+    """``auto``: HiGHS for LP/MILP (binary quadratics arrive here linearised), Clarabel for
+    continuous QP/SOCP/exponential-cone models, SCIP for mixed-integer QP/SOCP."""
+    if requested.lower() != "auto":
+        return requested.upper()
+    conic = low.quadratic or bool(low.cones)
+    if not conic:
+        return "HIGHS"
+    return "SCIP" if low.integer else "CLARABEL"
+
+
+def solver_options(solver: str, opts: dict, integer: bool) -> dict:
+    """Time limit and MIP gap in each solver's own option names (0 / None: the default)."""
+    t, gap = float(opts["time_limit"] or 0.0), opts["mip_gap"]
+    kw: dict[str, Any] = {}
+    if solver == "HIGHS":
+        if t > 0:
+            kw["time_limit"] = t
+        if integer and gap is not None:
+            kw["mip_rel_gap"] = float(gap)
+    elif solver == "SCIP":
+        params = {}
+        if t > 0:
+            params["limits/time"] = t
+        if gap is not None:
+            params["limits/gap"] = float(gap)
+        kw["scip_params"] = params
+    elif solver in ("CLARABEL", "OSQP") and t > 0:
+        kw["time_limit"] = t
+    elif solver == "SCS" and t > 0:
+        kw["time_limit_secs"] = t
+    elif solver == "GUROBI":
+        if t > 0:
+            kw["TimeLimit"] = t
+        if gap is not None:
+            kw["MIPGap"] = float(gap)
+    return kw
+
+
+class CvxpyProgram(Program):
+    """A model compiled to a cvxpy problem; :meth:`solve` may be called more than once."""
+
+    backend = "cvxpy"
+
+    def __init__(self, model: Model, low: Lowered, cls: ModelClass, opts: dict, t_lower: float):
+        self.model, self.low, self.cls, self.opts = model, low, cls, opts
+        self.t_lower = t_lower
+        self.solver = pick_solver(low, opts["solver"])
+
+    def emit(self, fmt: str) -> str:
+        """LP or MPS text of the model (from :mod:`lagdsl.export`, imported when asked)."""
+        if fmt not in CvxpyBackend.emits:
+            return super().emit(fmt)
+        from lagdsl.export import emit
+        return emit(self.model, fmt)
+
+    def solve(self) -> Result:
+        """Solve with the chosen solver and report in the user's names and sense."""
+        low, opts = self.low, self.opts
+        t0 = time.perf_counter()
+        kw = solver_options(self.solver, opts, low.integer)
+        message = None
+        try:
+            with quiet_stdout(bool(opts["verbose"])):
+                low.problem.solve(solver=self.solver, verbose=bool(opts["verbose"]), **kw)
+                status = low.problem.status
+                if status == cvxpy_settings.INFEASIBLE_OR_UNBOUNDED:
+                    status = self._settle(kw)
+        except cp.error.SolverError as exc:
+            status, message = cp.SOLVER_ERROR, str(exc)
+        t_solve = time.perf_counter() - t0
+        return self._result(status, message, t_solve)
+
+    def _settle(self, kw: dict) -> str:
+        """``infeasible_or_unbounded``: the constraints alone decide which one it is."""
+        feas = cp.Problem(cp.Minimize(0), self.low.problem.constraints)
+        feas.solve(solver=self.solver, **kw)
+        if feas.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+            return cp.INFEASIBLE
+        return cp.UNBOUNDED if feas.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else cp.SOLVER_ERROR
+
+    def _result(self, status: str, message: str | None, t_solve: float) -> Result:
+        low, model = self.low, self.model
+        lstatus = STATUS.get(status, "error")
+        stats: dict[str, Any] = {"solver": self.solver, "class": self.cls.kind,
+                                 "unknowns": model.num_unknowns, "rows": low.rows,
+                                 "lowered_unknowns": int(low.x.size), "path": low.path,
+                                 "passes": list(low.passes), "cvxpy_status": status}
+        if message:
+            stats["message"] = message
+        ss = low.problem.solver_stats if status != cp.SOLVER_ERROR else None
+        if ss is not None and ss.num_iters is not None:
+            stats["iterations"] = int(ss.num_iters)
+        if status == cp.OPTIMAL_INACCURATE:
+            stats["inaccurate"] = True
+            t = float(self.opts["time_limit"] or 0)
+            if t > 0 and ss is not None and (ss.solve_time or 0) >= 0.98 * t:
+                lstatus = "limit"
+        res = Result(lstatus, backend="cvxpy", stats=stats)
+        xv = low.x.value if status not in (cp.SOLVER_ERROR, cp.INFEASIBLE, cp.UNBOUNDED,
+                                            cp.INFEASIBLE_INACCURATE, cp.UNBOUNDED_INACCURATE) else None
+        if xv is not None:
+            sol = Chain.invert(Solution(np.asarray(xv, dtype=np.float64).reshape(-1),
+                                        self._duals(low)), low.inverse)
+            x = sol.x[:model.num_unknowns]
+            res.values = unflatten(model, x)
+            res.duals = {name: per_row(low.keys[name][0], d, low.keys[name][1])
+                         for name, d in sol.duals.items() if name in low.keys}
+            if low.instance is not None:
+                o = low.instance.objective
+                res.objective = None if o is None else float(o.evaluate(x)[0])
+                res.max_violation = max_violation(low.instance, x)
+            else:
+                res.objective = objective_value(model, x)
+                res.max_violation = point_violation(model, x)
+        if ss is not None and ss.solve_time is not None:
+            res.times["solver"] = float(ss.solve_time)
+        if status != cp.SOLVER_ERROR and low.problem.compilation_time is not None:
+            res.times["canonicalize"] = float(low.problem.compilation_time)
+        res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
+        return res
+
+    def _duals(self, low: Lowered) -> dict[str, np.ndarray]:
+        """Signed shadow prices per block (see the module docstring); none for MIPs."""
+        if low.integer:
+            return {}
+        s = 1.0 if not isinstance(low.problem.objective, cp.Maximize) else -1.0
+        out = {}
+        for name, parts in low.parts.items():
+            n = len(low.keys[name][0]) if name in low.keys else (
+                max((int(p.rows.max()) + 1 for p in parts), default=0))
+            d = np.zeros(n)
+            ok = True
+            for p in parts:
+                y = p.constraint.dual_value
+                if y is None:
+                    ok = False
+                    break
+                y = np.asarray(y, dtype=np.float64).reshape(-1)
+                d[p.rows] += {"==": -1.0, "<=": -1.0, ">=": 1.0}[p.sense] * y
+            if ok:
+                out[name] = s * d + 0.0    # + 0.0: no negative zeros in reports
+        return out
+
+
+# --- the backend ---------------------------------------------------------------------------
+
+
+class CvxpyBackend(Backend):
+    """Convex and mixed-integer convex models through cvxpy (HiGHS, Clarabel, SCIP, ...)."""
+
+    name = "cvxpy"
+    description = "convex and mixed-integer convex models via cvxpy (HiGHS, Clarabel, SCIP)"
+    options = {
+        "solver": ("auto", "cvxpy solver name, or auto: HIGHS for LP/MILP, CLARABEL for "
+                           "continuous QP/SOCP/exp-cone, SCIP for mixed-integer QP/SOCP"),
+        "verbose": (False, "show the solver's log (on stderr; stdout stays clean)"),
+        "time_limit": (0.0, "seconds; 0 means no limit"),
+        "mip_gap": (1e-4, "relative MIP gap at which a mixed-integer solve stops as optimal"),
+        "binary_products": ("auto", "linearize | keep | auto: products of binaries become "
+                                    "linear rows unless the solver is a MIQP solver"),
+    }
+    emits = ("lp", "mps")
+
+    def __init__(self):
+        self._cache: tuple | None = None
+
+    def accepts(self, model: Model) -> list[Refusal]:
+        """Reasons not to take ``model``: fields, constructs no convex solver takes, and —
+        by lowering quadratic and nonlinear models — non-convex quadratics and non-DCP bodies."""
+        cls = classify(model)
+        out = []
+        if model.fields:
+            span = next((c.span for c in model.constraints.values() if c.region is not None), None)
+            out.append(Refusal("the model has fields (%s); PDE models need the pinn backend"
+                               % ", ".join(model.fields), span))
+            return out
+        for owner, info in self._bodies(model, cls):
+            bad = sorted(set(info["atoms"]) & NONCONVEX_ATOMS)
+            if bad:
+                out.append(Refusal("%s: %s of unknowns is not convex-representable"
+                                   % (self._what(owner), ", ".join(bad)), owner.span))
+        if out or cls.kind in ("LP", "MILP", "binary linear"):
+            return out
+        try:
+            self._lower(model, coerce_options(self, None))
+        except LagError as exc:
+            out.append(Refusal(exc.message, exc.span))
+        return out
+
+    @staticmethod
+    def _what(owner) -> str:
+        return ("constraint %s" if hasattr(owner, "body") else "objective %s") % owner.name
+
+    @staticmethod
+    def _bodies(model: Model, cls: ModelClass):
+        if model.objective is not None and cls.details.get("objective"):
+            yield model.objective, cls.details["objective"]
+        for name, info in cls.details.get("constraints", {}).items():
+            yield model.constraints[name], info
+
+    def compile(self, model: Model, options: dict | None = None) -> CvxpyProgram:
+        """Lower ``model`` to a cvxpy problem (refusing it with a positioned reason)."""
+        opts = coerce_options(self, options)
+        if model.fields:
+            self.refuse_unless_accepted(model)
+        t0 = time.perf_counter()
+        low, cls = self._lower(model, opts)
+        return CvxpyProgram(model, low, cls, opts, time.perf_counter() - t0)
+
+    def _lower(self, model: Model, opts: dict) -> tuple[Lowered, ModelClass]:
+        """Lower once per (model, lowering options); :meth:`accepts` then :meth:`compile`
+        reuse the result instead of lowering twice."""
+        key = (opts["solver"].upper(), opts["binary_products"])
+        if self._cache is not None:
+            ref, k, value = self._cache
+            if ref() is model and k == key:
+                return value
+        cls = classify(model)
+        for owner, info in self._bodies(model, cls):
+            bad = sorted(set(info["atoms"]) & NONCONVEX_ATOMS)
+            if bad:
+                raise BackendRefusal("backend cvxpy cannot take this model: %s: %s of unknowns is "
+                                     "not convex-representable" % (self._what(owner), ", ".join(bad)),
+                                     owner.span, source=model.source)
+        try:
+            low = None
+            if not cls.nonlinear:
+                try:
+                    low = lower_polynomial(model, lower_instance(model), opts)
+                except NotPolynomial:
+                    low = None
+            if low is None:
+                low = lower_dcp(model, opts)
+        except PassError as exc:
+            raise BackendRefusal("backend cvxpy cannot take this model: " + exc.message, exc.span,
+                                 exc.hint, model.source) from None
+        self._cache = (weakref.ref(model), key, (low, cls))
+        return low, cls
+
+
+BACKEND = CvxpyBackend()
