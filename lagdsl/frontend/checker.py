@@ -1,0 +1,956 @@
+"""Check an AST against its data and elaborate it into the IR (:class:`~lagdsl.ir.model.Model`).
+
+Statements are elaborated in order, so a name is known exactly from its declaration on.
+Data is bound as it is met: sets and parameters become arrays at once (formulas are
+evaluated vectorised with :class:`~lagdsl.lower.evaluate.Evaluator`), so later set
+expressions, ranges and bounds can use them.  Bodies become sympy in the vocabulary of
+:mod:`lagdsl.ir.sym`.
+
+Anonymous set expressions that do not depend on bound indices (``I cross J``, ``1..n``,
+``{(i, j) in P : i < j}``) are evaluated here and *hoisted* into ``model.sets`` under their
+source text, so that every binding of the IR names a set; ``lo..hi`` whose bounds depend on
+outer indices stays a :class:`SetRange` and ``G.neighbors(v)`` a :class:`SetFamilyRef`.
+
+Every mistake raises :class:`LagSemanticError` (or the :class:`LagDataError` of
+:mod:`lagdsl.frontend.data`) at the position of the offending text, with a hint.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field, fields, replace
+from types import SimpleNamespace
+
+import numpy as np
+import sympy
+from sympy.core.function import AppliedUndef
+
+from ..errors import LagDataError, LagError, LagSemanticError
+from ..ir.builder import constraint_parts, mentions_unknown
+from ..ir.model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Region, Source, Span,
+                        VarDecl)
+from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef,
+                      SetName, SetRange, Str)
+from ..ir.values import ParamValue, SetValue, norm_element
+from ..lower.evaluate import Evaluator
+from ..lower.rows import Rows
+from . import ast
+from .data import coerce_param, coerce_set, expand_graph, load_graph
+
+#: Words a user reads in messages for each kind of name.
+KIND_WORDS = {"set": "set", "param": "param", "var": "var", "graph": "graph", "domain": "domain",
+              "field": "field", "family": "set family", "constraint": "constraint",
+              "objective": "objective"}
+#: Built-in constants (names, not keywords).
+CONSTANTS = {"pi": sympy.pi, "inf": sympy.oo}
+_RELATIONS = {"<": sympy.Lt, "<=": sympy.Le, ">": sympy.Gt, ">=": sympy.Ge, "==": sympy.Eq,
+              "!=": sympy.Ne}
+_SET_OPS = ("..", "cross", "union", "inter", "diff")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What names mean at one point of a body: bound indices, active coordinates (inside a
+    region or an integral) and where to record source spans of sub-expressions."""
+
+    indices: dict = field(default_factory=dict)
+    coords: dict = field(default_factory=dict)
+    spans: dict = field(default_factory=dict)
+    owner: str = ""
+
+    def with_indices(self, new: dict) -> "Scope":
+        return replace(self, indices={**self.indices, **new})
+
+    def with_coords(self, new: dict) -> "Scope":
+        return replace(self, coords={**self.coords, **new})
+
+    def note(self, node, span: Span) -> None:
+        """Remember where ``node`` came from (the first occurrence wins)."""
+        self.spans.setdefault(node, span)
+
+
+def walk(node):
+    """Every AST node under ``node`` (itself included), depth first, in source order."""
+    yield node
+    for f in fields(node):
+        value = getattr(node, f.name)
+        items = value if isinstance(value, tuple) else (value,)
+        for v in items:
+            if isinstance(v, ast.Node):
+                yield from walk(v)
+
+
+def _binding_names(b: ast.Compare) -> list:
+    lhs = b.operands[0]
+    return list(lhs.items) if isinstance(lhs, ast.TupleExpr) else [lhs]
+
+
+def _where(span: Span) -> str:
+    return "%d:%d" % (span.line, span.col)
+
+
+class Checker:
+    """Elaborates one :class:`~lagdsl.frontend.ast.Program` with its data into a Model."""
+
+    def __init__(self, program: ast.Program, source: Source, data: dict, graph_dir=None):
+        self.program = program
+        self.source = source
+        self.data = data
+        self.graph_dir = graph_dir
+        self.model = Model(source=source)
+        self.decls: dict[str, tuple[str, Span]] = {}
+        self.later: dict[str, Span] = {}
+        self.coordinates: dict[str, Span] = {}
+
+    # --- driver ----------------------------------------------------------------------------
+    def run(self) -> Model:
+        """Elaborate every statement in order and return the model."""
+        for st in self.program.statements:
+            if hasattr(st, "name_span"):
+                self.later.setdefault(st.name, st.name_span)
+        for k, st in enumerate(self.program.statements):
+            getattr(self, "_stmt_" + type(st).__name__)(st, k)
+        return self.model
+
+    # --- errors and names ----------------------------------------------------------------
+    def error(self, message: str, span: Span | None, hint: str | None = None) -> LagSemanticError:
+        """A positioned semantic error quoting this program's source."""
+        return LagSemanticError(message, span, hint, self.source)
+
+    def kind(self, name: str) -> str | None:
+        """What ``name`` is declared as (``'set'``, ``'param'`` ...), or None."""
+        d = self.decls.get(name)
+        return d[0] if d else None
+
+    def check_new(self, name: str, span: Span) -> None:
+        """Refuse a declaration whose name is already taken."""
+        if name in self.decls:
+            kind, at = self.decls[name]
+            raise self.error("%s is already declared (as a %s at %s)" % (name, KIND_WORDS[kind], _where(at)),
+                             span, "each name is declared once; rename one of them")
+        if name in CONSTANTS:
+            raise self.error("%s is a built-in constant and cannot be declared" % name, span)
+        if name in self.coordinates:
+            raise self.error("%s is already a coordinate (declared at %s)" % (name, _where(self.coordinates[name])),
+                             span, "rename one of them")
+
+    def declare(self, name: str, kind: str, span: Span) -> None:
+        """Enter ``name`` in the namespace and the model's declaration spans."""
+        self.decls[name] = (kind, span)
+        self.model.decl_spans[name] = span
+
+    def undeclared(self, node: ast.Name, scope: Scope, what: str = "name") -> LagSemanticError:
+        """The error for a name that means nothing here, with a 'did you mean'."""
+        name = node.name
+        if name in self.later:
+            at = self.later[name]
+            return self.error("%s is used before it is declared" % name, node.span,
+                              "it is declared at %s; declare names before using them" % _where(at))
+        head = name.split(".")[0]
+        if "." in name and self.kind(head) == "graph":
+            members = sorted(n for n in self.decls if n.startswith(head + "."))
+            return self.error("graph %s has no member %s" % (head, name[len(head) + 1:]), node.span,
+                              "%s has %s" % (head, ", ".join(members)))
+        candidates = list(self.decls) + list(scope.indices) + list(scope.coords)
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+        hint = "did you mean %s?" % close[0] if close else None
+        if hint is None and scope.coords:
+            hint = "the coordinates here are %s" % ", ".join(scope.coords)
+        return self.error("undeclared %s %s" % (what, name), node.span, hint)
+
+    def check_fresh(self, node: ast.Name, scope: Scope) -> sympy.Symbol:
+        """The symbol of a new index; an index may not shadow a name or an outer index."""
+        name = node.name
+        if "." in name:
+            raise self.error("an index is a plain name, not %s" % name, node.span)
+        if name in scope.indices:
+            raise self.error("index %s is already bound here" % name, node.span,
+                             "use a different name for the inner index")
+        if name in self.decls:
+            kind, at = self.decls[name]
+            raise self.error("index %s shadows the %s %s declared at %s" % (name, KIND_WORDS[kind], name, _where(at)),
+                             node.span, "rename the index")
+        if name in scope.coords or name in CONSTANTS:
+            raise self.error("index %s shadows the %s %s" % (
+                name, "coordinate" if name in scope.coords else "constant", name), node.span,
+                "rename the index")
+        return sympy.Symbol(name)
+
+    def span_text(self, span: Span) -> str:
+        """The source text of ``span`` with its whitespace normalised (hoisted set names)."""
+        lines = self.source.text.splitlines()
+        if span.end_line is None or span.end_col is None:
+            return lines[span.line - 1][span.col - 1:]
+        if span.line == span.end_line:
+            text = lines[span.line - 1][span.col - 1:span.end_col - 1]
+        else:
+            parts = [lines[span.line - 1][span.col - 1:]] + lines[span.line:span.end_line - 1]
+            parts.append(lines[span.end_line - 1][:span.end_col - 1])
+            text = " ".join(parts)
+        return " ".join(text.split())
+
+    # --- data-only checks ------------------------------------------------------------------
+    def has_unknown(self, e) -> bool:
+        """Whether a sympy expression mentions a variable or a field."""
+        if mentions_unknown(self.model, e):
+            return True
+        return any(f.func.__name__ in self.model.fields for f in e.atoms(AppliedUndef))
+
+    def require_data(self, e, node, what: str) -> None:
+        """Refuse unknowns in ``what`` (a condition, a subscript, a set, a bound ...)."""
+        if not self.has_unknown(e):
+            return
+        culprit = node
+        for n in walk(node):
+            ref = n.base if isinstance(n, ast.Subscript) else n.func if isinstance(n, ast.Call) else n
+            if isinstance(ref, ast.Name) and self.kind(ref.name) in ("var", "field"):
+                culprit = n
+                break
+        name = culprit.base.name if isinstance(culprit, ast.Subscript) else (
+            culprit.func.name if isinstance(culprit, ast.Call) else getattr(culprit, "name", "?"))
+        raise self.error("the unknown %s cannot appear in %s" % (name, what), culprit.span,
+                         "%s is computed from data only (params, sets and indices)" % what)
+
+    def numeric(self, e, node) -> None:
+        """Refuse a string where arithmetic needs a number."""
+        if isinstance(e, Str):
+            raise self.error("the string \"%s\" is used where a number is needed" % e.name, node.span,
+                             "strings can be set elements and subscripts, not numbers")
+
+    def evaluate(self, e, rows: Rows, node, scope: Scope):
+        """Vectorised value of data expression ``e`` over ``rows``; errors point into ``node``."""
+        owner = SimpleNamespace(spans=scope.spans, span=node.span)
+        try:
+            return Evaluator(self.model, owner).data(e, rows)
+        except LagError as err:
+            if err.span is None:
+                err.span = node.span
+            raise err.with_source(self.source)
+
+    def eval_over(self, node, rows: Rows, scope: Scope, what: str) -> np.ndarray:
+        """A numeric data expression evaluated for every row: a float64 array of ``rows.n``."""
+        e = self.expr(node, scope)
+        self.require_data(e, node, what)
+        self.numeric(e, node)
+        arr = np.asarray(self.evaluate(e, rows, node, scope))
+        if arr.dtype == object:
+            raise self.error("%s must be a number, not a string" % what, node.span)
+        return np.broadcast_to(arr.astype(np.float64), (rows.n,)).copy()
+
+    def eval_number(self, node, what: str) -> float:
+        """A scalar data expression (no indices in scope) as a float."""
+        return float(self.eval_over(node, Rows.unit(), Scope(), what)[0])
+
+    def eval_int(self, node, what: str) -> int:
+        v = self.eval_number(node, what)
+        if not float(v).is_integer():
+            raise self.error("%s must be an integer, got %s" % (what, v), node.span)
+        return int(v)
+
+    # --- statements ----------------------------------------------------------------------
+    def _stmt_ModelStmt(self, st: ast.ModelStmt, k: int) -> None:
+        if k != 0:
+            raise self.error("'model %s' must be the first statement" % st.name, st.span,
+                             "move it to the top of the file")
+        self.model.name = st.name
+
+    def _stmt_SetDecl(self, st: ast.SetDecl, k: int) -> None:
+        self.check_new(st.name, st.name_span)
+        if st.name in self.data or st.value is None:
+            # data overrides a declared value, as it does for params
+            value = coerce_set(st.name, self.data.get(st.name), st.name_span, self.source)
+        else:
+            value = self.eval_set(st.value)
+        self.model.sets[st.name] = value
+        self.declare(st.name, "set", st.name_span)
+
+    def _stmt_ParamDecl(self, st: ast.ParamDecl, k: int) -> None:
+        self.check_new(st.name, st.name_span)
+        self.no_index_cond(st)
+        axes, scope, rows = self.decl_axes(st.name, st.index)
+        sets = [self.model.sets[a] for a in axes]
+        shape = tuple(len(s) for s in sets)
+        default = None
+        if st.default is not None:
+            default = self.eval_over(st.default, rows, scope, "a default").reshape(shape)
+        if st.name in self.data:
+            values = coerce_param(st.name, tuple(axes), sets, self.data[st.name], default,
+                                  st.name_span, self.source)
+        elif isinstance(st.value, ast.ListLiteral):
+            values = coerce_param(st.name, tuple(axes), sets, self.list_values(st.value), default,
+                                  st.value.span, self.source)
+        elif st.value is not None:
+            values = self.eval_over(st.value, rows, scope, "a parameter formula").reshape(shape)
+        else:
+            values = coerce_param(st.name, tuple(axes), sets, None, default, st.name_span, self.source)
+        self.model.params[st.name] = ParamValue(tuple(axes), np.asarray(values, dtype=np.float64))
+        self.declare(st.name, "param", st.name_span)
+
+    def list_values(self, lit: ast.ListLiteral) -> list:
+        """An inline ``[...]`` as nested lists of floats (``coerce_param`` checks the shape)."""
+        return [self.list_values(i) if isinstance(i, ast.ListLiteral)
+                else self.eval_number(i, "a parameter value") for i in lit.items]
+
+    def no_index_cond(self, st) -> None:
+        if st.index_cond is not None:
+            raise self.error("the index of %s cannot have a ':' condition" % st.name,
+                             st.index_cond.span, "filter a set instead: set P = {i in I : ...}")
+
+    def decl_axes(self, owner: str, items: tuple):
+        """The axes of a declaration's ``[...]``: set names (anonymous ones hoisted), the
+        scope with the named indices, and the rows of the product in row-major order."""
+        scope = Scope()
+        axes, overs = [], []
+        for k, item in enumerate(items):
+            names = _binding_names(item) if ast.is_binding(item) else None
+            set_node = item.operands[1] if names else item
+            dep = self.dependency(set_node, scope)
+            if dep is not None:
+                raise self.error("the index set of %s cannot depend on the index %s" % (owner, dep.name),
+                                 dep.span, "declare over a fixed set and filter in the constraints")
+            axis = self.static_set(set_node)
+            arity = self.model.sets[axis].arity
+            if names is None:
+                syms = [sympy.Symbol("%s#%d.%d" % (owner, k, c)) for c in range(arity)]
+            else:
+                self.check_arity(names, arity, axis, item)
+                syms = [self.check_fresh(n, scope) for n in names]
+                scope = scope.with_indices({n.name: s for n, s in zip(names, syms)})
+            overs.append(Over(sympy.Tuple(*syms), SetName(sympy.Symbol(axis))))
+            axes.append(axis)
+        rows, _ = Evaluator(self.model).bind(Rows.unit(), overs, None)
+        return axes, scope, rows
+
+    def check_arity(self, names: list, arity: int, set_text: str, node) -> None:
+        if len(names) != arity:
+            raise self.error("the binding names %d ind%s but the elements of %s have %d component%s"
+                             % (len(names), "ex" if len(names) == 1 else "ices", set_text, arity,
+                                "" if arity == 1 else "s"), node.span,
+                             "write (%s) in %s" % (", ".join("i%d" % (k + 1) for k in range(arity)), set_text)
+                             if arity > 1 else None)
+
+    def _stmt_VarDecl(self, st: ast.VarDecl, k: int) -> None:
+        self.check_new(st.name, st.name_span)
+        self.no_index_cond(st)
+        axes, scope, rows = self.decl_axes(st.name, st.index)
+        domain = st.domain or "real"
+        lo, hi = np.full(rows.n, -np.inf), np.full(rows.n, np.inf)
+        if domain == "binary":
+            lo[:], hi[:] = 0.0, 1.0
+        for b in st.bounds:
+            blo, bhi = self.bound_values(b, rows, scope)
+            lo, hi = np.maximum(lo, blo), np.minimum(hi, bhi)
+        start = None if st.start is None else self.eval_over(st.start, rows, scope, "a start value")
+        bad = np.flatnonzero(lo > hi)
+        if bad.size:
+            where = self.row_label(axes, int(bad[0]))
+            raise self.error("var %s%s has lower bound %g above its upper bound %g" % (
+                st.name, where, lo[bad[0]], hi[bad[0]]), st.name_span)
+        self.model.vars[st.name] = VarDecl(st.name, tuple(axes), domain, lo, hi, start, st.name_span)
+        self.declare(st.name, "var", st.name_span)
+
+    def row_label(self, axes: list, flat: int) -> str:
+        """``[2, "b"]`` for row ``flat`` of the product of ``axes`` (empty for a scalar)."""
+        if not axes:
+            return ""
+        sets = [self.model.sets[a] for a in axes]
+        pos = np.unravel_index(flat, tuple(len(s) for s in sets))
+        return "[%s]" % ", ".join(s.label(int(p)) for s, p in zip(sets, pos))
+
+    def bound_values(self, b: ast.Bound, rows: Rows, scope: Scope):
+        """(lower, upper) arrays from one bound clause."""
+        inf = np.full(rows.n, np.inf)
+        if b.kind == ">=":
+            return self.eval_over(b.lo, rows, scope, "a bound"), inf
+        if b.kind == "<=":
+            return -inf, self.eval_over(b.lo, rows, scope, "a bound")
+        if b.kind == "interval":
+            return (self.eval_over(b.lo, rows, scope, "a bound"),
+                    self.eval_over(b.hi, rows, scope, "a bound"))
+        if isinstance(b.lo, ast.BinOp) and b.lo.op == "..":
+            return (self.eval_over(b.lo.left, rows, scope, "a bound"),
+                    self.eval_over(b.lo.right, rows, scope, "a bound"))
+        raise self.error("a variable's 'in' takes an interval [lo, hi] or a range lo..hi", b.lo.span)
+
+    def _stmt_GraphDecl(self, st: ast.GraphDecl, k: int) -> None:
+        self.check_new(st.name, st.name_span)
+        try:
+            G = load_graph(st.name, self.data.get(st.name), self.graph_dir, st.name_span, self.source)
+            sets, params, families = expand_graph(st.name, G)
+        except LagError as err:
+            if err.span is None:
+                err.span = st.name_span
+            raise err.with_source(self.source)
+        for table, kind, values in ((self.model.sets, "set", sets), (self.model.params, "param", params),
+                                    (self.model.set_families, "family", families)):
+            for name, value in values.items():
+                table[name] = value
+                self.declare(name, kind, st.name_span)
+        self.declare(st.name, "graph", st.name_span)
+
+    def _stmt_DomainDecl(self, st: ast.DomainDecl, k: int) -> None:
+        self.check_new(st.name, st.name_span)
+        coords = {}
+        for c in st.coords:
+            if c.name in coords:
+                raise self.error("coordinate %s is given twice in domain %s" % (c.name, st.name), c.span)
+            if c.name in self.decls:
+                kind, at = self.decls[c.name]
+                raise self.error("coordinate %s clashes with the %s %s declared at %s" % (
+                    c.name, KIND_WORDS[kind], c.name, _where(at)), c.span, "rename the coordinate")
+            lo = self.eval_number(c.lo, "a domain bound")
+            hi = self.eval_number(c.hi, "a domain bound")
+            if not lo < hi:
+                raise self.error("coordinate %s of domain %s has an empty interval [%g, %g]" % (
+                    c.name, st.name, lo, hi), c.span, "write [lo, hi] with lo < hi")
+            coords[c.name] = (lo, hi)
+        for c in st.coords:
+            self.coordinates.setdefault(c.name, c.span)
+        self.model.domains[st.name] = DomainDecl(st.name, coords, st.name_span)
+        self.declare(st.name, "domain", st.name_span)
+
+    def _stmt_FieldDecl(self, st: ast.FieldDecl, k: int) -> None:
+        self.check_new(st.name, st.name_span)
+        names = [c.name for c in st.coords]
+        for c in st.coords:
+            if c.name not in self.coordinates:
+                known = ", ".join(self.coordinates) or "none yet"
+                raise self.error("unknown coordinate %s in field %s" % (c.name, st.name), c.span,
+                                 "declared coordinates: %s (declare a domain first: domain D: %s in [0, 1])"
+                                 % (known, c.name))
+            if names.count(c.name) > 1:
+                raise self.error("coordinate %s is given twice in field %s" % (c.name, st.name), c.span)
+        domain = next((d.name for d in self.model.domains.values() if set(names) <= set(d.coords)), None)
+        if domain is None:
+            raise self.error("no domain has all of the coordinates %s of field %s" % (", ".join(names), st.name),
+                             st.name_span, "a field lives on one domain: declare domain D: %s"
+                             % ", ".join("%s in [0, 1]" % n for n in names))
+        self.model.fields[st.name] = FieldDecl(st.name, tuple(names), domain, st.name_span)
+        self.declare(st.name, "field", st.name_span)
+
+    def _stmt_ObjectiveStmt(self, st: ast.ObjectiveStmt, k: int) -> None:
+        if self.model.objective is not None:
+            first = self.model.objective
+            raise self.error("a second objective %s: the model already has %s %s at %s" % (
+                st.name, first.sense, first.name, _where(first.span)), st.span,
+                "a model has at most one objective; combine them or make one a constraint")
+        self.check_new(st.name, st.name_span)
+        scope = Scope(owner="objective %s" % st.name)
+        e = self.expr(st.expr, scope)
+        self.model.objective = Objective(st.name, st.sense, e, st.name_span)
+        self.declare(st.name, "objective", st.name_span)
+
+    def _stmt_ConstraintStmt(self, st: ast.ConstraintStmt, k: int) -> None:
+        self.check_new(st.name, st.name_span)
+        scope = Scope(owner="constraint %s" % st.name)
+        overs, scope, cond = self.bindings(st.index, st.index_cond, scope)
+        region = None
+        if st.region is not None:
+            region, scope = self.region(st.region, scope)
+        body, lower, upper = self.relation(st.expr, scope)
+        self.model.constraints[st.name] = Constraint(
+            st.name, body, lower, upper, tuple(overs), cond, region, st.name_span, scope.spans)
+        self.declare(st.name, "constraint", st.name_span)
+
+    def relation(self, node, scope: Scope):
+        """``(body, lower, upper)`` of a constraint's relation (one or a ranged pair)."""
+        if not isinstance(node, ast.Compare):
+            raise self.error("a constraint needs a relation: lhs <= rhs, lhs >= rhs or lhs == rhs",
+                             node.span)
+        for op, sp in zip(node.ops, node.op_spans):
+            if op in ("<", ">"):
+                raise self.error("strict inequality '%s' in a constraint" % op, sp,
+                                 "constraints use <=, >= or ==")
+            if op in ("!=", "in"):
+                raise self.error("'%s' cannot be a constraint" % op, sp, "constraints use <=, >= or ==")
+        terms = [self.expr(o, scope) for o in node.operands]
+        for t, o in zip(terms, node.operands):
+            self.numeric(t, o)
+        if len(node.ops) == 1:
+            return constraint_parts(self.model, terms[0], node.ops[0], terms[1])
+        if len(node.ops) > 2 or node.ops[0] != node.ops[1] or node.ops[0] == "==":
+            raise self.error("a ranged constraint is lo <= expr <= hi (or hi >= expr >= lo)",
+                             node.op_spans[1])
+        lo, body, hi = terms
+        lo_node, hi_node = node.operands[0], node.operands[2]
+        if node.ops[0] == ">=":
+            lo, hi, lo_node, hi_node = hi, lo, hi_node, lo_node
+        for t, o in ((lo, lo_node), (hi, hi_node)):
+            self.require_data(t, o, "the bounds of a ranged constraint")
+        return body, lo, hi
+
+    def region(self, r: ast.RegionAst, scope: Scope):
+        """The :class:`Region` of ``on ...`` and the scope with its coordinates."""
+        term, kind = r.term, "all"
+        if isinstance(term, ast.Call) and term.func.name in ("interior", "boundary") and len(term.args) == 1:
+            kind, term = term.func.name, term.args[0]
+        if not isinstance(term, ast.Name):
+            raise self.error("a region is D, interior(D), boundary(D) or D where COND", r.term.span)
+        if self.kind(term.name) != "domain":
+            if self.kind(term.name) is None:
+                raise self.undeclared(term, scope, "domain")
+            raise self.error("%s is a %s, not a domain" % (term.name, KIND_WORDS[self.kind(term.name)]),
+                             term.span, "declare one: domain D: x in [0, 1]")
+        dom = self.model.domains[term.name]
+        for c in dom.coords:
+            if c in scope.indices:
+                raise self.error("index %s shadows the coordinate %s of domain %s" % (c, c, dom.name),
+                                 r.span, "rename the index")
+        inner = scope.with_coords({c: sympy.Symbol(c) for c in dom.coords})
+        where = None
+        if r.where is not None:
+            if kind != "all":
+                raise self.error("'where' restricts a plain domain: on %s where ..." % dom.name, r.where.span)
+            where, kind = self.condition(r.where, inner), "where"
+        return Region(dom.name, kind, where), inner
+
+    # --- bindings and sets ---------------------------------------------------------------
+    def bindings(self, args: tuple, cond, scope: Scope):
+        """``Over`` terms of ``i in S, (j, k) in T`` (each may use the earlier indices), the
+        scope inside, and the ``: cond`` as sympy (None when absent)."""
+        overs = []
+        for a in args:
+            if not ast.is_binding(a):
+                raise self.error("expected an index binding such as i in I", a.span,
+                                 "bind indices with 'in': sum(i in I) ..., subject to c[i in I]: ...")
+            names = _binding_names(a)
+            term = self.set_term(a.operands[1], scope)
+            self.check_arity(names, self.term_arity(term), self.span_text(a.operands[1].span), a)
+            new = {}
+            for n in names:
+                if n.name in new:
+                    raise self.error("index %s is bound twice" % n.name, n.span)
+                new[n.name] = self.check_fresh(n, scope)
+            scope = scope.with_indices(new)
+            overs.append(Over(sympy.Tuple(*new.values()), term))
+        cond_sym = None if cond is None else self.condition(cond, scope)
+        return overs, scope, cond_sym
+
+    def term_arity(self, term) -> int:
+        if isinstance(term, SetName):
+            return self.model.sets[term.name].arity
+        if isinstance(term, SetFamilyRef):
+            members = self.model.set_families[term.name].members
+            return members[0].arity if members else 1
+        return 1
+
+    def dependency(self, node, scope: Scope):
+        """The first name in ``node`` that is a bound index of ``scope`` (None if none)."""
+        for n in walk(node):
+            if isinstance(n, ast.Name) and n.name in scope.indices:
+                return n
+        return None
+
+    def set_term(self, node, scope: Scope):
+        """The IR set term of a binding's set: a (possibly hoisted) :class:`SetName`, or a
+        :class:`SetRange` / :class:`SetFamilyRef` when it depends on bound indices."""
+        dep = self.dependency(node, scope)
+        if dep is None:
+            return SetName(sympy.Symbol(self.static_set(node)))
+        if isinstance(node, ast.BinOp) and node.op == "..":
+            return SetRange(self.data_expr(node.left, scope, "a range bound"),
+                            self.data_expr(node.right, scope, "a range bound"))
+        if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
+            return self.family_ref(node, scope)
+        raise self.error("this set depends on the index %s" % dep.name, node.span,
+                         "a set that changes with an outer index must be a range lo..hi or "
+                         "a neighbour set G.neighbors(v); filter with ':' instead")
+
+    def family_ref(self, node: ast.Call, scope: Scope) -> SetFamilyRef:
+        name = node.func.name
+        fam = self.model.set_families[name]
+        if node.cond is not None or len(node.args) != fam.over.arity:
+            raise self.error("%s takes %d argument%s" % (name, fam.over.arity, "" if fam.over.arity == 1 else "s"),
+                             node.span)
+        subs = [self.data_expr(a, scope, "a subscript") for a in node.args]
+        term = SetFamilyRef(sympy.Symbol(name), sympy.Tuple(*subs))
+        scope.note(term, node.span)
+        return term
+
+    def static_set(self, node) -> str:
+        """The name of a set that does not depend on indices: a declared name, or the
+        source text under which the evaluated set is hoisted into ``model.sets``."""
+        if isinstance(node, ast.Name):
+            kind = self.kind(node.name)
+            if kind == "set":
+                return node.name
+            if kind is None:
+                raise self.undeclared(node, Scope(), "set")
+            hint = "use %s.nodes, %s.edges or %s.arcs" % ((node.name,) * 3) if kind == "graph" else None
+            raise self.error("%s is a %s, not a set" % (node.name, KIND_WORDS[kind]), node.span, hint)
+        key = self.span_text(node.span)
+        if key not in self.model.sets:
+            self.model.sets[key] = self.eval_set(node)
+        return key
+
+    def eval_set(self, node) -> SetValue:
+        """The value of a set expression without free indices."""
+        if isinstance(node, ast.Name):
+            return self.model.sets[self.static_set(node)]
+        if isinstance(node, ast.BinOp) and node.op == "..":
+            return SetValue.from_range(self.eval_int(node.left, "a range bound"),
+                                       self.eval_int(node.right, "a range bound"))
+        if isinstance(node, ast.BinOp) and node.op in _SET_OPS:
+            return self.set_operation(node, self.eval_set(node.left), self.eval_set(node.right))
+        if isinstance(node, ast.SetLiteral):
+            return self.comprehension(node) if node.is_comprehension else self.set_literal(node)
+        if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
+            return self.family_member(node)
+        raise self.error("expected a set", node.span,
+                         "a set is a name, a range 1..n, a literal {\"a\", \"b\"}, a comprehension "
+                         "{i in I : cond} or a combination with cross, union, inter, diff")
+
+    def set_operation(self, node: ast.BinOp, a: SetValue, b: SetValue) -> SetValue:
+        if node.op == "cross":
+            elems = [_flat(x) + _flat(y) for x in a.elements for y in b.elements]
+            return SetValue.from_elements(elems) if elems else SetValue([], a.arity + b.arity)
+        if a.arity != b.arity and len(a) and len(b):
+            raise self.error("%s of sets whose elements have %d and %d components" % (node.op, a.arity, b.arity),
+                             node.span)
+        if node.op == "union":
+            elems = a.elements + [e for e in b.elements if e not in a]
+        elif node.op == "inter":
+            elems = [e for e in a.elements if e in b]
+        else:
+            elems = [e for e in a.elements if e not in b]
+        return SetValue.from_elements(elems) if elems else SetValue([], a.arity)
+
+    def set_literal(self, node: ast.SetLiteral) -> SetValue:
+        elems = [self.element(i) for i in node.items]
+        if not elems:
+            return SetValue([], 1)
+        arities = {len(e) if isinstance(e, tuple) else 1 for e in elems}
+        if len(arities) > 1:
+            raise self.error("the elements of a set must all have the same number of components",
+                             node.span)
+        return SetValue.from_elements(elems)
+
+    def element(self, node):
+        """A constant set element: a number, a string or a tuple of them."""
+        if isinstance(node, ast.String):
+            return node.value
+        if isinstance(node, ast.TupleExpr):
+            return tuple(self.element(i) for i in node.items)
+        if isinstance(node, ast.Compare):
+            raise self.error("expected a set element, got a condition", node.span,
+                             "a comprehension binds every item: {i in I : cond}")
+        return norm_element(self.eval_number(node, "a set element"))
+
+    def comprehension(self, node: ast.SetLiteral) -> SetValue:
+        """``{(i, j) in I cross J : cond}``: the bound tuples where ``cond`` holds."""
+        scope = Scope()
+        overs, scope, cond = self.bindings(node.items, node.cond, scope)
+        owner = SimpleNamespace(spans=scope.spans, span=node.span)
+        try:
+            rows, _ = Evaluator(self.model, owner).bind(Rows.unit(), overs, cond)
+        except LagError as err:
+            if err.span is None:
+                err.span = node.span
+            raise err.with_source(self.source)
+        syms = [s for o in overs for s in o.indices]
+        cols = [np.asarray(rows.cols[s]).tolist() for s in syms]
+        elems = list(zip(*cols)) if len(syms) > 1 else cols[0]
+        return SetValue.from_elements(elems) if elems else SetValue([], len(syms))
+
+    def family_member(self, node: ast.Call) -> SetValue:
+        fam = self.model.set_families[node.func.name]
+        if len(node.args) != fam.over.arity:
+            raise self.error("%s takes %d argument%s" % (node.func.name, fam.over.arity,
+                             "" if fam.over.arity == 1 else "s"), node.span)
+        key = tuple(self.element(a) for a in node.args)
+        key = key[0] if len(key) == 1 else key
+        pos = fam.over.index().get(norm_element(key))
+        if pos is None:
+            raise self.error("%s(%s) is not defined: the element is not in %s" % (
+                node.func.name, key, node.func.name.split(".")[0] + ".nodes"), node.span)
+        return fam.members[pos]
+
+    # --- conditions ----------------------------------------------------------------------
+    def condition(self, node, scope: Scope):
+        """A data condition as sympy (relationals, And/Or/Not, :class:`Member`)."""
+        if isinstance(node, ast.BoolOp):
+            a, b = self.condition(node.left, scope), self.condition(node.right, scope)
+            return sympy.And(a, b) if node.op == "and" else sympy.Or(a, b)
+        if isinstance(node, ast.Not):
+            return sympy.Not(self.condition(node.operand, scope))
+        if not isinstance(node, ast.Compare):
+            raise self.error("expected a condition", node.span,
+                             "a condition compares data (i < j, c[i] == 0) or tests i in S")
+        parts = []
+        for k, op in enumerate(node.ops):
+            a, b = node.operands[k], node.operands[k + 1]
+            if op == "in":
+                parts.append(Member(self.element_expr(a, scope), self.set_term(b, scope)))
+                continue
+            la, lb = self.expr(a, scope), self.expr(b, scope)
+            self.require_data(la, a, "a condition")
+            self.require_data(lb, b, "a condition")
+            parts.append(_RELATIONS[op](la, lb))
+        return sympy.And(*parts)
+
+    def element_expr(self, node, scope: Scope):
+        """The left side of ``in``: a data expression or a tuple of them."""
+        if isinstance(node, ast.TupleExpr):
+            return sympy.Tuple(*(self.data_expr(i, scope, "a condition") for i in node.items))
+        return self.data_expr(node, scope, "a condition")
+
+    # --- expressions ---------------------------------------------------------------------
+    def data_expr(self, node, scope: Scope, what: str):
+        """An expression that must not mention unknowns."""
+        e = self.expr(node, scope)
+        self.require_data(e, node, what)
+        return e
+
+    def expr(self, node, scope: Scope):
+        """A numeric expression as sympy (the dispatcher of the ``_x_*`` methods)."""
+        return getattr(self, "_x_" + type(node).__name__)(node, scope)
+
+    def _x_Number(self, node: ast.Number, scope: Scope):
+        return sympy.Integer(node.value) if isinstance(node.value, int) else sympy.Float(node.value)
+
+    def _x_String(self, node: ast.String, scope: Scope):
+        return Str(node.value)
+
+    def _x_Name(self, node: ast.Name, scope: Scope):
+        name = node.name
+        if name in scope.indices:
+            return scope.indices[name]
+        if name in scope.coords:
+            return scope.coords[name]
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        kind = self.kind(name)
+        if kind is None:
+            raise self.undeclared(node, scope)
+        if kind in ("param", "var"):
+            decl = self.model.params[name] if kind == "param" else self.model.vars[name]
+            if decl.index:
+                raise self.error("%s %s is indexed over %s: write %s[...]" % (
+                    kind, name, " x ".join(decl.index), name), node.span)
+            return sympy.Symbol(name)
+        if kind == "field":
+            return self.field_here(node, scope)
+        raise self.error("%s is a %s, not a number" % (name, KIND_WORDS[kind]), node.span)
+
+    def _x_Subscript(self, node: ast.Subscript, scope: Scope):
+        name = node.base.name
+        kind = self.kind(name)
+        if name in scope.indices or name in scope.coords:
+            raise self.error("%s is an index and takes no subscripts" % name, node.span)
+        if kind is None:
+            raise self.undeclared(node.base, scope)
+        if kind not in ("param", "var"):
+            raise self.error("%s is a %s; only params and vars take subscripts" % (name, KIND_WORDS[kind]),
+                             node.span, "write %s(...) to evaluate a field" % name if kind == "field" else None)
+        decl = self.model.params[name] if kind == "param" else self.model.vars[name]
+        arity = sum(self.model.sets[s].arity for s in decl.index)
+        if not decl.index:
+            raise self.error("%s %s is a scalar and takes no subscripts" % (kind, name), node.span)
+        if len(node.subs) != arity:
+            raise self.error("%s %s takes %d subscript%s (its index %s %s), got %d" % (
+                kind, name, arity, "" if arity == 1 else "s", "sets are" if len(decl.index) > 1 else "set is",
+                ", ".join(decl.index), len(node.subs)), node.span)
+        subs = [self.data_expr(s, scope, "a subscript") for s in node.subs]
+        e = sympy.IndexedBase(name)[tuple(subs)]
+        scope.note(e, node.span)
+        return e
+
+    def _x_Call(self, node: ast.Call, scope: Scope):
+        f = node.func.name
+        if node.cond is not None:
+            raise self.error("a ':' condition belongs to an aggregate", node.cond.span,
+                             "e.g. sum(i in I : c[i] > 0) x[i]")
+        if f == "d":
+            return self.derivative(node, scope)
+        if f == "laplacian":
+            return self.laplacian(node, scope)
+        if self.kind(f) == "field":
+            return self.field_call(node, scope)
+        if f in FUNCTIONS:
+            return self.function(node, scope)
+        if f in AGG_KINDS or f in VECTOR_AGG_KINDS or f == "integral":
+            raise self.error("%s needs a body after its bindings" % f, node.span,
+                             "e.g. %s(i in I) x[i]" % f if f != "integral" else "e.g. integral(D) u ^ 2")
+        if self.kind(f) == "family":
+            raise self.error("%s(...) is a set, not a number" % f, node.span,
+                             "use it in a binding: sum(u in %s(v)) ..." % f)
+        if f in ("interior", "boundary"):
+            raise self.error("%s(...) is a region; it goes after 'on'" % f, node.span)
+        if self.kind(f) is not None or f in scope.indices:
+            kind = KIND_WORDS.get(self.kind(f), "index")
+            raise self.error("%s is a %s, not a function" % (f, kind), node.func.span,
+                             "subscripts use brackets: %s[...]" % f if kind in ("param", "var") else None)
+        names = list(FUNCTIONS) + ["d", "laplacian"] + list(self.model.fields)
+        close = difflib.get_close_matches(f, names, n=1, cutoff=0.6)
+        raise self.error("unknown function %s" % f, node.func.span,
+                         "did you mean %s?" % close[0] if close else
+                         "functions: %s" % ", ".join(sorted(FUNCTIONS)))
+
+    def function(self, node: ast.Call, scope: Scope):
+        f = node.func.name
+        n = len(node.args)
+        if (f in ("min", "max") and n < 2) or (f not in ("min", "max") and n != 1):
+            want = "at least 2 arguments" if f in ("min", "max") else "1 argument"
+            hint = "for the %s over a set write %s(i in I) body" % (f, f) if f in ("min", "max") else None
+            raise self.error("%s takes %s, got %d" % (f, want, n), node.span, hint)
+        args = [self.expr(a, scope) for a in node.args]
+        for a, an in zip(args, node.args):
+            self.numeric(a, an)
+        return FUNCTIONS[f](*args)
+
+    def _x_Aggregate(self, node: ast.Aggregate, scope: Scope):
+        f = node.func.name
+        if f in AGG_KINDS or f in VECTOR_AGG_KINDS:
+            overs, inner, cond = self.bindings(node.args, node.cond, scope)
+            body = self.expr(node.body, inner)
+            self.numeric(body, node.body)
+            return Agg(f, overs, cond, body)
+        if f == "integral":
+            return self.integral(node, scope)
+        raise self.error("unexpected expression after %s(...)" % f, node.body.span,
+                         "an operator is missing here (aggregates are %s and integral)"
+                         % ", ".join(AGG_KINDS + VECTOR_AGG_KINDS))
+
+    def _x_BinOp(self, node: ast.BinOp, scope: Scope):
+        if node.op in _SET_OPS:
+            raise self.error("a set (%s) is used where a number is needed" % node.op, node.span)
+        a, b = self.expr(node.left, scope), self.expr(node.right, scope)
+        self.numeric(a, node.left)
+        self.numeric(b, node.right)
+        if node.op == "+":
+            return a + b
+        if node.op == "-":
+            return a - b
+        if node.op == "*":
+            return a * b
+        if node.op == "/":
+            return a / b
+        if node.op == "mod":
+            return sympy.Mod(a, b)
+        return sympy.Pow(a, b)
+
+    def _x_Neg(self, node: ast.Neg, scope: Scope):
+        a = self.expr(node.operand, scope)
+        self.numeric(a, node.operand)
+        return -a
+
+    def _not_a_number(what: str, hint: str | None = None):
+        """A handler for constructs that are never numbers (conditions, tuples, sets)."""
+        def build(self, node, scope):
+            raise self.error("%s is used where a number is needed" % what, node.span, hint)
+        return build
+
+    _x_Compare = _not_a_number("a condition", "conditions go after ':' in an index or an "
+                               "aggregate; constraints are 'subject to NAME: lhs <= rhs'")
+    _x_BoolOp = _x_Compare
+    _x_Not = _x_Compare
+    _x_TupleExpr = _not_a_number("a tuple", "tuples are set elements and bindings")
+    _x_SetLiteral = _not_a_number("a set", "bind it: sum(i in {...}) body")
+    del _not_a_number
+
+    # --- fields --------------------------------------------------------------------------
+    def field_here(self, node: ast.Name, scope: Scope):
+        """A bare field ``u``: the field at the point of the region (or integral)."""
+        f = self.model.fields[node.name]
+        if not scope.coords:
+            if scope.owner.startswith("constraint"):
+                raise self.error("%s uses the field %s but does not say where it holds" % (scope.owner, node.name),
+                                 node.span, "a field constraint needs a region: subject to NAME on %s: ..." % f.domain)
+            raise self.error("the field %s has no point here" % node.name, node.span,
+                             "use it in an 'on %s' constraint or inside integral(%s), or evaluate it: %s(%s)"
+                             % (f.domain, f.domain, node.name, ", ".join(f.coords)))
+        missing = [c for c in f.coords if c not in scope.coords]
+        if missing:
+            raise self.error("the field %s(%s) is not defined here: coordinate %s is missing" % (
+                node.name, ", ".join(f.coords), missing[0]), node.span)
+        return sympy.Function(node.name)(*(scope.coords[c] for c in f.coords))
+
+    def field_call(self, node: ast.Call, scope: Scope):
+        """``u(0, t)``: a field evaluated at another point."""
+        f = self.model.fields[node.func.name]
+        if len(node.args) != len(f.coords):
+            raise self.error("field %s(%s) takes %d argument%s, got %d" % (
+                f.name, ", ".join(f.coords), len(f.coords), "" if len(f.coords) == 1 else "s",
+                len(node.args)), node.span)
+        args = [self.expr(a, scope) for a in node.args]
+        for a, an in zip(args, node.args):
+            self.numeric(a, an)
+        return sympy.Function(f.name)(*args)
+
+    def fields_in(self, e) -> list:
+        """The field declarations applied in ``e``, in a stable order."""
+        names = sorted({a.func.__name__ for a in e.atoms(AppliedUndef)} & set(self.model.fields))
+        return [self.model.fields[n] for n in names]
+
+    def derivative(self, node: ast.Call, scope: Scope):
+        """``d(u, x, x)``: a partial derivative of a field expression."""
+        if len(node.args) < 2:
+            raise self.error("d() takes a field expression and coordinates", node.span,
+                             "e.g. d(u, x) or d(u, x, x)")
+        e = self.expr(node.args[0], scope)
+        fields_ = self.fields_in(e)
+        if not fields_:
+            raise self.error("d() differentiates fields; %s is not a field expression" % self.span_text(node.args[0].span),
+                             node.args[0].span, "declare the unknown function: field u(x, t)")
+        allowed = [c for f in fields_ for c in f.coords]
+        syms = []
+        for a in node.args[1:]:
+            if not isinstance(a, ast.Name) or a.name not in allowed:
+                raise self.error("unknown coordinate %s in d()" % self.span_text(a.span), a.span,
+                                 "%s has coordinates %s" % (fields_[0].name, ", ".join(dict.fromkeys(allowed))))
+            syms.append(sympy.Symbol(a.name))
+        return sympy.diff(e, *syms)
+
+    def laplacian(self, node: ast.Call, scope: Scope):
+        """``laplacian(u)``: the sum of the second derivatives over the field's coordinates."""
+        if len(node.args) != 1:
+            raise self.error("laplacian takes one field expression", node.span)
+        e = self.expr(node.args[0], scope)
+        fields_ = self.fields_in(e)
+        if not fields_:
+            raise self.error("laplacian() differentiates fields; %s is not a field expression"
+                             % self.span_text(node.args[0].span), node.args[0].span)
+        coords = list(dict.fromkeys(c for f in fields_ for c in f.coords))
+        return sympy.Add(*(sympy.diff(e, sympy.Symbol(c), sympy.Symbol(c)) for c in coords))
+
+    def integral(self, node: ast.Aggregate, scope: Scope):
+        """``integral(D) body``: an unevaluated sympy Integral over the box of D."""
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Name) or node.cond is not None:
+            raise self.error("integral takes one domain: integral(D) body", node.span)
+        dname = node.args[0].name
+        if self.kind(dname) != "domain":
+            if self.kind(dname) is None:
+                raise self.undeclared(node.args[0], scope, "domain")
+            raise self.error("%s is a %s, not a domain" % (dname, KIND_WORDS[self.kind(dname)]), node.args[0].span)
+        dom = self.model.domains[dname]
+        inner = scope.with_coords({c: sympy.Symbol(c) for c in dom.coords})
+        body = self.expr(node.body, inner)
+        limits = [(sympy.Symbol(c), _exact(lo), _exact(hi)) for c, (lo, hi) in dom.coords.items()]
+        return sympy.Integral(body, *limits)
+
+
+def _flat(e) -> tuple:
+    return e if isinstance(e, tuple) else (e,)
+
+
+def _exact(v: float):
+    """An integral float as a sympy Integer (prints as 0, not 0.0), else a Float."""
+    return sympy.Integer(int(v)) if float(v).is_integer() else sympy.Float(v)
+
+
+def check_program(program: ast.Program, source: Source, data: dict, graph_dir=None) -> Model:
+    """Elaborate ``program`` with already loaded ``data`` into a :class:`Model`."""
+    return Checker(program, source, data, graph_dir).run()
+
+
+def check_overrides(model: Model, params) -> None:
+    """Refuse ``--set NAME=...`` for a name the model does not declare (a likely typo)."""
+    if not params:
+        return
+    keys = params.keys() if isinstance(params, dict) else [
+        str(p).split("=", 1)[0].strip() for p in ([params] if isinstance(params, str) else params)]
+    declared = set(model.params) | set(model.sets) | {n for n in model.decl_spans}
+    for k in keys:
+        if k not in declared:
+            close = difflib.get_close_matches(k, sorted(declared), n=1, cutoff=0.6)
+            raise LagDataError("--set %s: the model declares no %s" % (k, k), None,
+                               "did you mean %s?" % close[0] if close else None, model.source)
