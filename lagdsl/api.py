@@ -70,7 +70,10 @@ class Model:
                                 "sizes": self.ir.summary()}
         try:
             mc = self.classify()
-            info["class"] = {"kind": mc.kind, "reasons": [str(r) for r in (getattr(mc, "reasons", None) or [])]}
+            info["class"] = {"kind": mc.kind,
+                             "reasons": [str(r) for r in (getattr(mc, "reasons", None) or [])],
+                             "integer": bool(getattr(mc, "integer", False)),
+                             "feasibility": bool(getattr(mc, "feasibility", False))}
         except ImportError as exc:  # the classifier is not installed in this build
             info["class"] = {"kind": None, "reasons": ["classifier unavailable: %s" % exc]}
         backends = {}
@@ -146,16 +149,35 @@ class Model:
         return result
 
     def emit(self, fmt: str, backend: str | None = None, **options) -> str:
-        """Text of the model in ``fmt``: ``ir`` (JSON), ``text``, ``latex``, or a format the
-        backend's program writes (``lp``, ``mps`` ...; the backend defaults to ``cvxpy``)."""
-        fmt = fmt.lower()
-        if fmt in ("ir", "json"):
+        """Text of the model in ``fmt``.
+
+        ``ir`` (lossless JSON), ``text`` and ``latex`` need no backend.  Otherwise a named
+        ``backend`` writes the format when it lists it in its ``emits``; ``lp`` and ``mps``
+        fall back to :func:`lagdsl.export.emit` (no solver needed), and any other format is
+        asked of the backend's program (``cvxpy`` when none is named), which refuses formats
+        it does not know.
+        """
+        key = str(fmt).lower().lstrip(".")
+        if key in ("ir", "json"):
             return self.to_json(indent=1) + "\n"
-        if fmt in ("text", "lag"):
+        if key in ("text", "lag"):
             return self.to_text()
-        if fmt in ("latex", "tex"):
+        if key in ("latex", "tex"):
             return self.to_latex() + "\n"
-        return self.compile(backend or "cvxpy", **options).emit(fmt)
+        b = _backend.get_backend(backend) if backend is not None else None
+        if b is not None and key in getattr(b, "emits", ()):
+            return self.compile(backend, **options).emit(key)
+        from .export import FORMATS, emit as export_emit
+        if key in FORMATS:
+            try:
+                return export_emit(self.ir, key)
+            except LagError as exc:
+                raise exc.with_source(self.ir.source)
+        formats = ["ir", "text", "latex"] + sorted(set(FORMATS) | set(getattr(b, "emits", ())))
+        if b is None:
+            raise LagError("unknown output format %r; formats: %s" % (fmt, ", ".join(formats)))
+        from .errors import BackendRefusal
+        raise BackendRefusal("backend %s cannot emit %r; formats: %s" % (b.name, fmt, ", ".join(formats)))
 
 
 def _refusal_text(r) -> str:

@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--latex", action="store_true", help="LaTeX align* of objective and constraints")
 
     k = sub.add_parser("compile", parents=[model_args], help="write the model in a format (ir, lp, mps, ...)")
-    k.add_argument("--backend", "-b", default="cvxpy", help="backend whose program writes FORMAT (default cvxpy)")
+    k.add_argument("--backend", "-b", default=None,
+                   help="backend whose program writes FORMAT (lp and mps need none)")
     k.add_argument("--emit", "-e", required=True, metavar="FORMAT",
                    help="ir (lossless JSON), text, latex, or a backend format such as lp or mps")
     k.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")

@@ -230,8 +230,13 @@ def test_emit_formats(stub):
     assert lagdsl.Model.from_json(m.emit("ir")).to_json() == m.to_json()
     assert m.emit("latex").startswith("\\begin{align*}")
     assert m.emit("text") == str(m)
-    with pytest.raises(BackendRefusal, match="cannot emit 'xyz'"):
+    with pytest.raises(BackendRefusal, match="cannot emit 'xyz'; formats: ir, text, latex, lp, mps"):
         m.emit("xyz", backend="stub")
+    with pytest.raises(LagError, match="unknown output format 'xyz'"):
+        m.emit("xyz")
+    lp = m.emit("lp")                      # no backend: the LP writer of lagdsl.export
+    assert "Maximize" in lp or "maximize" in lp.lower()
+    assert "MPS" in m.emit("mps").upper() or "ROWS" in m.emit("mps")
 
 
 # --- with the front end and the cvxpy backend -------------------------------------------------
