@@ -1,0 +1,111 @@
+"""Build-time benchmark: lagdsl's CLI against hand-written cvxpy (and Pyomo where it installs).
+
+Each contender runs as its own process, end to end — start-up, reading the same JSON data,
+building, solving with HiGHS, reporting — and is timed by wall clock.  The table shows the
+best of ``--repeat`` runs, the solver's own time where the tool reports it, the rest
+(``overhead``: everything that is not the solver) and lagdsl's ratio to hand-written cvxpy.
+Every contender must reach the same optimum; a mismatch is printed in the table.
+
+    python bench/gen.py            # writes bench/data/*.json (deterministic)
+    python bench/compile.py        # prints the table (takes several minutes: the 1e6 LP
+                                   # spends ~40 s inside HiGHS for every contender)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+
+CASES = {
+    "transport 700x700 LP (490,000 vars)": ("transport", "transport_700.json"),
+    "knapsack LP relaxation (1,000,000 vars)": ("knapsack_lp", "knapsack_1000000.json"),
+}
+PEERS = {"transport": "transport", "knapsack_lp": "knapsack"}
+
+
+def lagdsl_cmd() -> list[str]:
+    exe = shutil.which("lagdsl", path=str(Path(sys.executable).parent)) or shutil.which("lagdsl")
+    return [exe] if exe else [sys.executable, "-m", "lagdsl"]
+
+
+def run(cmd: list[str]) -> tuple[float, dict]:
+    """Wall seconds of ``cmd`` and the JSON object it printed last on stdout."""
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if r.returncode not in (0, 1):
+        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), r.returncode, r.stderr[-2000:]))
+    text = r.stdout.strip()
+    start = text.rfind("\n{") + 1 if not text.startswith("{") else 0
+    return wall, json.loads(text[start:])
+
+
+def solver_time(tool: str, out: dict) -> float | None:
+    if tool == "lagdsl":
+        st = out.get("stats", {})
+        return st.get("solver_time") or st.get("times", {}).get("solver")
+    return out.get("solver_time")
+
+
+def contenders(model: str, data: Path, with_pyomo: bool) -> dict[str, list[str]]:
+    peer = PEERS[model]
+    out = {
+        "lagdsl (CLI, cvxpy backend)": lagdsl_cmd() + ["solve", str(HERE / "models" / (model + ".lag")),
+                                                       "--backend", "cvxpy", "--data", str(data),
+                                                       "--option", "solver=HIGHS", "--json", "--quiet"],
+        "hand-written cvxpy": [sys.executable, str(HERE / "peers" / ("cvxpy_%s.py" % peer)), str(data)],
+    }
+    if with_pyomo:
+        out["Pyomo (appsi_highs)"] = [sys.executable, str(HERE / "peers" / ("pyomo_%s.py" % peer)), str(data)]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=2, help="runs per contender (best is reported)")
+    ap.add_argument("--no-pyomo", action="store_true", help="skip Pyomo even when installed")
+    ap.add_argument("--only", choices=sorted(PEERS), help="run one case")
+    a = ap.parse_args()
+    with_pyomo = not a.no_pyomo and importlib.util.find_spec("pyomo") is not None
+    rows = []
+    for title, (model, data_name) in CASES.items():
+        if a.only and model != a.only:
+            continue
+        data = DATA / data_name
+        if not data.exists():
+            sys.exit("missing %s: run python bench/gen.py first" % data)
+        results = {}
+        for name, cmd in contenders(model, data, with_pyomo).items():
+            best = None
+            for _ in range(a.repeat):
+                wall, out = run(cmd)
+                if best is None or wall < best[0]:
+                    best = (wall, out)
+            results[name] = best
+            print("  %-40s %-30s %8.2f s" % (title, name, best[0]), file=sys.stderr)
+        base = results["hand-written cvxpy"]
+        for name, (wall, out) in results.items():
+            st = solver_time("lagdsl" if name.startswith("lagdsl") else name, out)
+            obj = out.get("objective")
+            same = base[1].get("objective")
+            ok = obj is not None and same is not None and abs(obj - same) <= 1e-6 * max(1, abs(same))
+            rows.append((title, name, wall, st, None if st is None else wall - st, wall / base[0],
+                         obj, "yes" if ok else "NO"))
+    print("| case | contender | wall s | solver s | overhead s | vs cvxpy | objective | same optimum |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    fmt = (lambda v: "—" if v is None else "%.2f" % v)
+    for title, name, wall, st, over, ratio, obj, ok in rows:
+        print("| %s | %s | %.2f | %s | %s | %.2fx | %s | %s |" % (title, name, wall, fmt(st), fmt(over),
+                                                               ratio, obj, ok))
+
+
+if __name__ == "__main__":
+    main()
