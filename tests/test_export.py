@@ -334,7 +334,9 @@ def test_unused_variable_and_empty_rows_survive(tmp_path):
     x = b.var("x", (), lower=0, upper=3)
     u = b.var("unused", (), "integer", lower=-2, upper=5)
     bb = b.var("fixedbin", (), "binary", lower=1)       # binary narrowed to [1, 1]
-    b.maximize("obj", x + 2)
+    n = b.var("n", (), "integer", lower=0)              # default integer bounds [0, inf)
+    b.maximize("obj", x + 2 + n)
+    b.subject_to("ncap", 2 * n <= 5)
     b.subject_to("c", x <= 2)
     zero = b.param("zero", (), 0.0)
     b.subject_to("vacuous", zero * x <= 1)               # empty row, still a row
@@ -342,12 +344,28 @@ def test_unused_variable_and_empty_rows_survive(tmp_path):
     b.subject_to("nobound", lower=-np.inf, body=x, upper=np.inf)   # says nothing: dropped
     m = b.build()
     want = assert_round_trip(m, tmp_path)
-    assert want == pytest.approx(4)
+    assert want == pytest.approx(6)
     lp = emit(m, "lp")
     assert " vacuous: 0 x <= 1" in lp and " constant: 0 x >= -1" in lp and "nobound" not in lp
-    assert "fixedbin = 1" in lp and "General\n unused fixedbin" in lp
+    assert "fixedbin = 1" in lp and "General\n unused fixedbin n\n" in lp and " n >=" not in lp
     mps = emit(m, "mps")
-    assert "    unused obj 0\n" in mps and " FX BND fixedbin 1" in mps
+    assert "    unused obj 0\n" in mps and " FX BND fixedbin 1" in mps and " PL BND n\n" in mps
+
+
+def test_feasibility_and_constant_objective(tmp_path):
+    def model(objective):
+        b = ModelBuilder("feas")
+        x = b.var("x", (), lower=0, upper=3)
+        y = b.var("y", (), "integer", lower=-4, upper=4)
+        if objective is not None:
+            b.minimize("k", objective)
+        b.subject_to("c", x + y >= 2.5)
+        return b.build()
+    assert assert_round_trip(model(None), tmp_path) == 0
+    text = emit(model(None), "lp")
+    assert text.startswith("\\ lagdsl LP export of model feas\nminimize\n obj: 0 x\n")
+    assert assert_round_trip(model(sympy.Integer(7)), tmp_path) == 7
+    assert " k: + 7\n" in emit(model(sympy.Integer(7)), "lp")
 
 
 GOLDEN_LP = """\\ lagdsl LP export of model tiny

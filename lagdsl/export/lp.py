@@ -181,20 +181,25 @@ def flatten(inst, fmt: str = "LP") -> Flat:
 
 
 def _terms(coef: np.ndarray, names: np.ndarray) -> np.ndarray:
-    """``+ 3 x`` / ``- x`` / ``+ 2.5 y`` for each coefficient and name (object array)."""
-    sign = np.full(len(coef), "+ ", dtype=object)
-    sign[coef < 0] = "- "
-    a = np.abs(coef)
-    text = fmt_numbers(a) + " "
-    text[a == 1] = ""
-    return sign + text + names
+    """`` + 3 x`` / `` - x`` / `` + 2.5 y`` for each coefficient and name (object array).
+
+    The signed prefix is formatted once per distinct coefficient, so a term costs one
+    string concatenation.
+    """
+    if len(coef) == 0:
+        return np.zeros(0, dtype=object)
+    uniq, inv = np.unique(coef, return_inverse=True)
+    pre = np.array([(" - " if u < 0 else " + ") + ("" if abs(u) == 1 else fmt_number(abs(u)) + " ")
+                    for u in uniq], dtype=object)
+    return pre[inv.reshape(-1)] + names
 
 
-def _wrapped(pieces: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Prefix each piece with a space, or a line break every :data:`WRAP` pieces."""
-    sep = np.full(len(pieces), " ", dtype=object)
-    sep[(pos > 0) & (pos % WRAP == 0)] = "\n   "
-    return sep + pieces
+def _wrapped(terms: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Start a new line before every :data:`WRAP`-th term of a row (in place)."""
+    k = np.flatnonzero((pos > 0) & (pos % WRAP == 0))
+    if len(k):
+        terms[k] = "\n  " + terms[k]
+    return terms
 
 
 def _rows_text(A: sp.csr_matrix, names: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> str:
@@ -237,7 +242,7 @@ def _objective_text(f: Flat) -> str:
         qn = np.where(sq, f.col_names[f.qi] + " ^ 2", f.col_names[f.qi] + " * " + f.col_names[f.qj])
         qterms = _wrapped(_terms(2.0 * f.qv, qn.astype(object)), np.arange(1, len(f.qv) + 1))
         if qterms[0].startswith(" + "):
-            qterms[0] = " " + qterms[0][3:]
+            qterms[0] = " " + qterms[0][3:]  # no sign right after the bracket
         parts.append("\n    + [")
         parts.extend(qterms.tolist())
         parts.append(" ] / 2")

@@ -51,7 +51,9 @@ def _columns_text(f: Flat) -> str:
     order = np.lexsort((rows, cols))
     rows, cols, vals = rows[order], cols[order], vals[order]
     rnames = np.concatenate([np.array([f.obj_name], dtype=object), f.row_names])
-    lines = "    " + f.col_names[cols] + " " + rnames[rows] + " " + fmt_numbers(vals) + "\n"
+    colpre = "    " + f.col_names + " "
+    rowpre = rnames + " "
+    lines = colpre[cols] + rowpre[rows] + fmt_numbers(vals)
     # integer runs between markers
     integer = f.kind != "C"
     if integer.any():
@@ -63,8 +65,8 @@ def _columns_text(f: Flat) -> str:
         ends = np.flatnonzero(integer & ~nxt)
         for s, e in zip(starts, ends):
             lines[first[s]] = "    MARKER 'MARKER' 'INTORG'\n" + lines[first[s]]
-            lines[last[e]] = lines[last[e]] + "    MARKER 'MARKER' 'INTEND'\n"
-    return "".join(lines.tolist())
+            lines[last[e]] = lines[last[e]] + "\n    MARKER 'MARKER' 'INTEND'"
+    return "\n".join(lines.tolist()) + "\n"
 
 
 def _bounds_text(f: Flat) -> str:
