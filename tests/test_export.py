@@ -609,3 +609,44 @@ def test_large_transport_is_fast():
     lp, mps = emit(m, "lp"), emit(m, "mps")
     assert time.perf_counter() - t < 5
     assert lp.count("\n supply(") == 150 and mps.count(" G  demand(") == 150
+
+
+# --- from .lag text ------------------------------------------------------------------
+
+LAG_MODEL = """model plan
+set P = {"chairs", "tables", "desks"}
+set R = {"wood", "labour"}
+param profit[P] = [45, 80, 60]
+param use[R, P]
+param cap[R] = [400, 450]
+var make[P] >= 0
+var extra in [0, 30]
+maximize total: sum(p in P) profit[p] * make[p] - 2 * extra + 10
+subject to capacity[r in R]: sum(p in P) use[r, p] * make[p] <= cap[r] + extra
+subject to mix: 5 <= make["chairs"] + make["tables"] <= 25
+"""
+
+
+def _parse(text, data=None):
+    lagdsl = pytest.importorskip("lagdsl")
+    if not hasattr(lagdsl, "parse"):
+        pytest.skip("front end not available")
+    m = lagdsl.parse(text, data=data)
+    return getattr(m, "ir", m)
+
+
+def test_lag_model_round_trip(tmp_path):
+    m = _parse(LAG_MODEL, data={"use": [[5, 20, 12], [10, 15, 11]]})
+    assert_round_trip(m, tmp_path)
+    lp = emit(m, "lp")
+    assert " capacity(wood): + 5 make(chairs)" in lp and " mix_lo:" in lp and "10\n" in lp
+
+
+def test_lag_refusal_points_at_the_line():
+    m = _parse("model ballm\nset I = 1..2\nvar x[I]\nminimize obj: x[1]\n"
+               "subject to ball: sum(i in I) x[i]^2 <= 1\n")
+    with pytest.raises(BackendRefusal) as e:
+        emit(m, "mps")
+    text = e.value.format()
+    assert "5:12: refused: MPS export needs linear constraints: constraint ball is quadratic" in text
+    assert "subject to ball: sum(i in I) x[i]^2 <= 1" in text
