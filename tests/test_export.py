@@ -565,7 +565,7 @@ def test_quadratic_constraint_refused():
 def test_nonlinear_constraint_and_objective_refused():
     b = ModelBuilder("nl")
     x = b.var("x", ())
-    o = b.minimize("obj", x)
+    b.minimize("obj", x)
     c = b.subject_to("grow", sympy.exp(x) <= 3)
     c.span = Span("nl.lag", 2, 1)
     with pytest.raises(BackendRefusal, match="constraint grow is not linear") as e:
@@ -583,7 +583,6 @@ def test_nonlinear_constraint_and_objective_refused():
     b3.minimize("c", z ** 3)
     with pytest.raises(BackendRefusal, match="objective c"):
         emit(b3.build(), "lp")
-    del o
 
 
 def test_field_model_refused():
