@@ -601,12 +601,9 @@ def test_empty_model_refused():
         emit(b.build(), "mps")
 
 
-def test_large_transport_is_fast():
-    import time
-    m = transport(150, 150, seed=2)           # 22,500 unknowns; the 700 x 700 case is in the report
-    t = time.perf_counter()
+def test_larger_transport_writes_every_row():
+    m = transport(150, 150, seed=2)           # 22,500 unknowns; export timings live in bench/
     lp, mps = emit(m, "lp"), emit(m, "mps")
-    assert time.perf_counter() - t < 5
     assert lp.count("\n supply(") == 150 and mps.count(" G  demand(") == 150
 
 
