@@ -430,6 +430,34 @@ def test_params_override():
     assert res.objective == pytest.approx(float(np.sum((a @ x - b) ** 2)), rel=1e-5)
 
 
+def test_transport_duals():
+    """Shadow prices of the demand rows equal HiGHS's marginals from scipy (and the published
+    GAMS trnsport marginals 0.225, 0.153, 0.126)."""
+    model = load("transport")
+    cvxpy_backend()
+    res = model.solve(backend="cvxpy")
+    d = data("transport")
+    cost = (90 * np.array(d["dist"]) / 1000).ravel()
+    supply = [d["supply"][p] for p in d["Plants"]]
+    r = linprog(cost, A_ub=np.vstack([np.kron(np.eye(2), np.ones(3)), -np.kron(np.ones(2), np.eye(3))]),
+                b_ub=np.r_[supply, -np.array(d["demand"])], method="highs")
+    demand_marginals = -r.ineqlin.marginals[2:]          # d(cost)/d(demand) >= 0
+    assert demand_marginals == pytest.approx([0.225, 0.153, 0.126], abs=1e-9)
+    got = [res.duals["meet_demand"][m] for m in d["Markets"]]
+    assert got == pytest.approx(demand_marginals, abs=1e-7)
+    assert list(res.duals["supply_limit"].values()) == pytest.approx([0, 0], abs=1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="exp(1) folds to sympy.E, which Evaluator.data does not evaluate")
+def test_exp1_is_e():
+    """LANGUAGE.md: 'use exp(1) for e'."""
+    import lagdsl
+
+    load("production")
+    m = lagdsl.parse("param e = exp(1)")
+    assert float(m.ir.params["e"].values) == pytest.approx(math.e)
+
+
 # --- the CLI ----------------------------------------------------------------------------------
 
 def run_cli(*args):
