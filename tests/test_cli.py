@@ -81,6 +81,25 @@ def run(*args, stub=None, cwd=None):
                           cwd=cwd, timeout=300)
 
 
+@pytest.fixture
+def cli(monkeypatch, capfd):
+    """Run ``main`` in this process (fast) with the stub backend registered; returns
+    ``(exit status, stdout, stderr)`` captured at the file-descriptor level."""
+    import types
+    from lagdsl.cli import main
+    mod = types.ModuleType("lagdsl_test_stub_inproc")
+    exec(compile(STUB, "lagdsl_test_stub_inproc", "exec"), mod.__dict__)
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setitem(B.REGISTRY, "stub", mod.__name__)
+
+    def call(*args):
+        capfd.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capfd.readouterr()
+        return code, out, err
+    return call
+
+
 def knap_ir(bad=False):
     b = lagdsl.ModelBuilder("knap")
     I = b.set("I", range(1, 6))
@@ -134,30 +153,29 @@ def test_solve_json_is_one_object_with_the_contract_keys(stubdir, irfile):
     assert "solver chatter" in p.stderr and "C-level chatter" in p.stderr
 
 
-@pytest.mark.parametrize("status, code", [("optimal", 0), ("feasible", 0), ("infeasible", 1),
+@pytest.mark.parametrize("status, want", [("optimal", 0), ("feasible", 0), ("infeasible", 1),
                                           ("unbounded", 1), ("limit", 1)])
-def test_exit_status_follows_the_result(stubdir, irfile, status, code):
-    p = run("solve", irfile, "-b", "stub", "--option", "status=" + status, "--json", stub=stubdir)
-    assert p.returncode == code, p.stderr
-    assert json.loads(p.stdout)["status"] == status
-    p = run("solve", irfile, "-b", "stub", "--option", "status=" + status, stub=stubdir)
-    assert p.returncode == code
-    assert p.stdout.startswith("status: " + status)
+def test_exit_status_follows_the_result(cli, irfile, status, want):
+    code, out, err = cli("solve", irfile, "-b", "stub", "--option", "status=" + status, "--json")
+    assert code == want, err
+    assert json.loads(out)["status"] == status
+    code, out, err = cli("solve", irfile, "-b", "stub", "--option", "status=" + status)
+    assert code == want
+    assert out.startswith("status: " + status)
 
 
-def test_readable_summary_truncates_long_families(stubdir, irfile):
-    p = run("solve", irfile, "-b", "stub", "-O", "n=40", stub=stubdir)
-    assert p.returncode == 0, p.stderr
-    out = p.stdout
+def test_readable_summary_truncates_long_families(cli, irfile):
+    code, out, err = cli("solve", irfile, "-b", "stub", "-O", "n=40")
+    assert code == 0, err
     assert out.splitlines()[0] == "status: optimal    objective: 2.5 (maximize value)"
     assert "  x[1] = 1" in out and "  x[2]" not in out       # zeros are not listed
     assert "  t = 0.25" in out
     assert "10 more non-zero values of x not shown" in out    # 20 non-zero, 10 shown
     assert "solver chatter" not in out
-    p = run("solve", irfile, "-b", "stub", "-O", "n=40", "--all", stub=stubdir)
-    assert "  x[39] = 1" in p.stdout and "not shown" not in p.stdout
-    p = run("solve", irfile, "-b", "stub", "--quiet", stub=stubdir)
-    assert p.stdout.strip() == "status: optimal    objective: 2.5 (maximize value)"
+    code, out, err = cli("solve", irfile, "-b", "stub", "-O", "n=40", "--all")
+    assert "  x[39] = 1" in out and "not shown" not in out
+    code, out, err = cli("solve", irfile, "-b", "stub", "--quiet")
+    assert out.strip() == "status: optimal    objective: 2.5 (maximize value)"
 
 
 def test_refusal_is_positioned_and_exits_2(stubdir, tmp_path):
@@ -173,13 +191,13 @@ def test_refusal_is_positioned_and_exits_2(stubdir, tmp_path):
     assert "Traceback" not in p.stderr
 
 
-def test_internal_error_exit_3_and_debug_traceback(stubdir, irfile):
-    p = run("solve", irfile, "-b", "stub", "-O", "status=crash", stub=stubdir)
-    assert p.returncode == 3
-    assert "internal error in lagdsl (please report): RuntimeError: boom" in p.stderr
-    assert "Traceback" not in p.stderr
-    p = run("solve", irfile, "-b", "stub", "-O", "status=crash", "--debug", stub=stubdir)
-    assert p.returncode == 3 and "Traceback" in p.stderr
+def test_internal_error_exit_3_and_debug_traceback(cli, irfile):
+    code, out, err = cli("solve", irfile, "-b", "stub", "-O", "status=crash")
+    assert code == 3
+    assert "internal error in lagdsl (please report): RuntimeError: boom" in err
+    assert "Traceback" not in err
+    code, out, err = cli("solve", irfile, "-b", "stub", "-O", "status=crash", "--debug")
+    assert code == 3 and "Traceback" in err
 
 
 @pytest.mark.parametrize("args, msg", [
@@ -189,46 +207,48 @@ def test_internal_error_exit_3_and_debug_traceback(stubdir, irfile):
     (["--set", "n"], "expected NAME=VALUE"),
     (["--data", "missing.json"], "data file not found: missing.json"),
 ])
-def test_user_errors_exit_2_without_traceback(stubdir, irfile, args, msg):
-    p = run("solve", irfile, "-b", "stub", *args, stub=stubdir)
-    assert p.returncode == 2, (p.stdout, p.stderr)
-    assert msg in p.stderr and "Traceback" not in p.stderr
+def test_user_errors_exit_2_without_traceback(cli, irfile, args, msg):
+    code, out, err = cli("solve", irfile, "-b", "stub", *args)
+    assert code == 2, (out, err)
+    assert msg in err and "Traceback" not in err
 
 
-def test_compile_lp_through_backend_to_stdout_and_file(stubdir, irfile, tmp_path):
-    p = run("compile", irfile, "--backend", "stub", "--emit", "lp", stub=stubdir)
-    assert p.returncode == 0 and p.stdout.startswith("\\ stub LP")
-    out = tmp_path / "m.lp"
-    p = run("compile", irfile, "-b", "stub", "--emit", "lp", "-o", out, stub=stubdir)
-    assert p.returncode == 0 and p.stdout == "" and out.read_text().startswith("\\ stub LP")
-    p = run("compile", irfile, "-b", "stub", "--emit", "gams", stub=stubdir)
-    assert p.returncode == 2 and "cannot emit 'gams'" in p.stderr
+def test_compile_lp_through_backend_to_stdout_and_file(cli, irfile, tmp_path):
+    code, out, err = cli("compile", irfile, "--backend", "stub", "--emit", "lp")
+    assert code == 0 and out.startswith("\\ stub LP")
+    dest = tmp_path / "m.lp"
+    code, out, err = cli("compile", irfile, "-b", "stub", "--emit", "lp", "-o", dest)
+    assert code == 0 and out == "" and dest.read_text().startswith("\\ stub LP")
+    assert "wrote %s" % dest in err
+    code, out, err = cli("compile", irfile, "-b", "stub", "--emit", "gams")
+    assert code == 2 and "cannot emit 'gams'" in err
 
 
-def test_check_lists_backends_and_reasons(stubdir, tmp_path):
+def test_check_lists_backends_and_reasons(cli, tmp_path):
     f = tmp_path / "bad.ir.json"
     f.write_text(lagdsl.Model.from_ir(knap_ir(bad=True)).to_json())
-    p = run("check", f, stub=stubdir)
-    assert p.returncode == 0, p.stderr
-    assert "model knap" in p.stdout and "6 unknowns" not in p.stdout and "5 unknowns" in p.stdout
-    assert "class:" in p.stdout
+    code, out, err = cli("check", f)
+    assert code == 0, err
+    assert "model knap" in out and "6 unknowns" not in out and "5 unknowns" in out
+    assert "class:" in out
     assert re.search(r"^  stub +refuses: knap\.lag:2:12: constraint bad_pair is not allowed here$",
-                     p.stdout, re.M), p.stdout
-    p = run("check", f, "--json", stub=stubdir)
-    info = json.loads(p.stdout)
+                     out, re.M), out
+    code, out, err = cli("check", f, "--json")
+    info = json.loads(out)
     assert info["backends"]["stub"]["accepts"] is False and "cvxpy" in info["backends"]
 
 
 # --- the real entry point ---------------------------------------------------------------------
 
-def test_backends_lists_cvxpy():
+def test_backends_lists_cvxpy(cli):
     p = run("backends")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("cvxpy")
     assert "formats: ir" in p.stdout
-    p = run("backends", "--json")
-    rows = json.loads(p.stdout)
+    code, out, err = cli("backends", "--json")
+    rows = json.loads(out)
     assert "cvxpy" in rows and "ir" in rows["cvxpy"]["formats"]
+    assert rows["stub"]["options"]["n"] == {"default": 3, "help": "entries of x"}
 
 
 def test_compile_emit_ir_to_file_and_read_back(irfile, tmp_path):
@@ -248,19 +268,26 @@ def test_show_text_and_latex(irfile):
     assert p.returncode == 0 and p.stdout.startswith("\\begin{align*}")
 
 
-def test_unknown_backend_missing_file_and_usage_exit_2(irfile, tmp_path):
+def test_unknown_backend_exits_2(irfile):
     p = run("solve", irfile, "--backend", "nope")
     assert p.returncode == 2 and "unknown backend 'nope'" in p.stderr and "Traceback" not in p.stderr
-    p = run("solve", tmp_path / "missing.lag")
-    assert p.returncode == 2 and "model file not found" in p.stderr
-    p = run("frobnicate")
-    assert p.returncode == 2 and "Traceback" not in p.stderr
-    p = run("solve")
-    assert p.returncode == 2
+    assert p.stdout == ""
+
+
+def test_missing_file_bad_ir_and_usage_exit_2(cli, tmp_path):
+    code, out, err = cli("solve", tmp_path / "missing.lag")
+    assert code == 2 and "model file not found" in err
     bad = tmp_path / "v2.json"
     bad.write_text('{"format": "lagdsl-ir", "version": 99}')
-    p = run("show", bad)
-    assert p.returncode == 2 and "version 99 is not supported" in p.stderr
+    code, out, err = cli("show", bad)
+    assert code == 2 and "version 99 is not supported" in err and "Traceback" not in err
+    code, out, err = cli("show", tmp_path)
+    assert code == 2 and "directory" in err
+    from lagdsl.cli import main
+    for argv in (["frobnicate"], ["solve"], ["solve", "m.lag", "--seed", "x"]):
+        with pytest.raises(SystemExit) as ei:
+            main(argv)
+        assert ei.value.code == 2
 
 
 def test_main_in_process(irfile, capsys):
@@ -314,15 +341,16 @@ def test_data_path_relative_to_cwd(lagdir):
 
 @needs_frontend
 @needs_cvxpy
-def test_solve_lag_with_cvxpy(lagdir):
+def test_solve_lag_with_cvxpy(lagdir, cli, monkeypatch):
     p = run("solve", "knap.lag", "--data", "data/knap.json", "--json", cwd=lagdir)
     assert p.returncode == 0, p.stderr
     obj = json.loads(p.stdout)
     assert set(obj) == JSON_KEYS
     assert obj["status"] == "optimal" and obj["objective"] == pytest.approx(15)
     assert obj["variables"]["x"] == {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0}
-    p = run("solve", "knap.lag", "--data", "data/knap.json", "--set", "cap=2", cwd=lagdir)
-    assert p.returncode == 0 and "objective: 3" in p.stdout
+    monkeypatch.chdir(lagdir)
+    code, out, err = cli("solve", "knap.lag", "--data", "data/knap.json", "--set", "cap=2")
+    assert code == 0 and "objective: 3 (maximize value)" in out
 
 
 @needs_frontend
