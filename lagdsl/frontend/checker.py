@@ -195,7 +195,7 @@ class Checker:
             return True
         return any(f.func.__name__ in self.model.fields for f in e.atoms(AppliedUndef))
 
-    def require_data(self, e, node, what: str) -> None:
+    def require_data(self, e, node, what: str, owner: str = "") -> None:
         """Refuse unknowns in ``what`` (a condition, a subscript, a set, a bound ...)."""
         if not self.has_unknown(e):
             return
@@ -207,8 +207,9 @@ class Checker:
                 break
         name = culprit.base.name if isinstance(culprit, ast.Subscript) else (
             culprit.func.name if isinstance(culprit, ast.Call) else getattr(culprit, "name", "?"))
-        raise self.error("the unknown %s cannot appear in %s" % (name, what), culprit.span,
-                         "%s is computed from data only (params, sets and indices)" % what)
+        where = " of %s" % owner if owner else ""
+        raise self.error("the unknown %s cannot appear in %s%s" % (name, what, where), culprit.span,
+                         "only data (params, sets, indices) may appear in %s" % what)
 
     def numeric(self, e, node) -> None:
         """Refuse a string where arithmetic needs a number."""
@@ -229,7 +230,7 @@ class Checker:
     def eval_over(self, node, rows: Rows, scope: Scope, what: str) -> np.ndarray:
         """A numeric data expression evaluated for every row: a float64 array of ``rows.n``."""
         e = self.expr(node, scope)
-        self.require_data(e, node, what)
+        self.require_data(e, node, what, scope.owner)
         self.numeric(e, node)
         arr = np.asarray(self.evaluate(e, rows, node, scope))
         if arr.dtype == object:
@@ -266,7 +267,7 @@ class Checker:
     def _stmt_ParamDecl(self, st: ast.ParamDecl, k: int) -> None:
         self.check_new(st.name, st.name_span)
         self.no_index_cond(st)
-        axes, scope, rows = self.decl_axes(st.name, st.index)
+        axes, scope, rows = self.decl_axes(st.name, st.index, "param")
         sets = [self.model.sets[a] for a in axes]
         shape = tuple(len(s) for s in sets)
         default = None
@@ -295,10 +296,10 @@ class Checker:
             raise self.error("the index of %s cannot have a ':' condition" % st.name,
                              st.index_cond.span, "filter a set instead: set P = {i in I : ...}")
 
-    def decl_axes(self, owner: str, items: tuple):
+    def decl_axes(self, owner: str, items: tuple, kind: str):
         """The axes of a declaration's ``[...]``: set names (anonymous ones hoisted), the
         scope with the named indices, and the rows of the product in row-major order."""
-        scope = Scope()
+        scope = Scope(owner="%s %s" % (kind, owner))
         axes, overs = [], []
         for k, item in enumerate(items):
             names = _binding_names(item) if ast.is_binding(item) else None
@@ -331,7 +332,7 @@ class Checker:
     def _stmt_VarDecl(self, st: ast.VarDecl, k: int) -> None:
         self.check_new(st.name, st.name_span)
         self.no_index_cond(st)
-        axes, scope, rows = self.decl_axes(st.name, st.index)
+        axes, scope, rows = self.decl_axes(st.name, st.index, "var")
         domain = st.domain or "real"
         lo, hi = np.full(rows.n, -np.inf), np.full(rows.n, np.inf)
         if domain == "binary":
@@ -475,7 +476,7 @@ class Checker:
         if node.ops[0] == ">=":
             lo, hi, lo_node, hi_node = hi, lo, hi_node, lo_node
         for t, o in ((lo, lo_node), (hi, hi_node)):
-            self.require_data(t, o, "the bounds of a ranged constraint")
+            self.require_data(t, o, "the bounds of a range", scope.owner)
         return body, lo, hi
 
     def region(self, r: ast.RegionAst, scope: Scope):
@@ -682,8 +683,8 @@ class Checker:
                 parts.append(Member(self.element_expr(a, scope), self.set_term(b, scope)))
                 continue
             la, lb = self.expr(a, scope), self.expr(b, scope)
-            self.require_data(la, a, "a condition")
-            self.require_data(lb, b, "a condition")
+            self.require_data(la, a, "a condition", scope.owner)
+            self.require_data(lb, b, "a condition", scope.owner)
             parts.append(_RELATIONS[op](la, lb))
         return sympy.And(*parts)
 
@@ -697,7 +698,7 @@ class Checker:
     def data_expr(self, node, scope: Scope, what: str):
         """An expression that must not mention unknowns."""
         e = self.expr(node, scope)
-        self.require_data(e, node, what)
+        self.require_data(e, node, what, scope.owner)
         return e
 
     def expr(self, node, scope: Scope):
