@@ -163,7 +163,7 @@ def _print_values(name: str, val, limit: int | None, out) -> None:
         return
     nz = [(k, x) for k, x in val.items() if x is None or not isinstance(x, (int, float)) or abs(x) > 1e-9]
     if not nz:
-        out.write("  %s: all %d zero\n" % (name, len(val)))
+        out.write("  %s: all %d entries are 0\n" % (name, len(val)))
         return
     shown = nz if limit is None else nz[:limit]
     for k, x in shown:
