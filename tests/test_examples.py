@@ -448,7 +448,6 @@ def test_transport_duals():
     assert list(res.duals["supply_limit"].values()) == pytest.approx([0, 0], abs=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="exp(1) folds to sympy.E, which Evaluator.data does not evaluate")
 def test_exp1_is_e():
     """LANGUAGE.md: 'use exp(1) for e'."""
     import lagdsl

@@ -101,6 +101,7 @@ class Objective:
     sense: Sense
     expr: sympy.Expr
     span: Span | None = None
+    spans: dict = field(default_factory=dict)   # sub-expression -> Span, as in Constraint
 
 
 @dataclass

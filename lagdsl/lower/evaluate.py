@@ -145,8 +145,8 @@ class Evaluator:
             return np.array(e.name, dtype=object)
         if e.is_Number:
             return np.float64(e) if not e.is_Integer else np.int64(int(e))
-        if e is sympy.pi:
-            return np.float64(np.pi)
+        if e.is_NumberSymbol:          # pi, E (exp(1) evaluates to E), ...
+            return np.float64(float(e))
         if e is sympy.oo:
             return np.float64(np.inf)
         if e is sympy.zoo or e is sympy.nan:
