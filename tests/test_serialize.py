@@ -45,6 +45,7 @@ def rich_model():
     m.source = Source("rich.lag", "model rich\nset I = 1..4\nsubject to cap: sum(i in I) w[i]*x[i] <= 5\n")
     m.constraints["cap"].span = Span("rich.lag", 3, 1, 3, 44)
     m.constraints["cap"].spans = {w[i]: Span("rich.lag", 3, 29)}
+    m.objective.spans = {t: Span("rich.lag", 5, 20)}
     m.decl_spans["I"] = Span("rich.lag", 2, 5)
     m.vars["x"].span = Span("rich.lag", 4, 1)
     return m
@@ -91,6 +92,7 @@ def test_round_trip_is_lossless():
     assert (m2.source.path, m2.source.text) == (m.source.path, m.source.text)
     assert m2.decl_spans == m.decl_spans
     assert m2.objective.sense == "maximize" and m2.objective.name == "value"
+    assert m2.objective.spans == m.objective.spans == {sp.Symbol("t"): Span("rich.lag", 5, 20)}
     # writing the copy again gives the same document
     assert to_json(m2, indent=1) == text
     assert to_json(m2) == to_json(m)
@@ -194,6 +196,8 @@ def test_lag_model_round_trip_equal_bodies_and_solve():
     assert m2.source.path == "knap.lag"
     for k in m.constraints:
         assert m.constraints[k].span == m2.constraints[k].span
+        assert m.constraints[k].spans == m2.constraints[k].spans
+    assert m.objective.spans == m2.objective.spans
     from lagdsl.api import Model
     from lagdsl.backend import get_backend
     try:

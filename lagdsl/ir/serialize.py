@@ -235,6 +235,14 @@ def _span_in(x) -> Span | None:
 
 # --- the model -------------------------------------------------------------------------------
 
+def _spans_out(spans: dict | None) -> list:
+    return [[_expr_out(e), _span_out(s)] for e, s in (spans or {}).items() if isinstance(e, sympy.Basic)]
+
+
+def _spans_in(items, where: str) -> dict:
+    return {_expr_in(e, where): _span_in(s) for e, s in (items or [])}
+
+
 def to_dict(model: Model) -> dict:
     """The model as a JSON-ready dict (see the module docstring for the layout)."""
     set_ids = {id(v): k for k, v in model.sets.items()}
@@ -263,7 +271,8 @@ def to_dict(model: Model) -> dict:
                      for k, f in model.fields.items()}
     ob = model.objective
     out["objective"] = None if ob is None else {"name": ob.name, "sense": ob.sense,
-                                                "expr": _expr_out(ob.expr), "span": _span_out(ob.span)}
+                                                "expr": _expr_out(ob.expr), "span": _span_out(ob.span),
+                                                "spans": _spans_out(getattr(ob, "spans", None))}
     out["constraints"] = {}
     for k, c in model.constraints.items():
         region = None
@@ -275,8 +284,7 @@ def to_dict(model: Model) -> dict:
             "lower": _expr_out(c.lower), "upper": _expr_out(c.upper),
             "binding": [_expr_out(o) for o in c.binding], "where": _expr_out(c.where),
             "region": region, "span": _span_out(c.span),
-            "spans": [[_expr_out(e), _span_out(s)] for e, s in c.spans.items()
-                      if isinstance(e, sympy.Basic)],
+            "spans": _spans_out(c.spans),
         }
     out["decl_spans"] = {k: _span_out(s) for k, s in model.decl_spans.items()}
     return out
@@ -328,17 +336,17 @@ def _from_dict(d: dict) -> Model:
         m.fields[k] = FieldDecl(k, tuple(f["coords"]), f["domain"], _span_in(f.get("span")))
     ob = d.get("objective")
     if ob is not None:
-        m.objective = Objective(ob["name"], ob["sense"], _expr_in(ob["expr"], "objective %s" % ob["name"]),
-                                _span_in(ob.get("span")))
+        w = "objective %s" % ob["name"]
+        m.objective = Objective(ob["name"], ob["sense"], _expr_in(ob["expr"], w), _span_in(ob.get("span")))
+        if ob.get("spans"):
+            m.objective.spans = _spans_in(ob["spans"], w)
     for k, c in d.get("constraints", {}).items():
         w = "constraint %s" % k
         region = None
         if c.get("region") is not None:
             r = c["region"]
             region = Region(r["domain"], r.get("kind", "all"), _expr_in(r.get("where"), w))
-        spans = {}
-        for e, s in c.get("spans", []):
-            spans[_expr_in(e, w)] = _span_in(s)
+        spans = _spans_in(c.get("spans"), w)
         m.constraints[k] = Constraint(
             c.get("name", k), _expr_in(c["body"], w), _expr_in(c.get("lower"), w),
             _expr_in(c.get("upper"), w), tuple(_expr_in(o, w) for o in c.get("binding", [])),
