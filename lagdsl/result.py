@@ -64,8 +64,24 @@ def _num(v):
     return v
 
 
+def _finite_float_dict(d: dict) -> bool:
+    """Whether ``d`` maps str keys to finite Python floats — the shape of a large variable
+    family, which then needs no per-entry cleaning (checked in bulk by numpy)."""
+    if not d:
+        return False
+    import numpy as np   # here, so that importing lagdsl.result stays cheap
+    try:
+        vals = np.fromiter(d.values(), dtype=np.float64, count=len(d))
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(vals).all()) and all(type(v) is float for v in d.values()) \
+        and all(type(k) is str for k in d)
+
+
 def _clean(obj):
     if isinstance(obj, dict):
+        if _finite_float_dict(obj):
+            return obj
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
