@@ -290,7 +290,7 @@ def error_of(text: str, **kw) -> LagError:
      "at most one objective"),
     ("subject to k: sum(i in I) <= 1", (5, 15), "sum needs a body after its bindings", None),
     ("subject to k: 1 <= y >= 2", (5, 22), "a ranged constraint is lo <= expr <= hi", None),
-    ("subject to k: y <= y <= 3", (5, 15), "the unknown y cannot appear in the bounds of a range", None),
+    ("subject to k: y <= y <= 3", (5, 15), "the unknown y cannot appear in a range bound of constraint k", None),
     ("subject to k: sum(i in I) sum(j in {m in I : m > i}) x[j] <= 1", (5, 36),
      "this set depends on the index i", "range lo..hi"),
     ("subject to k: sum(i in I cross I) x[i] <= 1", (5, 19),

@@ -476,7 +476,7 @@ class Checker:
         if node.ops[0] == ">=":
             lo, hi, lo_node, hi_node = hi, lo, hi_node, lo_node
         for t, o in ((lo, lo_node), (hi, hi_node)):
-            self.require_data(t, o, "the bounds of a range", scope.owner)
+            self.require_data(t, o, "a range bound", scope.owner)
         return body, lo, hi
 
     def parts(self, lhs, op: str, rhs):

@@ -290,7 +290,7 @@ _EXAMPLES = {
         "minimize - x", "minimize x[i]", "minimize sum(i in I) x[i]"],
     "a region is followed by ':' (subject to NAME on D: ...)": [
         "subject to c on D u == 0", "subject to c on D where x == 0 u == 0"],
-    "the constraint is missing its relation (<=, >= or ==) or an operator": [
+    "two terms in a row: an operator (or a relation <=, >=, ==) is missing": [
         "subject to c: x y", "subject to c: x 1", "subject to c: x[i] y[i]"],
 }
 
@@ -400,13 +400,34 @@ def _expected_hint(expected: set) -> str | None:
     return "expected " + ", ".join(shown)
 
 
+@functools.lru_cache(maxsize=1)
+def _example_states() -> dict:
+    """Parser stack -> hint, from the errors of the malformed examples.
+
+    Like lark's ``match_examples``, but keyed on the whole LALR state stack: the current
+    state alone is shared by every context where, say, a name was just read.  Each example
+    is also tried after one statement, because earlier statements add one (constant) level.
+    """
+    table: dict = {}
+    for hint, examples in _EXAMPLES.items():
+        for text in examples:
+            for prefix in ("", "var previous_\n"):
+                try:
+                    lark_parser().parse(prefix + text)
+                except UnexpectedToken as ut:
+                    table.setdefault(_state_of(ut), hint)
+    return table
+
+
+def _state_of(e: UnexpectedInput):
+    state = getattr(e, "state", None)
+    return tuple(getattr(state, "state_stack", ()))
+
+
 def _example_hint(e: UnexpectedInput) -> str | None:
     if not isinstance(e, UnexpectedToken):
         return None
-    try:
-        return e.match_examples(lark_parser().parse, _EXAMPLES, use_accepts=False)
-    except Exception:  # match_examples re-parses; never let a heuristic mask the real error
-        return None
+    return _example_states().get(_state_of(e))
 
 
 def syntax_error(e: UnexpectedInput, source: Source) -> LagSyntaxError:
@@ -436,8 +457,6 @@ def syntax_error(e: UnexpectedInput, source: Source) -> LagSyntaxError:
         return LagSyntaxError(message, span, "use '==' for equality; '=' only gives a "
                               "declaration its value (param n = 10)", source)
     hint = _keyword_hint(tok, expected) or _example_hint(e)
-    if hint is None and "COLON" in expected:
-        hint = "missing ':'?"
     return LagSyntaxError(message, span, hint or _expected_hint(expected), source)
 
 
