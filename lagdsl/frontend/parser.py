@@ -436,7 +436,8 @@ def syntax_error(e: UnexpectedInput, source: Source) -> LagSyntaxError:
     if isinstance(e, UnexpectedCharacters):
         return _bad_character(e, source)
     tok = getattr(e, "token", None)
-    expected = set(getattr(e, "expected", None) or getattr(e, "accepts", None) or ())
+    # `accepts` is what really fits here; `expected` lists the whole (shared) LALR state
+    expected = set(getattr(e, "accepts", None) or getattr(e, "expected", None) or ())
     at_end = isinstance(e, UnexpectedEOF) or tok is None or tok.type == "$END"
     stop = None if at_end else (tok.line, tok.column)
     problem, stack = _scan_brackets(source.text, path, stop)
