@@ -437,7 +437,7 @@ class Checker:
         self.check_new(st.name, st.name_span)
         scope = Scope(owner="objective %s" % st.name)
         e = self.expr(st.expr, scope)
-        self.model.objective = Objective(st.name, st.sense, e, st.name_span)
+        self.model.objective = Objective(st.name, st.sense, e, st.name_span, scope.spans)
         self.declare(st.name, "objective", st.name_span)
 
     def _stmt_ConstraintStmt(self, st: ast.ConstraintStmt, k: int) -> None:

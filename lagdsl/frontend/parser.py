@@ -44,8 +44,10 @@ def lark_parser() -> Lark:
     """The (cached) LALR parser; it yields raw lark trees, see :func:`parse_program`."""
     # The basic lexer (not the contextual one) so that `paramm` is one name, never the
     # keyword `param` followed by `m`.
+    # cache=True stores the built LALR tables in the temp directory keyed by the grammar's
+    # hash: building them costs ~0.5 s, which every CLI run would otherwise pay.
     return Lark(grammar_text(), parser="lalr", lexer="basic", propagate_positions=True,
-                maybe_placeholders=True)
+                maybe_placeholders=True, cache=True)
 
 
 def parse_program(text: str, path: str = "<string>") -> ast.Program:
