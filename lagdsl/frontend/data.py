@@ -23,12 +23,14 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
+from .._lazy import lazy_import
 from ..errors import LagDataError
 from ..ir.model import Source, Span
 from ..ir.values import ParamValue, SetFamilyValue, SetValue, norm_element
+
+nx = lazy_import("networkx")
 
 __all__ = ["load_data", "data_base_dir", "apply_overrides", "coerce_set", "coerce_param",
            "load_graph", "expand_graph"]
