@@ -76,19 +76,23 @@ MIQP_SOLVERS = ("SCIP", "GUROBI", "CPLEX", "MOSEK", "XPRESS", "COPT")
 
 @contextlib.contextmanager
 def quiet_stdout(verbose: bool):
-    """Redirect file descriptor 1 while solving: HiGHS and SCIP print from C, so replacing
-    ``sys.stdout`` is not enough.  Output goes to stderr when ``verbose``, else nowhere."""
+    """Keep solver output off stdout while solving: HiGHS and SCIP print from C, so file
+    descriptor 1 is redirected (replacing ``sys.stdout`` is not enough), and Python-level
+    prints (cvxpy's verbose banner) follow ``sys.stdout``, which is swapped too.  Output goes
+    to stderr when ``verbose``, else nowhere."""
     sys.stdout.flush()
     saved = os.dup(1)
     target = os.dup(2) if verbose else os.open(os.devnull, os.O_WRONLY)
+    py_saved = sys.stdout
+    py_target = sys.stderr if verbose else open(os.devnull, "w")
     try:
         os.dup2(target, 1)
+        sys.stdout = py_target
         yield
     finally:
-        try:
-            sys.stdout.flush()
-        except Exception:  # noqa: BLE001 - a closed capture stream must not mask the result
-            pass
+        sys.stdout = py_saved
+        if not verbose:
+            py_target.close()
         os.dup2(saved, 1)
         os.close(saved)
         os.close(target)
@@ -539,7 +543,31 @@ def solver_options(solver: str, opts: dict, integer: bool) -> dict:
             kw["TimeLimit"] = t
         if gap is not None:
             kw["MIPGap"] = float(gap)
+    kw.update(parse_solver_args(opts.get("solver_args") or ""))
     return kw
+
+
+def parse_solver_args(text: str) -> dict:
+    """``"presolve=off;threads=2"`` -> ``{"presolve": "off", "threads": 2}`` (numbers and
+    true/false converted)."""
+    out: dict[str, Any] = {}
+    for item in filter(None, (t.strip() for t in text.replace(",", ";").split(";"))):
+        if "=" not in item:
+            raise BackendRefusal("solver_args: expected k=v, got %r" % item)
+        k, v = (t.strip() for t in item.split("=", 1))
+        low = v.lower()
+        if low in ("true", "false"):
+            out[k] = low == "true"
+            continue
+        for conv in (int, float):
+            try:
+                out[k] = conv(v)
+                break
+            except ValueError:
+                pass
+        else:
+            out[k] = v
+    return out
 
 
 class CvxpyProgram(Program):
@@ -664,6 +692,8 @@ class CvxpyBackend(Backend):
         "mip_gap": (1e-4, "relative MIP gap at which a mixed-integer solve stops as optimal"),
         "binary_products": ("auto", "linearize | keep | auto: products of binaries become "
                                     "linear rows unless the solver is a MIQP solver"),
+        "solver_args": ("", "extra options for the solver as k=v;k=v (e.g. presolve=off for "
+                            "HiGHS, whose presolve is slow on one very long dense row)"),
     }
     emits = ("lp", "mps")
 
