@@ -51,9 +51,9 @@ from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lowe
 from lagdsl.lower.numeric import objective_value, point_violation
 from lagdsl.lower.poly import NotPolynomial
 from lagdsl.lower.rows import Rows
-from lagdsl.passes.base import Chain, PassError, Solution, linear_part
+from lagdsl.passes.base import Chain, PassError, Solution, binary_mask, linear_part, polys
 from lagdsl.passes.binary_product2linear import BinaryProduct2Linear
-from lagdsl.passes.quad2form import QuadForms, QuadInstance, Quadratic2QuadForm
+from lagdsl.passes.quad2form import NonConvexQuadratic, QuadForms, QuadInstance, Quadratic2QuadForm
 from lagdsl.result import Result
 
 import cvxpy as cp  # after lagdsl: a missing cvxpy is reported by get_backend
@@ -187,16 +187,9 @@ def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
 
 
 def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
-    """A polynomial instance as a cvxpy problem: linearise binary products when the solver
-    is not a MIQP solver, check and factor the remaining quadratics, build vector rows."""
-    passes = []
-    solver = opts["solver"].upper()
-    linearize = opts["binary_products"]
-    if linearize == "linearize" or (linearize == "auto" and solver not in MIQP_SOLVERS):
-        passes.append(BinaryProduct2Linear())
-    passes.append(Quadratic2QuadForm())
-    chain = Chain(passes, strict=False)
-    problem, inverse = chain.apply(inst)
+    """A polynomial instance as a cvxpy problem: linearise binary products (see
+    :func:`_chain`), check and factor the remaining quadratics, build vector rows."""
+    chain, (problem, inverse) = _chain(inst, opts)
     qi = problem if isinstance(problem, QuadInstance) else QuadInstance(problem)
     low = qi.inst
     x = flat_variable(low.lb, low.ub, low.vtype)
@@ -222,6 +215,34 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
                    inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
                    frozenset({"soc"}) if qi.blocks else frozenset(),
                    sum(b.n for b in inst.blocks))
+
+
+def _chain(inst: Instance, opts: dict):
+    """Apply ``[BinaryProduct2Linear] Quadratic2QuadForm`` as ``binary_products`` says.
+
+    ``auto``: a MIQP solver named explicitly keeps the products; otherwise a model whose
+    products are all binary x binary is linearised (a MILP for HiGHS), and a mixed one is
+    kept when its quadratic form is convex as it stands (linearising ``y^2 -> y`` can break
+    the convexity of the rest) and linearised only when it is not.
+    """
+    mode = opts["binary_products"]
+    lin, keep = Chain([BinaryProduct2Linear(), Quadratic2QuadForm()], strict=False), \
+        Chain([Quadratic2QuadForm()], strict=False)
+    if mode == "linearize":
+        return lin, lin.apply(inst)
+    if mode == "keep" or opts["solver"].upper() in MIQP_SOLVERS or not BinaryProduct2Linear().accepts(inst):
+        return keep, keep.apply(inst)
+    if _all_binary_products(inst):
+        return lin, lin.apply(inst)
+    try:
+        return keep, keep.apply(inst)
+    except NonConvexQuadratic:
+        return lin, lin.apply(inst)
+
+
+def _all_binary_products(inst: Instance) -> bool:
+    isb = binary_mask(inst)
+    return all(p.quad is None or bool(np.all(isb[p.quad.i] & isb[p.quad.j])) for _, p in polys(inst))
 
 
 def _poly_objective(inst: Instance, forms: QuadForms | None, x, N: int):
@@ -543,7 +564,12 @@ def solver_options(solver: str, opts: dict, integer: bool) -> dict:
             kw["TimeLimit"] = t
         if gap is not None:
             kw["MIPGap"] = float(gap)
-    kw.update(parse_solver_args(opts.get("solver_args") or ""))
+    extra = parse_solver_args(opts.get("solver_args") or "")
+    if solver == "HIGHS" and extra:
+        # HiGHS's own option names may clash with cvxpy's keywords (``solver=ipm``)
+        kw["highs_options"] = extra
+    else:
+        kw.update(extra)
     return kw
 
 
@@ -599,7 +625,8 @@ class CvxpyProgram(Program):
                 status = low.problem.status
                 if status == cvxpy_settings.INFEASIBLE_OR_UNBOUNDED:
                     status = self._settle(kw)
-        except cp.error.SolverError as exc:
+        except (cp.error.SolverError, ValueError) as exc:
+            # cvxpy raises ValueError("Cannot unpack invalid solution") on an UNKNOWN status
             status, message = cp.SOLVER_ERROR, str(exc)
         t_solve = time.perf_counter() - t0
         return self._result(status, message, t_solve)
