@@ -747,7 +747,7 @@ class CvxpyBackend(Backend):
         try:
             self._lower(model, coerce_options(self, None))
         except LagError as exc:
-            out.append(Refusal(exc.message, exc.span))
+            out.append(Refusal(getattr(exc, "reason", exc.message), exc.span))
         return out
 
     @staticmethod
@@ -782,9 +782,8 @@ class CvxpyBackend(Backend):
         for owner, info in self._bodies(model, cls):
             bad = sorted(set(info["atoms"]) & NONCONVEX_ATOMS)
             if bad:
-                raise BackendRefusal("backend cvxpy cannot take this model: %s: %s of unknowns is "
-                                     "not convex-representable" % (self._what(owner), ", ".join(bad)),
-                                     owner.span, source=model.source)
+                raise self.refusal("%s: %s of unknowns is not convex-representable"
+                                   % (self._what(owner), ", ".join(bad)), owner.span, source=model.source)
         try:
             low = None
             if not cls.nonlinear:
@@ -795,8 +794,7 @@ class CvxpyBackend(Backend):
             if low is None:
                 low = lower_dcp(model, opts)
         except PassError as exc:
-            raise BackendRefusal("backend cvxpy cannot take this model: " + exc.message, exc.span,
-                                 exc.hint, model.source) from None
+            raise self.refusal(exc.message, exc.span, exc.hint, model.source) from None
         self._cache = (weakref.ref(model), key, (low, cls))
         return low, cls
 

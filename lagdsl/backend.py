@@ -61,6 +61,14 @@ class Backend:
     def compile(self, model: Model, options: dict | None = None) -> Program:
         raise NotImplementedError
 
+    def refusal(self, reason: str, span: Span | None = None, hint: str | None = None,
+                source=None) -> BackendRefusal:
+        """The error that refuses a model for ``reason``; ``.reason`` keeps the bare reason
+        so that :meth:`accepts` can collect it without the backend's prefix."""
+        exc = BackendRefusal("backend %s cannot take this model: %s" % (self.name, reason), span, hint, source)
+        exc.reason = reason
+        return exc
+
     def refuse_unless_accepted(self, model: Model) -> None:
         """Raise a positioned :class:`BackendRefusal` for the first reason, if any."""
         reasons = self.accepts(model)
@@ -68,8 +76,7 @@ class Backend:
             r = reasons[0]
             more = "" if len(reasons) == 1 else " (and %d more reason%s)" % (
                 len(reasons) - 1, "" if len(reasons) == 2 else "s")
-            raise BackendRefusal("backend %s cannot take this model: %s%s" % (self.name, r.reason, more),
-                                 r.span, source=model.source)
+            raise self.refusal(r.reason + more, r.span, source=model.source)
 
 
 def available() -> list[str]:
