@@ -85,8 +85,12 @@ def _clean(obj):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
-    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+    if isinstance(obj, bool):
+        return obj
+    if isinstance(obj, int):
+        return obj            # counts stay integers
+    if isinstance(obj, float):
         return _num(obj)
     if hasattr(obj, "item") and callable(obj.item):
-        return _num(obj.item())
+        return _clean(obj.item())     # numpy scalars: as their Python twins
     return obj

@@ -11,6 +11,8 @@ m.x = pyo.Var(range(n), bounds=(0, 1))
 m.obj = pyo.Objective(expr=sum(data["value"][k] * m.x[k] for k in range(n)), sense=pyo.maximize)
 m.cap = pyo.Constraint(expr=sum(data["weight"][k] * m.x[k] for k in range(n)) <= data["capacity"])
 opt = pyo.SolverFactory("appsi_highs")
+opt.options["solver"] = "ipm"        # the same HiGHS settings as every contender
+opt.options["presolve"] = "off"
 res = opt.solve(m)
 print(json.dumps({"status": str(res.solver.termination_condition), "objective": pyo.value(m.obj),
                   "solver_time": None}))
