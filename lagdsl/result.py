@@ -74,8 +74,9 @@ def _finite_float_dict(d: dict) -> bool:
         vals = np.fromiter(d.values(), dtype=np.float64, count=len(d))
     except (TypeError, ValueError):
         return False
-    return bool(np.isfinite(vals).all()) and all(type(v) is float for v in d.values()) \
-        and all(type(k) is str for k in d)
+    # set(map(type, ...)) runs in C: a million entries cost milliseconds, not a Python loop.
+    return bool(np.isfinite(vals).all()) and set(map(type, d.values())) <= {float, int} \
+        and set(map(type, d)) == {str}
 
 
 def _clean(obj):

@@ -63,6 +63,14 @@ class SetValue:
         return cls(list(range(lo, hi + 1)), 1, lo)
 
     @classmethod
+    def from_int_array(cls, arr: np.ndarray) -> "SetValue":
+        """A set of distinct integers given as a 1-d array (a fast range when contiguous)."""
+        arr = np.asarray(arr, dtype=np.int64)
+        if len(arr) and np.array_equal(arr, arr[0] + np.arange(len(arr), dtype=np.int64)):
+            return cls.from_range(int(arr[0]), int(arr[-1]))
+        return cls(arr.tolist(), 1, None)
+
+    @classmethod
     def from_elements(cls, elements: Sequence) -> "SetValue":
         """A set from elements in order; duplicates are dropped, keeping the first."""
         seen: dict = {}
@@ -187,11 +195,14 @@ def flat_positions(sets: Sequence[SetValue], subscripts: Sequence[np.ndarray]) -
 
 def labels(sets: Sequence[SetValue]) -> list[str]:
     """Result keys of every element of the product of ``sets``, in flat order."""
-    out = [""]
+    out = None
     for s in sets:
-        ls = [s.label(k) for k in range(len(s))]
-        out = [(a + "," + b) if a else b for a in out for b in ls]
-    return out if sets else []
+        if s.arity == 1 and not (s.elements and isinstance(s.elements[0], tuple)):
+            ls = list(map(str, s.elements))
+        else:
+            ls = [",".join(map(str, e)) for e in s.elements]
+        out = ls if out is None else [a + "," + b for a in out for b in ls]
+    return out or []
 
 
 Element = Any
