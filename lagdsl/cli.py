@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 
 EXIT_OK, EXIT_NOT_SOLVED, EXIT_USER, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -157,22 +158,34 @@ def _fmt_num(v) -> str:
     return "%.6g" % v
 
 
+def _nonzero(val, limit: int | None) -> tuple[list, int]:
+    """Up to ``limit`` non-zero ``(label, value)`` pairs of a family, and how many there are;
+    a :class:`FamilyValues` is scanned with numpy and only the shown entries get labels."""
+    import numpy as np
+    from .result import FamilyValues
+    if isinstance(val, FamilyValues):
+        pos = np.flatnonzero(~(np.abs(val.array) <= 1e-9))
+        shown = pos if limit is None else pos[:limit]
+        return [(val.label_at(int(p)), float(val.array[p])) for p in shown], len(pos)
+    nz = [(k, x) for k, x in val.items() if x is None or not isinstance(x, (int, float)) or abs(x) > 1e-9]
+    return (nz if limit is None else nz[:limit]), len(nz)
+
+
 def _print_values(name: str, val, limit: int | None, out) -> None:
-    if not isinstance(val, dict):
+    if not isinstance(val, Mapping):
         out.write("  %s = %s\n" % (name, _fmt_num(val)))
         return
-    nz = [(k, x) for k, x in val.items() if x is None or not isinstance(x, (int, float)) or abs(x) > 1e-9]
-    if not nz:
+    shown, n_nz = _nonzero(val, limit)
+    if not n_nz:
         out.write("  %s: all %d entries are 0\n" % (name, len(val)))
         return
-    shown = nz if limit is None else nz[:limit]
     for k, x in shown:
         out.write("  %s[%s] = %s\n" % (name, k, _fmt_num(x)))
-    if len(shown) < len(nz):
+    if len(shown) < n_nz:
         out.write("  ... %d more non-zero value%s of %s not shown (%d of %d entries are non-zero; --all or --json for all)\n"
-                  % (len(nz) - len(shown), "" if len(nz) - len(shown) == 1 else "s", name, len(nz), len(val)))
-    elif len(nz) < len(val):
-        out.write("  (%d other entries of %s are zero)\n" % (len(val) - len(nz), name))
+                  % (n_nz - len(shown), "" if n_nz - len(shown) == 1 else "s", name, n_nz, len(val)))
+    elif n_nz < len(val):
+        out.write("  (%d other entries of %s are zero)\n" % (len(val) - n_nz, name))
 
 
 # --- commands --------------------------------------------------------------------------------

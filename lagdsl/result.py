@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import numpy as np
 
 #: Statuses a backend may report.  ``optimal`` and ``feasible`` count as solved (exit 0).
 STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "limit", "error")
@@ -53,6 +56,62 @@ class Result:
             self.status, self.objective, self.backend, self.max_violation)
 
 
+class FamilyValues(Mapping):
+    """The values of one indexed family, keyed by element label (``"1,a"``), read-only.
+
+    Backed by a float array in the family's flat order (``.array``, for numpy users); the
+    labels and the label -> position index are built only when first needed, so a result
+    with a million entries costs nothing until someone looks one up by name.
+    """
+
+    def __init__(self, array, sets):
+        self.array = np.asarray(array, dtype=np.float64).reshape(-1)
+        self._sets = list(sets)
+        self._labels: list[str] | None = None
+        self._index: dict | None = None
+
+    def labels(self) -> list[str]:
+        """Every element label in flat order."""
+        if self._labels is None:
+            from .ir.values import labels
+            self._labels = labels(self._sets)
+        return self._labels
+
+    def label_at(self, pos: int) -> str:
+        """The label of flat position ``pos`` without building all labels."""
+        parts = []
+        for s in reversed(self._sets):
+            pos, k = divmod(pos, len(s))
+            parts.append(s.label(k))
+        return ",".join(reversed(parts))
+
+    def __getitem__(self, key) -> float:
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self.labels())}
+        return float(self.array[self._index[str(key)]])
+
+    def __iter__(self):
+        return iter(self.labels())
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def items(self) -> list:
+        return list(zip(self.labels(), self.array.tolist()))
+
+    def values(self) -> list:
+        return self.array.tolist()
+
+    def to_dict(self) -> dict:
+        """A plain ``{label: value}`` dict."""
+        return dict(zip(self.labels(), self.array.tolist()))
+
+    def __repr__(self) -> str:
+        n = len(self)
+        head = ", ".join("%r: %g" % (self.label_at(i), self.array[i]) for i in range(min(n, 4)))
+        return "FamilyValues({%s%s})" % (head, ", ..." if n > 4 else "")
+
+
 def _num(v):
     if v is None:
         return None
@@ -69,7 +128,6 @@ def _finite_float_dict(d: dict) -> bool:
     family, which then needs no per-entry cleaning (checked in bulk by numpy)."""
     if not d:
         return False
-    import numpy as np   # here, so that importing lagdsl.result stays cheap
     try:
         vals = np.fromiter(d.values(), dtype=np.float64, count=len(d))
     except (TypeError, ValueError):
@@ -80,6 +138,9 @@ def _finite_float_dict(d: dict) -> bool:
 
 
 def _clean(obj):
+    if isinstance(obj, FamilyValues):
+        d = obj.to_dict()
+        return d if np.isfinite(obj.array).all() else _clean(d)
     if isinstance(obj, dict):
         if _finite_float_dict(obj):
             return obj

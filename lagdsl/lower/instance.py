@@ -17,6 +17,7 @@ import numpy as np
 
 from ..ir.model import Constraint, Model
 from ..ir.values import labels as product_labels
+from ..result import FamilyValues
 from .evaluate import Evaluator, _bcast
 from .poly import NotPolynomial, PolyAlgebra, PolyBatch
 from .rows import Rows
@@ -149,7 +150,8 @@ def var_keys(model: Model, name: str) -> list[str]:
 
 
 def unflatten(model: Model, x: np.ndarray, offsets: dict | None = None) -> dict:
-    """Flat unknowns -> ``{name: float | {label: float}}`` in declaration order."""
+    """Flat unknowns -> ``{name: float | FamilyValues}`` in declaration order (a
+    :class:`~lagdsl.result.FamilyValues` maps element labels to values)."""
     offsets = offsets or model.var_offsets()
     out = {}
     for name, v in model.vars.items():
@@ -160,7 +162,7 @@ def unflatten(model: Model, x: np.ndarray, offsets: dict | None = None) -> dict:
         if v.is_scalar:
             out[name] = float(vals[0])
         else:
-            out[name] = dict(zip(var_keys(model, name), vals.tolist()))
+            out[name] = FamilyValues(vals, model.var_sets(name))
     return out
 
 
