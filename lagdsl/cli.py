@@ -155,7 +155,7 @@ def _fmt_num(v) -> str:
     v = float(v)
     if v.is_integer() and abs(v) < 1e15:
         return str(int(v))
-    return "%.6g" % v
+    return "%.12g" % v     # enough digits that the printed optimum is the optimum
 
 
 def _nonzero(val, limit: int | None) -> tuple[list, int]:
