@@ -90,23 +90,6 @@ def knap_ir(extra_bad=False):
     return b.build()
 
 
-def has_frontend():
-    import lagdsl.frontend as fe
-    return hasattr(fe, "compile_text")
-
-
-def has_cvxpy_backend():
-    try:
-        B.get_backend("cvxpy")
-        return True
-    except LagError:
-        return False
-
-
-needs_frontend = pytest.mark.skipif(not has_frontend(), reason="front end not landed yet")
-needs_cvxpy = pytest.mark.skipif(not has_cvxpy_backend(), reason="cvxpy backend not landed yet")
-
-
 # --- package surface ---------------------------------------------------------------------------
 
 def test_package_exports():
@@ -241,7 +224,6 @@ def test_emit_formats(stub):
 
 # --- with the front end and the cvxpy backend -------------------------------------------------
 
-@needs_frontend
 def test_parse_and_load_with_data_and_params(tmp_path):
     m = lagdsl.parse(KNAP)
     assert m.ir.params["cap"].values == 10
@@ -256,7 +238,6 @@ def test_parse_and_load_with_data_and_params(tmp_path):
     assert m.ir.source.path.endswith("knap.lag")
 
 
-@needs_frontend
 def test_parse_error_is_positioned():
     with pytest.raises(LagError) as ei:
         lagdsl.parse("set I = 1..3\nvar x[I] binary\nsubject to c: x[1] + < 3\n", path="bad.lag")
@@ -265,8 +246,6 @@ def test_parse_error_is_positioned():
     assert "subject to c: x[1] + < 3" in text and "^" in text
 
 
-@needs_frontend
-@needs_cvxpy
 def test_solve_knapsack_with_cvxpy():
     r = lagdsl.parse(KNAP).solve()
     assert r.status == "optimal" and r.backend == "cvxpy"
@@ -276,7 +255,6 @@ def test_solve_knapsack_with_cvxpy():
     assert r2.objective == pytest.approx(3)
 
 
-@needs_cvxpy
 def test_builder_model_solves_with_cvxpy():
     r = lagdsl.Model.from_ir(knap_ir()).solve("cvxpy")
     assert r.status == "optimal" and r.objective == pytest.approx(15)

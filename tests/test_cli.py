@@ -15,7 +15,6 @@ import pytest
 
 import lagdsl
 from lagdsl import backend as B
-from lagdsl.errors import LagError
 from lagdsl.ir.model import Source, Span
 
 JSON_KEYS = {"status", "objective", "variables", "duals", "max_violation", "backend", "stats"}
@@ -121,23 +120,6 @@ def irfile(tmp_path):
     p = tmp_path / "knap.ir.json"
     p.write_text(lagdsl.Model.from_ir(knap_ir()).to_json(indent=1))
     return p
-
-
-def has_frontend():
-    import lagdsl.frontend as fe
-    return hasattr(fe, "compile_text")
-
-
-def has_cvxpy_backend():
-    try:
-        B.get_backend("cvxpy")
-        return True
-    except LagError:
-        return False
-
-
-needs_frontend = pytest.mark.skipif(not has_frontend(), reason="front end not landed yet")
-needs_cvxpy = pytest.mark.skipif(not has_cvxpy_backend(), reason="cvxpy backend not landed yet")
 
 
 # --- exit codes and --json with the stub ------------------------------------------------------
@@ -319,7 +301,6 @@ def lagdir(tmp_path):
     return tmp_path
 
 
-@needs_frontend
 def test_syntax_error_has_position_line_and_caret(tmp_path):
     f = tmp_path / "bad.lag"
     f.write_text("set I = 1..3\nvar x[I] binary\nsubject to c: x[1] + < 3\n")
@@ -332,15 +313,12 @@ def test_syntax_error_has_position_line_and_caret(tmp_path):
     assert "^" in p.stderr
 
 
-@needs_frontend
 def test_data_path_relative_to_cwd(lagdir):
     p = run("show", "knap.lag", "--data", "data/knap.json", cwd=lagdir)
     assert p.returncode == 0, p.stderr
     assert "param w[I]" in p.stdout
 
 
-@needs_frontend
-@needs_cvxpy
 def test_solve_lag_with_cvxpy(lagdir, cli, monkeypatch):
     p = run("solve", "knap.lag", "--data", "data/knap.json", "--json", cwd=lagdir)
     assert p.returncode == 0, p.stderr
@@ -353,8 +331,6 @@ def test_solve_lag_with_cvxpy(lagdir, cli, monkeypatch):
     assert code == 0 and "objective: 3 (maximize value)" in out
 
 
-@needs_frontend
-@needs_cvxpy
 def test_infeasible_lag_exits_1_with_json(tmp_path):
     f = tmp_path / "inf.lag"
     f.write_text("var x >= 0, <= 1\nminimize c: x\nsubject to big: x >= 2\n")

@@ -19,7 +19,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import sympy
-from sympy.core.relational import Relational
 
 from .model import Constraint, DomainDecl, FieldDecl, Model, Objective, Region, VarDecl
 from .sym import Agg, Over, SetName, Str, as_set_term
