@@ -127,15 +127,16 @@ class Over(sympy.Basic):
     def set(self) -> SetTerm:
         return self.args[1]
 
-    def _sympystr(self, printer):
+    def _head(self, printer) -> str:
+        """``i`` for one index, ``(i, j)`` for a destructured tuple."""
         idx = self.indices
-        head = printer._print(idx[0]) if len(idx) == 1 else "(%s)" % ", ".join(map(printer._print, idx))
-        return "%s in %s" % (head, printer._print(self.set))
+        return printer._print(idx[0]) if len(idx) == 1 else "(%s)" % ", ".join(map(printer._print, idx))
+
+    def _sympystr(self, printer):
+        return "%s in %s" % (self._head(printer), printer._print(self.set))
 
     def _latex(self, printer):
-        idx = self.indices
-        head = printer._print(idx[0]) if len(idx) == 1 else "(%s)" % ", ".join(map(printer._print, idx))
-        return r"%s \in %s" % (head, printer._print(self.set))
+        return r"%s \in %s" % (self._head(printer), printer._print(self.set))
 
 
 class Member(Boolean, sympy.Basic):
