@@ -11,6 +11,7 @@ from lagdsl.backend import Backend, Program, Refusal
 from lagdsl.errors import BackendRefusal, LagError
 from lagdsl.ir.model import Source, Span
 from lagdsl.result import Result
+from shared_models import knapsack_builder
 
 KNAP = """model knap
 set I = 1..5
@@ -75,14 +76,7 @@ def stub(monkeypatch):
 
 
 def knap_ir(extra_bad=False):
-    b = lagdsl.ModelBuilder("knap")
-    I = b.set("I", range(1, 6))
-    w = b.param("w", [I], [2, 3, 4, 5, 9])
-    v = b.param("v", [I], [3, 4, 5, 8, 10])
-    x = b.var("x", [I], "binary")
-    i = b.index("i")
-    b.maximize("value", b.sum([(i, I)], v[i] * x[i]))
-    b.subject_to("capacity", b.sum([(i, I)], w[i] * x[i]) <= 10)
+    b, x = knapsack_builder()
     if extra_bad:
         c = b.subject_to("bad_one", x[1] + x[2] <= 1)
         c.span = Span("knap.lag", 3, 12, 3, 19)

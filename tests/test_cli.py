@@ -16,6 +16,7 @@ import pytest
 import lagdsl
 from lagdsl import backend as B
 from lagdsl.ir.model import Source, Span
+from shared_models import knapsack_builder
 
 JSON_KEYS = {"status", "objective", "variables", "duals", "max_violation", "backend", "stats"}
 
@@ -100,14 +101,7 @@ def cli(monkeypatch, capfd):
 
 
 def knap_ir(bad=False):
-    b = lagdsl.ModelBuilder("knap")
-    I = b.set("I", range(1, 6))
-    w = b.param("w", [I], [2, 3, 4, 5, 9])
-    v = b.param("v", [I], [3, 4, 5, 8, 10])
-    x = b.var("x", [I], "binary")
-    i = b.index("i")
-    b.maximize("value", b.sum([(i, I)], v[i] * x[i]))
-    b.subject_to("capacity", b.sum([(i, I)], w[i] * x[i]) <= 10)
+    b, x = knapsack_builder()
     if bad:
         c = b.subject_to("bad_pair", x[1] + x[2] <= 1)
         c.span = Span("knap.lag", 2, 12, 2, 20)

@@ -10,6 +10,7 @@ from lagdsl.ir.builder import ModelBuilder
 from lagdsl.ir.model import Region, Source, Span
 from lagdsl.ir.serialize import (FORMAT, VERSION, IRFormatError, expr_from_srepr, from_dict,
                                  from_json, to_dict, to_json)
+from shared_models import knapsack_builder
 
 
 def rich_model():
@@ -155,14 +156,7 @@ def test_reader_rebuilds_the_vocabulary():
 
 def test_builder_model_solves_the_same_after_round_trip():
     from lagdsl import api
-    b = ModelBuilder("knap")
-    I = b.set("I", range(1, 6))
-    w = b.param("w", [I], [2, 3, 4, 5, 9])
-    v = b.param("v", [I], [3, 4, 5, 8, 10])
-    x = b.var("x", [I], "binary")
-    i = b.index("i")
-    b.maximize("value", b.sum([(i, I)], v[i] * x[i]))
-    b.subject_to("cap", b.sum([(i, I)], w[i] * x[i]) <= 10)
+    b, _x = knapsack_builder()
     m = api.Model.from_ir(b.build())
     m2 = api.Model.from_json(m.to_json())
     r1, r2 = m.solve("cvxpy"), m2.solve("cvxpy")
