@@ -249,7 +249,7 @@ def cmd_solve(args) -> int:
         result = model.solve(args.backend, seed=args.seed, **options)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
     if args.json:
-        sys.stdout.write(json.dumps(result.to_json_dict()) + "\n")
+        sys.stdout.write(result.to_json() + "\n")
         return code
     out = sys.stdout
     ob = model.ir.objective

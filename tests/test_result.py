@@ -31,3 +31,12 @@ def test_json_object_from_families_with_non_finite_values():
     assert d["variables"]["y"]["2,c"] == 5.0 and d["variables"]["t"] == 0.5
     assert d["stats"]["rows"] == 3 and isinstance(d["stats"]["rows"], int)
     assert set(d) == {"status", "objective", "variables", "duals", "max_violation", "backend", "stats"}
+
+
+def test_to_json_text_is_exactly_json_dumps_of_the_dict():
+    f = FamilyValues(np.array([1.5, -0.0, 2e-300, 1e22]), [SetValue.from_elements(['q"uote', "é", "b,c", 7])])
+    g = FamilyValues(np.array([1.0, math.nan]), [SetValue.from_elements(["p", "q"])])
+    r = Result("optimal", 2.0, {"x": f, "g": g, "t": 0.5, "d": {"k": math.inf}},
+               duals={"c": {"1": 0.25}}, stats={"rows": 3, "times": {"solve": 0.1}})
+    assert r.to_json() == json.dumps(r.to_json_dict())
+    assert json.loads(r.to_json())["variables"]["x"]['q"uote'] == 1.5
