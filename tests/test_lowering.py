@@ -148,3 +148,12 @@ def test_large_transport_lowers_to_sparse_blocks():
     inst = lower_instance(b.build())
     assert inst.objective.lin.nnz == n * n
     assert [bl.body.lin.nnz for bl in inst.blocks] == [n * n, n * n]
+
+
+def test_subscripted_scalar_variable_is_a_positioned_error_not_a_crash():
+    b = ModelBuilder()
+    b.set("I", range(1, 3))
+    b.var("t")
+    b.minimize("f", sympy.IndexedBase("t")[1])
+    with pytest.raises(LagDataError, match="variable t takes 0 subscripts, got 1"):
+        lower_instance(b.build())

@@ -130,7 +130,7 @@ class Evaluator:
             r = int(np.flatnonzero(pos < 0)[0])
             elem = ", ".join(str(s[r]) for s in subs)
             ctx = ", ".join("%s=%s" % (k, v[r]) for k, v in rows.cols.items())
-            decl = getattr(self.model.vars.get(name), "index", None) or self.model.params[name].index
+            decl = (self.model.vars[name] if name in self.model.vars else self.model.params[name]).index
             self.fail("subscript [%s] of %s is outside its index set %s%s" % (
                 elem, name, " x ".join(decl), (" (at %s)" % ctx) if ctx else ""), e)
         return pos
