@@ -326,3 +326,18 @@ def test_unknown_override_is_an_error():
 
 def test_semantic_errors_are_lag_semantic_errors():
     assert isinstance(error_of("subject to k: y < 1"), LagSemanticError)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("sum(i in I) -v[i] * x[i]", "sum(i in I) (-v[i]*x[i])"),
+    ("sum(i in I) -x[i] + 3", "3 + sum(i in I) (-x[i])"),
+    ("y + 2 * sum(i in I) -v[i] * x[i]", "y + 2*sum(i in I) (-v[i]*x[i])"),
+    ("-sum(i in I) -x[i]", "-sum(i in I) (-x[i])"),
+    ("max(i in I) -x[i]", "max(i in I) (-x[i])"),
+    ("max(y, 0) - sum(i in I) x[i]", "Max(0, y) - sum(i in I) (x[i])"),
+    ("sum(i in I) x[i] - y", "-y + sum(i in I) (x[i])"),
+])
+def test_an_aggregate_body_may_start_with_a_minus(text, want):
+    src = "set I = 1..3\nparam v[I] = [1, 2, 3]\nvar x[I] in [0, 1]\nvar y in [0, 5]\nminimize f: "
+    m = compile_text(src + text, "neg.lag")
+    assert str(m.objective.expr) == want

@@ -118,6 +118,8 @@ def test_instance_blocks_keys_values_and_violation():
     assert inst.blocks[2].lower.tolist() == [1] and inst.blocks[2].upper.tolist() == [2]
     pt = np.array([1, 0, 1, 0.5])
     assert unflatten(m, pt) == {"x": {"a": 1.0, "b": 0.0, "c": 1.0}, "t": 0.5}
+    rounded = unflatten(m, np.array([1 - 1e-9, -1e-9, 1e-9, 0.5]))["x"]
+    assert rounded.values() == [1.0, 0.0, 0.0] and str(rounded.values()) == "[1.0, 0.0, 0.0]"
     assert max_violation(inst, pt) == pytest.approx(1.0)     # pair a,c and cap both off by 1/0.5
     assert point_violation(m, pt) == pytest.approx(1.0)
     assert objective_value(m, pt) == pytest.approx(4.5)

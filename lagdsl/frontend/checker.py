@@ -808,6 +808,29 @@ class Checker:
             self.numeric(a, an)
         return FUNCTIONS[f](*args)
 
+    def graft_negated_body(self, left, right):
+        """``sum(i in I) -x[i]`` parses as the call ``sum(i in I)`` minus ``x[i]``: the grammar
+        cannot tell a body's sign from a subtraction.  A bodiless aggregate is an error
+        anyway, so when one ends the left operand of ``-`` (possibly inside ``a + ...``,
+        ``2 * ...`` or ``-...``), the product after the minus is its negated body, as AMPL
+        reads it.  Returns the rewritten AST, or None when there is nothing to graft."""
+        if isinstance(left, ast.Call):
+            f = left.func.name
+            # max(a, b) and min(a, b) are functions: only bindings make an aggregate head
+            if ((f in AGG_KINDS or f in VECTOR_AGG_KINDS) and self.kind(f) != "field"
+                    and left.args and all(ast.is_binding(a) for a in left.args)):
+                span = Span(left.span.file, left.span.line, left.span.col,
+                            right.span.end_line, right.span.end_col)
+                return ast.Aggregate(span, left.func, left.args, left.cond, ast.Neg(right.span, right))
+            return None
+        if isinstance(left, ast.BinOp) and left.op in ("+", "-", "*", "/"):
+            g = self.graft_negated_body(left.right, right)
+            return None if g is None else ast.BinOp(left.span, left.op, left.left, g)
+        if isinstance(left, ast.Neg):
+            g = self.graft_negated_body(left.operand, right)
+            return None if g is None else ast.Neg(left.span, g)
+        return None
+
     def _x_Aggregate(self, node: ast.Aggregate, scope: Scope):
         f = node.func.name
         if f in AGG_KINDS or f in VECTOR_AGG_KINDS:
@@ -822,6 +845,10 @@ class Checker:
                          % ", ".join(AGG_KINDS + VECTOR_AGG_KINDS))
 
     def _x_BinOp(self, node: ast.BinOp, scope: Scope):
+        if node.op == "-":
+            grafted = self.graft_negated_body(node.left, node.right)
+            if grafted is not None:
+                return self.expr(grafted, scope)
         if node.op in _SET_OPS:
             raise self.error("a set (%s) is used where a number is needed" % node.op, node.span)
         a, b = self.expr(node.left, scope), self.expr(node.right, scope)

@@ -158,7 +158,7 @@ def unflatten(model: Model, x: np.ndarray, offsets: dict | None = None) -> dict:
         a, b = offsets[name]
         vals = np.asarray(x[a:b], dtype=np.float64)
         if v.domain != "real":
-            vals = np.round(vals)
+            vals = np.round(vals) + 0.0      # + 0.0 turns a rounded -0.0 into 0.0
         if v.is_scalar:
             out[name] = float(vals[0])
         else:
