@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from .ir.model import Constraint, Model, Region, VarDecl
+from .ir.sym import Member
 from .ir.values import SetValue
 
 #: How many elements or values a summary line shows before ``...``.
@@ -58,7 +60,10 @@ class LagPrinter(StrPrinter):
         return " or ".join(self._paren_bool(a) for a in expr.args)
 
     def _print_Not(self, expr):
-        return "not " + self._paren_bool(expr.args[0])
+        a = expr.args[0]
+        if isinstance(a, Member):
+            return "%s not in %s" % (self._print(a.args[0]), self._print(a.args[1]))
+        return "not " + self._paren_bool(a)
 
     def _paren_bool(self, a):
         s = self._print(a)
@@ -278,8 +283,18 @@ def to_text(model: Model, header: bool = True) -> str:
 _REL = {"<=": r"\leq", ">=": r"\geq", "==": "="}
 
 
+class _LatexPrinter(LatexPrinter):
+    """sympy's LaTeX, with ``not (i in S)`` as ``i \\notin S``."""
+
+    def _print_Not(self, expr):
+        a = expr.args[0]
+        if isinstance(a, Member):
+            return r"%s \notin %s" % (self._print(a.args[0]), self._print(a.args[1]))
+        return super()._print_Not(expr)
+
+
 def _latex(e) -> str:
-    return sympy.latex(e)
+    return _LatexPrinter().doprint(e)
 
 
 def _name_tex(name: str) -> str:

@@ -341,3 +341,15 @@ def test_an_aggregate_body_may_start_with_a_minus(text, want):
     src = "set I = 1..3\nparam v[I] = [1, 2, 3]\nvar x[I] in [0, 1]\nvar y in [0, 5]\nminimize f: "
     m = compile_text(src + text, "neg.lag")
     assert str(m.objective.expr) == want
+
+
+def test_not_in_filters_sets_and_aggregates_and_is_refused_as_a_constraint():
+    src = ("set I = 1..5\nset S = {2, 4}\n"
+           "set P = {(i, j) in I cross I : i < j and j not in S}\n"
+           "param w[i in I] = i\nparam total = sum(i in I : i not in S) w[i]\n")
+    m = compile_text(src, "notin.lag")
+    assert m.sets["P"].elements == [(1, 3), (1, 5), (2, 3), (2, 5), (3, 5), (4, 5)]
+    assert float(m.params["total"].values) == 1 + 3 + 5
+    with pytest.raises(LagError) as e:
+        compile_text("set I = 1..3\nvar x[I]\nsubject to c: x[1] not in I\n", "c.lag")
+    assert "c.lag:3:20" in e.value.format() and "'not in' cannot be a constraint" in e.value.message

@@ -461,7 +461,7 @@ class Checker:
             if op in ("<", ">"):
                 raise self.error("strict inequality '%s' in a constraint" % op, sp,
                                  "constraints use <=, >= or ==")
-            if op in ("!=", "in"):
+            if op in ("!=", "in", "not in"):
                 raise self.error("'%s' cannot be a constraint" % op, sp, "constraints use <=, >= or ==")
         terms = [self.expr(o, scope) for o in node.operands]
         for t, o in zip(terms, node.operands):
@@ -689,8 +689,9 @@ class Checker:
         parts = []
         for k, op in enumerate(node.ops):
             a, b = node.operands[k], node.operands[k + 1]
-            if op == "in":
-                parts.append(Member(self.element_expr(a, scope), self.set_term(b, scope)))
+            if op in ("in", "not in"):
+                member = Member(self.element_expr(a, scope), self.set_term(b, scope))
+                parts.append(member if op == "in" else sympy.Not(member))
                 continue
             la, lb = self.expr(a, scope), self.expr(b, scope)
             self.require_data(la, a, "a condition", scope.owner)

@@ -220,6 +220,8 @@ class _ToAst(Transformer):
         return ast.Compare(self._span(meta), operands, ops, op_spans)
 
     def cmp_op(self, meta, c):
+        if len(c) == 2:         # `not in`: one operator, positioned at `not`
+            return Token.new_borrow_pos("NOT_IN", "not in", c[0])
         return c[0]
 
     def _binop(op):
