@@ -79,6 +79,13 @@ class Flat:
     def m(self) -> int:
         return len(self.lo)
 
+    def row_kinds(self):
+        """Masks ``(eq, ranged, ge, le)`` over the rows: ``lo == hi``, both bounds finite and
+        different, only ``lo`` finite, only ``hi`` finite (every kept row is one of them)."""
+        lo_fin, hi_fin = np.isfinite(self.lo), np.isfinite(self.hi)
+        eq = lo_fin & hi_fin & (self.lo == self.hi)
+        return eq, lo_fin & hi_fin & ~eq, lo_fin & ~hi_fin, ~lo_fin & hi_fin
+
 
 def _quad_summed(q, N):
     """Quadratic triplets summed per unordered pair ``(i <= j)``, zeros dropped."""
@@ -275,11 +282,7 @@ def _bounds_text(f: Flat) -> str:
 def write_lp(inst) -> str:
     """CPLEX LP text of an instance (see the module docstring for the conventions)."""
     f = flatten(inst, "LP")
-    lo_fin, hi_fin = np.isfinite(f.lo), np.isfinite(f.hi)
-    eq = lo_fin & hi_fin & (f.lo == f.hi)
-    ranged = lo_fin & hi_fin & ~eq
-    ge = lo_fin & ~hi_fin
-    le = ~lo_fin & hi_fin
+    eq, ranged, ge, le = f.row_kinds()
     # one LP row per kept row, two per ranged row: (source row, op, rhs, name)
     src = np.arange(f.m)
     rsrc = np.flatnonzero(ranged)

@@ -98,10 +98,7 @@ def _bounds_text(f: Flat) -> str:
 def write_mps(inst) -> str:
     """Free MPS text of an instance (see the module docstring)."""
     f = flatten(inst, "MPS")
-    lo_fin, hi_fin = np.isfinite(f.lo), np.isfinite(f.hi)
-    eq = lo_fin & hi_fin & (f.lo == f.hi)
-    ranged = lo_fin & hi_fin & ~eq
-    le = ~lo_fin & hi_fin
+    eq, ranged, _ge, le = f.row_kinds()
     types = np.full(f.m, " G  ", dtype=object)
     types[eq] = " E  "
     types[le] = " L  "
