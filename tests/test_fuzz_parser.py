@@ -13,17 +13,10 @@ from hypothesis import strategies as st
 from lagdsl.errors import LagError
 from lagdsl.frontend import compile_text
 from lagdsl.ir.model import Model
+from shared_models import KNAPSACK_PAIRS_LAG
 
 SEED_MODELS = [
-    """model knap
-set I = 1..5
-param w[I] = [2, 3, 4, 5, 9]
-param v[I] = [3, 4, 5, 8, 10]
-var x[I] binary
-maximize value: sum(i in I) v[i] * x[i]
-subject to cap: sum(i in I) w[i] * x[i] <= 10
-subject to pair[i in I, j in I : i < j and j == i + 1]: x[i] + x[j] <= 1
-""",
+    KNAPSACK_PAIRS_LAG,
     """param n = 4
 set N = 1..n
 set A = {(i, j) in N cross N : i != j}

@@ -10,7 +10,7 @@ from lagdsl.ir.builder import ModelBuilder
 from lagdsl.ir.model import Region, Source, Span
 from lagdsl.ir.serialize import (FORMAT, VERSION, IRFormatError, expr_from_srepr, from_dict,
                                  from_json, to_dict, to_json)
-from shared_models import knapsack_builder
+from shared_models import KNAPSACK_PAIRS_LAG, knapsack_builder
 
 
 def rich_model():
@@ -167,17 +167,7 @@ def test_builder_model_solves_the_same_after_round_trip():
 
 def test_lag_model_round_trip_equal_bodies_and_solve():
     import lagdsl.frontend as fe
-    src = """
-    model knap
-    set I = 1..5
-    param w[I] = [2, 3, 4, 5, 9]
-    param v[I] = [3, 4, 5, 8, 10]
-    var x[I] binary
-    maximize value: sum(i in I) v[i] * x[i]
-    subject to cap: sum(i in I) w[i] * x[i] <= 10
-    subject to pair[i in I, j in I : i < j and j == i + 1]: x[i] + x[j] <= 1
-    """
-    m = fe.compile_text(src, path="knap.lag")
+    m = fe.compile_text(KNAPSACK_PAIRS_LAG, path="knap.lag")
     m2 = from_json(to_json(m))
     assert exprs(m) == exprs(m2)
     assert m2.source.path == "knap.lag"
