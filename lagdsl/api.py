@@ -68,14 +68,9 @@ class Model:
         info: dict[str, Any] = {"model": self.ir.name,
                                 "source": self.ir.source.path if self.ir.source else None,
                                 "sizes": self.ir.summary()}
-        try:
-            mc = self.classify()
-            info["class"] = {"kind": mc.kind,
-                             "reasons": [str(r) for r in (getattr(mc, "reasons", None) or [])],
-                             "integer": bool(getattr(mc, "integer", False)),
-                             "feasibility": bool(getattr(mc, "feasibility", False))}
-        except ImportError as exc:  # the classifier is not installed in this build
-            info["class"] = {"kind": None, "reasons": ["classifier unavailable: %s" % exc]}
+        mc = self.classify()
+        info["class"] = {"kind": mc.kind, "reasons": [str(r) for r in mc.reasons],
+                         "integer": mc.integer, "feasibility": mc.feasibility}
         backends = {}
         for name in _backend.available():
             entry: dict[str, Any] = {"accepts": False, "reasons": []}

@@ -159,3 +159,19 @@ def test_subscripted_scalar_variable_is_a_positioned_error_not_a_crash():
     b.minimize("f", sympy.IndexedBase("t")[1])
     with pytest.raises(LagDataError, match="variable t takes 0 subscripts, got 1"):
         lower_instance(b.build())
+
+
+def test_builder_set_handles_become_plain_set_terms():
+    """A set handle from the builder used in a condition is stored as a plain SetName, so it
+    evaluates and survives the IR's JSON round trip."""
+    from lagdsl.ir.serialize import from_json, to_json
+    b = ModelBuilder()
+    I, S = b.set("I", range(1, 5)), b.set("S", [2, 3])
+    x = b.var("x", [I], "binary")
+    b.maximize("f", b.sum([(i, I)], x[i], where=sympy.Not(Member(i, S))))
+    m = b.build()
+    member = m.objective.expr.cond.args[0]
+    assert type(member.args[1]) is SetName and type(member.args[1].args[0]) is sympy.Symbol
+    assert point_violation(m, np.zeros(4)) == 0.0
+    assert objective_value(m, np.ones(4)) == 2.0          # only x[1] and x[4] count
+    assert from_json(to_json(m)).objective.expr == m.objective.expr

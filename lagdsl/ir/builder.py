@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 
 from .model import Constraint, DomainDecl, FieldDecl, Model, Objective, Region, VarDecl
-from .sym import Agg, Over, SetName, Str, as_set_term
+from .sym import Agg, Str, overs
 from .values import ParamValue, SetFamilyValue, SetValue, product_size
 
 
@@ -137,7 +137,7 @@ class ModelBuilder:
     @staticmethod
     def aggregate(kind: str, bindings, body, where=None) -> Agg:
         """Any aggregate kind (``sum prod max min norm1 norm2 norminf sumsq logsumexp``)."""
-        return Agg(kind, _overs(bindings), where, body)
+        return Agg(kind, overs(bindings), where, body)
 
     # --- objective and constraints ---------------------------------------------------
     def minimize(self, name: str, expr) -> None:
@@ -155,23 +155,13 @@ class ModelBuilder:
         c = Constraint(name, sympy.sympify(body),
                        None if lower is None else sympy.sympify(lower),
                        None if upper is None else sympy.sympify(upper),
-                       _overs(over), where, region)
+                       overs(over), where, region)
         self.model.constraints[name] = c
         return c
 
     def build(self) -> Model:
         """The finished model."""
         return self.model
-
-
-def _overs(bindings) -> tuple[Over, ...]:
-    out = []
-    for idx, s in bindings:
-        idx = (idx,) if isinstance(idx, (sympy.Symbol, str)) else tuple(idx)
-        idx = tuple(sympy.Symbol(i) if isinstance(i, str) else i for i in idx)
-        term = SetName(sympy.Symbol(s.name)) if isinstance(s, SetHandle) else as_set_term(s)
-        out.append(Over(sympy.Tuple(*idx), term))
-    return tuple(out)
 
 
 def mentions_unknown(model: Model, e) -> bool:

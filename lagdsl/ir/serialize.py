@@ -65,14 +65,9 @@ _SYMPY_CONSTANTS = {
 NAMESPACE: dict[str, Any] = {n: getattr(sympy, n) for n in _SYMPY_CLASSES if hasattr(sympy, n)}
 NAMESPACE["ExprCondPair"] = sympy.functions.elementary.piecewise.ExprCondPair
 NAMESPACE.update(SYMPY_NAMESPACE)
-try:  # a set symbol made by the Python builder may end up inside a condition
-    from .builder import SetHandle
-    NAMESPACE["SetHandle"] = SetHandle
-except ImportError:  # pragma: no cover
-    pass
 
 #: Names whose arguments may be strings (a name, or a Float's digits).
-_STRING_TAKERS = {"Symbol", "Dummy", "Str", "SetHandle", "Float", "Function", "IndexedBase", "Idx"}
+_STRING_TAKERS = {"Symbol", "Dummy", "Str", "Float", "Function", "IndexedBase", "Idx"}
 
 
 def _rebuild(node: ast.AST, where: str):

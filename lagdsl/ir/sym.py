@@ -140,7 +140,11 @@ class Over(sympy.Basic):
 
 
 class Member(Boolean, sympy.Basic):
-    """The data condition ``e in S`` (``e`` may be a ``Tuple`` for tuple sets)."""
+    """The data condition ``e in S`` (``e`` may be a ``Tuple`` for tuple sets; ``S`` is any
+    set term, or a set's name or symbol)."""
+
+    def __new__(cls, elem, term):
+        return sympy.Basic.__new__(cls, sympy.sympify(elem), as_set_term(term))
 
     def _sympystr(self, printer):
         return "%s in %s" % (printer._print(self.args[0]), printer._print(self.args[1]))
@@ -222,12 +226,18 @@ class Agg(sympy.Expr):
 def agg(kind: str, bindings, body, cond=None) -> Agg:
     """Build an aggregate; ``bindings`` is a list of ``(index or tuple of indices, set)``
     pairs where the set is a name, a :class:`SetTerm` or ``(lo, hi)`` for a range."""
-    overs = []
+    return Agg(kind, overs(bindings), cond, body)
+
+
+def overs(bindings) -> tuple[Over, ...]:
+    """:class:`Over` bindings from ``(index or tuple of indices, set)`` pairs (indices as
+    symbols or names; sets as anything :func:`as_set_term` takes)."""
+    out = []
     for idx, s in bindings:
         idx = (idx,) if isinstance(idx, (sympy.Symbol, str)) else tuple(idx)
         idx = tuple(sympy.Symbol(i) if isinstance(i, str) else i for i in idx)
-        overs.append(Over(sympy.Tuple(*idx), as_set_term(s)))
-    return Agg(kind, overs, cond, body)
+        out.append(Over(sympy.Tuple(*idx), as_set_term(s)))
+    return tuple(out)
 
 
 def as_set_term(s) -> SetTerm:
@@ -237,7 +247,9 @@ def as_set_term(s) -> SetTerm:
     if isinstance(s, str):
         return SetName(sympy.Symbol(s))
     if isinstance(s, sympy.Symbol):
-        return SetName(s)
+        # a plain Symbol, also for subclasses such as the builder's SetHandle, so that
+        # bodies hold only the vocabulary of this module
+        return SetName(sympy.Symbol(s.name))
     if isinstance(s, tuple) and len(s) == 2:
         return SetRange(sympy.sympify(s[0]), sympy.sympify(s[1]))
     raise TypeError("not a set term: %r" % (s,))

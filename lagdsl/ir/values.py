@@ -8,7 +8,7 @@ indexed sum never touches one Python object per term.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -204,5 +204,3 @@ def labels(sets: Sequence[SetValue]) -> list[str]:
         out = ls if out is None else [a + "," + b for a in out for b in ls]
     return out or []
 
-
-Element = Any
