@@ -88,11 +88,8 @@ class FamilyValues(Mapping):
 
     def label_at(self, pos: int) -> str:
         """The label of flat position ``pos`` without building all labels."""
-        parts = []
-        for s in reversed(self._sets):
-            pos, k = divmod(pos, len(s))
-            parts.append(s.label(k))
-        return ",".join(reversed(parts))
+        from .ir.values import label_at
+        return label_at(self._sets, pos)
 
     def __getitem__(self, key) -> float:
         if self._index is None:

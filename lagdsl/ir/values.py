@@ -193,6 +193,16 @@ def flat_positions(sets: Sequence[SetValue], subscripts: Sequence[np.ndarray]) -
     return flat
 
 
+def label_at(sets: Sequence[SetValue], pos: int) -> str:
+    """The label of flat position ``pos`` in the product of ``sets``, without building the
+    others (row-major, as :func:`labels`)."""
+    parts = []
+    for s in reversed(sets):
+        pos, k = divmod(pos, len(s))
+        parts.append(s.label(k))
+    return ",".join(reversed(parts))
+
+
 def labels(sets: Sequence[SetValue]) -> list[str]:
     """Result keys of every element of the product of ``sets``, in flat order."""
     out = None

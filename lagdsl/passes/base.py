@@ -27,6 +27,7 @@ import sympy
 
 from ..errors import LagError
 from ..ir.model import Constraint
+from ..ir.values import label_at
 from ..lower.instance import Block, Instance
 from ..lower.poly import PolyAlgebra, PolyBatch, Quad
 from ..lower.rows import Rows
@@ -159,12 +160,11 @@ def quad_or_none(row, i, j, coef) -> Quad | None:
 def column_label(inst: Instance, col: int) -> str:
     """The user's name of flat column ``col`` (``x[3]``, ``k[a,2]``, ``t``); columns a pass
     added past the model's unknowns are ``_aux[col]``."""
-    from ..lower.instance import var_keys
     for name, (a, b) in inst.offsets.items():
         if a <= col < b:
             if inst.model.vars[name].is_scalar:
                 return name
-            return "%s[%s]" % (name, var_keys(inst.model, name)[col - a])
+            return "%s[%s]" % (name, label_at(inst.model.var_sets(name), col - a))
     return "_aux[%d]" % col
 
 
