@@ -47,10 +47,10 @@ from lagdsl.ir.classify import NONCONVEX_ATOMS, ModelClass, classify
 from lagdsl.ir.model import Model
 from lagdsl.lower.evaluate import Evaluator, reduce_data
 from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lower_instance,
-                                   max_violation, per_row, row_keys, unflatten)
+                                   max_violation, per_row, row_keys, unflatten, variable_arrays)
 from lagdsl.lower.numeric import objective_value, point_violation
 from lagdsl.lower.poly import NotPolynomial
-from lagdsl.lower.rows import Rows
+from lagdsl.lower.rows import Rows, segment_matrix
 from lagdsl.passes.base import Chain, PassError, Solution, binary_mask, linear_part, polys
 from lagdsl.passes.binary_product2linear import BinaryProduct2Linear
 from lagdsl.passes.quad2form import NonConvexQuadratic, QuadForms, QuadInstance, Quadratic2QuadForm
@@ -349,22 +349,16 @@ class CvxpyAlgebra:
     def reduce(self, kind, values, parent, n):
         if not _is_expr(values):
             return reduce_data(kind, values, parent, n)
-        m = values.shape[0] if values.shape else 1
         if kind == "sum":
-            return _segment(parent, n, m) @ values
+            return segment_matrix(parent, n) @ values
         if kind == "sumsq":
-            return _segment(parent, n, m) @ cp.square(values)
+            return segment_matrix(parent, n) @ cp.square(values)
         if kind == "norm1":
-            return _segment(parent, n, m) @ cp.abs(values)
+            return segment_matrix(parent, n) @ cp.abs(values)
         if kind == "prod":
             raise _NotRepresentable("prod of unknowns")
         self.cones.add("exp" if kind == "logsumexp" else "soc")
         return _segment_atom(kind, values, parent, n)
-
-
-def _segment(parent: np.ndarray, n: int, m: int) -> sp.csr_matrix:
-    """The ``n x m`` 0/1 matrix summing entries into their segment."""
-    return sp.csr_matrix((np.ones(m), (parent, np.arange(m))), shape=(n, m))
 
 
 _AXIS_ATOMS = {
@@ -472,7 +466,6 @@ def _curvature_ok(expr, need: str) -> bool:
 
 def lower_dcp(model: Model, opts: dict) -> Lowered:
     """A non-polynomial model through :class:`CvxpyAlgebra`; refuses what is not DCP."""
-    from lagdsl.lower.instance import variable_arrays
     lb, ub, vtype = variable_arrays(model)
     x = flat_variable(lb, ub, vtype)
     alg = CvxpyAlgebra(model, x)
@@ -516,12 +509,16 @@ def lower_dcp(model: Model, opts: dict) -> Lowered:
                    cones=frozenset(alg.cones), rows=n_rows)
 
 
+def owner_label(owner) -> str:
+    """``constraint NAME`` or ``objective NAME``, as refusals name what they refuse."""
+    return ("constraint %s" if hasattr(owner, "body") else "objective %s") % owner.name
+
+
 def _evaluate(ev: Evaluator, owner, expr, rows: Rows, alg: CvxpyAlgebra):
     try:
         return ev.value(expr, rows, alg)
     except _NotRepresentable as exc:
-        kind = "objective" if not hasattr(owner, "body") else "constraint"
-        raise BackendRefusal("%s %s: %s is not representable in cvxpy" % (kind, owner.name, exc),
+        raise BackendRefusal("%s: %s is not representable in cvxpy" % (owner_label(owner), exc),
                              getattr(owner, "span", None), source=ev.model.source) from None
 
 
@@ -741,7 +738,7 @@ class CvxpyBackend(Backend):
             bad = sorted(set(info["atoms"]) & NONCONVEX_ATOMS)
             if bad:
                 out.append(Refusal("%s: %s of unknowns is not convex-representable"
-                                   % (self._what(owner), ", ".join(bad)), owner.span))
+                                   % (owner_label(owner), ", ".join(bad)), owner.span))
         if out or cls.kind in ("LP", "MILP", "binary linear"):
             return out
         try:
@@ -749,10 +746,6 @@ class CvxpyBackend(Backend):
         except LagError as exc:
             out.append(Refusal(getattr(exc, "reason", exc.message), exc.span))
         return out
-
-    @staticmethod
-    def _what(owner) -> str:
-        return ("constraint %s" if hasattr(owner, "body") else "objective %s") % owner.name
 
     @staticmethod
     def _bodies(model: Model, cls: ModelClass):
@@ -783,7 +776,7 @@ class CvxpyBackend(Backend):
             bad = sorted(set(info["atoms"]) & NONCONVEX_ATOMS)
             if bad:
                 raise self.refusal("%s: %s of unknowns is not convex-representable"
-                                   % (self._what(owner), ", ".join(bad)), owner.span, source=model.source)
+                                   % (owner_label(owner), ", ".join(bad)), owner.span, source=model.source)
         try:
             low = None
             if not cls.nonlinear:

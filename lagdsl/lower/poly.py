@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..ir.model import Model
+from .rows import segment_matrix
 
 
 class NotPolynomial(Exception):
@@ -153,8 +154,7 @@ class PolyAlgebra:
                 from .evaluate import reduce_data
                 return PolyBatch(reduce_data(kind, values.const, parent, n))
             raise NotPolynomial("%s of unknowns" % kind)
-        m = values.n
-        S = sp.csr_matrix((np.ones(m), (parent, np.arange(m))), shape=(n, m))
+        S = segment_matrix(parent, n)
         lin = None if values.lin is None else (S @ values.lin).tocsr()
         quad = None if values.quad is None else Quad(parent[values.quad.row], values.quad.i,
                                                      values.quad.j, values.quad.coef)

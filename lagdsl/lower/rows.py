@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 import sympy
 
 from ..ir.sym import Over, SetFamilyRef, SetName, SetRange
@@ -35,6 +36,13 @@ class Rows:
         cols = dict(self.cols)
         cols.update(new)
         return Rows(self.n, cols)
+
+
+def segment_matrix(parent: np.ndarray, n: int) -> sp.csr_matrix:
+    """The ``n x len(parent)`` 0/1 matrix that sums each row's values into its segment
+    ``parent[row]``: how a sum aggregate reduces expanded rows with one sparse product."""
+    m = len(parent)
+    return sp.csr_matrix((np.ones(m), (parent, np.arange(m))), shape=(n, m))
 
 
 def _segments(counts: np.ndarray):
