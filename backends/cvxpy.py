@@ -30,9 +30,6 @@ SCIP also reports a time-limited incumbent this way; with a time limit that was 
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -41,6 +38,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from lagdsl._stdio import stdout_redirected
 from lagdsl.backend import Backend, Program, Refusal, coerce_options
 from lagdsl.errors import BackendRefusal, LagError
 from lagdsl.ir.classify import NONCONVEX_ATOMS, ModelClass, classify
@@ -74,28 +72,9 @@ MIQP_SOLVERS = ("SCIP", "GUROBI", "CPLEX", "MOSEK", "XPRESS", "COPT")
 # --- keeping solver banners off stdout ---------------------------------------------------
 
 
-@contextlib.contextmanager
 def quiet_stdout(verbose: bool):
-    """Keep solver output off stdout while solving: HiGHS and SCIP print from C, so file
-    descriptor 1 is redirected (replacing ``sys.stdout`` is not enough), and Python-level
-    prints (cvxpy's verbose banner) follow ``sys.stdout``, which is swapped too.  Output goes
-    to stderr when ``verbose``, else nowhere."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    target = os.dup(2) if verbose else os.open(os.devnull, os.O_WRONLY)
-    py_saved = sys.stdout
-    py_target = sys.stderr if verbose else open(os.devnull, "w")
-    try:
-        os.dup2(target, 1)
-        sys.stdout = py_target
-        yield
-    finally:
-        sys.stdout = py_saved
-        if not verbose:
-            py_target.close()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(target)
+    """Keep solver output off stdout while solving (to stderr when ``verbose``)."""
+    return stdout_redirected(to_stderr=verbose)
 
 
 # --- the flat variable -------------------------------------------------------------------

@@ -16,12 +16,13 @@ prints exactly one JSON object on stdout; anything a solver prints goes to stder
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import traceback
 from collections.abc import Mapping
+
+from ._stdio import stdout_redirected
 
 EXIT_OK, EXIT_NOT_SOLVED, EXIT_USER, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -103,32 +104,6 @@ def _parse_kv(items: list[str], what: str) -> dict:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _stdout_to_stderr():
-    """Send everything printed to stdout (Python or C level) to stderr meanwhile, so that a
-    solver's log can never mix with the result on stdout."""
-    sys.stdout.flush()
-    saved_py = sys.stdout
-    try:
-        saved_fd = os.dup(1)
-    except OSError:
-        saved_fd = None
-    try:
-        if saved_fd is not None:
-            os.dup2(2, 1)
-        sys.stdout = sys.stderr
-        yield
-    finally:
-        try:
-            sys.stderr.flush()
-        except Exception:  # pragma: no cover
-            pass
-        sys.stdout = saved_py
-        if saved_fd is not None:
-            os.dup2(saved_fd, 1)
-            os.close(saved_fd)
-
-
 def _load(args):
     from .api import load
     path = args.model
@@ -192,7 +167,7 @@ def _print_values(name: str, val, limit: int | None, out) -> None:
 
 def cmd_check(args) -> int:
     model = _load(args)
-    with _stdout_to_stderr():
+    with stdout_redirected(to_stderr=True):
         info = model.check()
     if args.json:
         print(json.dumps(info))
@@ -228,7 +203,7 @@ def cmd_show(args) -> int:
 def cmd_compile(args) -> int:
     model = _load(args)
     options = _parse_kv(args.options, "--option")
-    with _stdout_to_stderr():
+    with stdout_redirected(to_stderr=True):
         text = model.emit(args.emit, backend=args.backend, **options)
     if args.output:
         try:
@@ -245,7 +220,7 @@ def cmd_compile(args) -> int:
 def cmd_solve(args) -> int:
     model = _load(args)
     options = _parse_kv(args.options, "--option")
-    with _stdout_to_stderr():
+    with stdout_redirected(to_stderr=True):
         result = model.solve(args.backend, seed=args.seed, **options)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
     if args.json:
@@ -286,7 +261,7 @@ def cmd_backends(args) -> int:
     for name in B.available():
         entry = {"installed": True, "description": "", "options": {}, "formats": ["ir"]}
         try:
-            with _stdout_to_stderr():
+            with stdout_redirected(to_stderr=True):
                 b = B.get_backend(name)
             entry["description"] = b.description
             entry["options"] = {k: {"default": d, "help": h} for k, (d, h) in b.options.items()}
