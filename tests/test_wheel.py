@@ -16,8 +16,16 @@ def _run(cmd, **kw):
 
 
 def test_wheel_installs_and_solves_an_example(tmp_path):
+    # Build from a copy of the tracked files: setuptools leaves build/ behind, and a stale
+    # build/lib in the source tree would put deleted modules into the wheel.
+    src = tmp_path / "src"
+    files = _run(["git", "ls-files"], cwd=ROOT).stdout.split()
+    assert "pyproject.toml" in files
+    for f in files:
+        (src / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, src / f)
     dist = tmp_path / "dist"
-    r = _run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+    r = _run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
               "-q", "-w", str(dist)])
     assert r.returncode == 0, r.stderr
     wheel = next(dist.glob("lagdsl-*.whl"))
