@@ -175,3 +175,14 @@ def test_builder_set_handles_become_plain_set_terms():
     assert point_violation(m, np.zeros(4)) == 0.0
     assert objective_value(m, np.ones(4)) == 2.0          # only x[1] and x[4] count
     assert from_json(to_json(m)).objective.expr == m.objective.expr
+
+
+def test_fields_count_as_unknowns_when_a_constraint_is_normalised():
+    """``u(0, t) == u(1, t)`` from the builder keeps both sides in the body, as the front
+    end does: neither bound may hold a field."""
+    b = ModelBuilder()
+    b.domain("D", x=(0, 1), t=(0, 1))
+    u = b.field("u", ["x", "t"], "D")
+    t = sympy.Symbol("t")
+    c = b.subject_to("per", sympy.Eq(u(0, t), u(1, t)))
+    assert c.body == u(0, t) - u(1, t) and c.lower == 0 and c.upper == 0

@@ -189,15 +189,9 @@ class Checker:
         return " ".join(text.split())
 
     # --- data-only checks ------------------------------------------------------------------
-    def has_unknown(self, e) -> bool:
-        """Whether a sympy expression mentions a variable or a field."""
-        if mentions_unknown(self.model, e):
-            return True
-        return any(f.func.__name__ in self.model.fields for f in e.atoms(AppliedUndef))
-
     def require_data(self, e, node, what: str, owner: str = "") -> None:
         """Refuse unknowns in ``what`` (a condition, a subscript, a set, a bound ...)."""
-        if not self.has_unknown(e):
+        if not mentions_unknown(self.model, e):
             return
         culprit = node
         for n in walk(node):
@@ -467,7 +461,7 @@ class Checker:
         for t, o in zip(terms, node.operands):
             self.numeric(t, o)
         if len(node.ops) == 1:
-            return self.parts(terms[0], node.ops[0], terms[1])
+            return constraint_parts(self.model, terms[0], node.ops[0], terms[1])
         if len(node.ops) > 2 or node.ops[0] != node.ops[1] or node.ops[0] == "==":
             raise self.error("a ranged constraint is lo <= expr <= hi (or hi >= expr >= lo)",
                              node.op_spans[1])
@@ -478,16 +472,6 @@ class Checker:
         for t, o in ((lo, lo_node), (hi, hi_node)):
             self.require_data(t, o, "a range bound", scope.owner)
         return body, lo, hi
-
-    def parts(self, lhs, op: str, rhs):
-        """``constraint_parts`` that also counts fields as unknowns, so that neither bound of
-        ``u(0, t) == u(1, t)`` holds an unknown."""
-        lv, rv = self.has_unknown(lhs), self.has_unknown(rhs)
-        if lv and rv:
-            lhs, rhs = lhs - rhs, sympy.Integer(0)
-        elif rv:
-            lhs, rhs, op = rhs, lhs, {"<=": ">=", ">=": "<=", "==": "=="}[op]
-        return constraint_parts(self.model, lhs, op, rhs)
 
     def region(self, r: ast.RegionAst, scope: Scope):
         """The :class:`Region` of ``on ...`` and the scope with its coordinates."""

@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import sympy
+from sympy.core.function import AppliedUndef
 
 from .model import Constraint, DomainDecl, FieldDecl, Model, Objective, Region, VarDecl
 from .sym import Agg, Str, overs
@@ -165,11 +166,14 @@ class ModelBuilder:
 
 
 def mentions_unknown(model: Model, e) -> bool:
-    """Whether expression ``e`` mentions a variable of ``model``."""
+    """Whether expression ``e`` mentions an unknown of ``model``: a variable, or a field
+    (anywhere, also evaluated elsewhere as in ``u(0, t)``)."""
     e = sympy.sympify(e)
     if any(ix.base.label.name in model.vars for ix in e.atoms(sympy.Indexed)):
         return True
-    return any(s.name in model.vars for s in e.free_symbols if isinstance(s, sympy.Symbol))
+    if any(s.name in model.vars for s in e.free_symbols if isinstance(s, sympy.Symbol)):
+        return True
+    return any(f.func.__name__ in model.fields for f in e.atoms(AppliedUndef))
 
 
 def constraint_parts(model: Model, lhs, op: str, rhs):
