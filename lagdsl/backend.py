@@ -92,7 +92,8 @@ def get_backend(name: str) -> Backend:
     try:
         module = importlib.import_module(mod)
     except ImportError as exc:  # an optional dependency is missing
-        raise BackendRefusal("backend %s is not installed: %s (install lagdsl[%s])" % (name, exc, name))
+        raise BackendRefusal("backend %s cannot be loaded: %s (its dependencies are part of lagdsl's "
+                             "install: reinstall with `pip install -c constraints.txt lagdsl`)" % (name, exc))
     return module.BACKEND
 
 
