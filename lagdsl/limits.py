@@ -1,0 +1,107 @@
+"""Size limits: how many elements one set, declaration or stored file may hold.
+
+A model, data or IR file is untrusted input; ``set I = 1..10^12`` must be refused before
+anything is allocated, not after the machine runs out of memory.  One number bounds it: the
+most elements (set members, entries of a parameter or variable family, rows of a product or
+filter) that one object may have.  The default comes from the memory available when lagdsl
+starts, so that the arrays of the largest allowed object fit in a fraction of it; the
+``--max-elements N`` option of every CLI command that loads a model, and
+``lagdsl.load(..., max_elements=N)``, change it for one load.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+
+from .errors import LagError
+
+#: Bytes one element costs, roughly: a Python object in a set's element list and index dict
+#: plus the float64 arrays (bounds, start, values) lowering builds for it.
+BYTES_PER_ELEMENT = 256
+
+#: The share of available memory the largest single object may take.
+MEMORY_FRACTION = 0.25
+
+#: Bounds of the default whatever the machine reports.
+MIN_DEFAULT, MAX_DEFAULT = 10 ** 6, 10 ** 9
+
+#: The most nodes an expression read from an IR file may expand to (a DAG of shared
+#: sub-expressions counted as the tree every traversal walks).
+MAX_EXPRESSION_NODES = 10 ** 7
+
+_override: contextvars.ContextVar[int | None] = contextvars.ContextVar("lagdsl_max_elements",
+                                                                      default=None)
+
+
+class SizeLimitError(LagError):
+    """An object whose size would exceed :func:`max_elements`."""
+
+    kind = "size error"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable`` of ``/proc/meminfo``, else the
+    physical pages the OS reports free), or None when the platform says neither."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_max_elements() -> int:
+    """The limit when none is set: a quarter of available memory at
+    :data:`BYTES_PER_ELEMENT` per element, clamped to ``[10^6, 10^9]``."""
+    mem = available_memory()
+    if mem is None:
+        return MIN_DEFAULT * 10
+    return int(min(MAX_DEFAULT, max(MIN_DEFAULT, mem * MEMORY_FRACTION // BYTES_PER_ELEMENT)))
+
+
+def max_elements() -> int:
+    """The limit in force: the one set by :func:`limited`, else :func:`default_max_elements`."""
+    n = _override.get()
+    return default_max_elements() if n is None else n
+
+
+def check_max_elements(n) -> int:
+    """Validate a user-given limit (a positive integer)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise LagError("max_elements must be a positive integer, got %r" % (n,))
+    return n
+
+
+@contextlib.contextmanager
+def limited(n: int | None):
+    """Use ``n`` as the limit inside the block (None keeps the current one)."""
+    if n is None:
+        yield
+        return
+    token = _override.set(check_max_elements(n))
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
+def check_size(n: int, what: str, span=None, hint_option: bool = True) -> None:
+    """Refuse ``what`` (e.g. ``"set I"``) when its ``n`` elements exceed the limit; call it
+    with the size computed from the bounds, *before* allocating anything."""
+    limit = max_elements()
+    if n > limit:
+        raise SizeLimitError(
+            "%s would have %s elements, more than the limit of %s" % (what, _count(n), _count(limit)),
+            span, "raise the limit with --max-elements N (or lagdsl.load(..., max_elements=N)) "
+                  "if the machine has the memory" if hint_option else None)
+
+
+def _count(n: int) -> str:
+    """An element count people can read: ``1000000000000 (1.0e+12)``."""
+    return str(n) if n < 10 ** 7 else "%d (%.1e)" % (n, n) if n < 10 ** 30 else "%.1e" % n
