@@ -65,10 +65,21 @@ def default_max_elements() -> int:
     return int(min(MAX_DEFAULT, max(MIN_DEFAULT, mem * MEMORY_FRACTION // BYTES_PER_ELEMENT)))
 
 
+#: An environment variable that sets the default (tests pin it so messages do not depend on
+#: the machine's memory).
+ENV_VAR = "LAGDSL_MAX_ELEMENTS"
+
+
 def max_elements() -> int:
-    """The limit in force: the one set by :func:`limited`, else :func:`default_max_elements`."""
+    """The limit in force: the one set by :func:`limited`, else ``$LAGDSL_MAX_ELEMENTS``,
+    else :func:`default_max_elements`."""
     n = _override.get()
-    return default_max_elements() if n is None else n
+    if n is not None:
+        return n
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return default_max_elements()
 
 
 def check_max_elements(n) -> int:
@@ -91,7 +102,7 @@ def limited(n: int | None):
         _override.reset(token)
 
 
-def check_size(n: int, what: str, span=None, hint_option: bool = True) -> None:
+def check_size(n: int, what: str, span=None, hint_option: bool = True, source=None) -> None:
     """Refuse ``what`` (e.g. ``"set I"``) when its ``n`` elements exceed the limit; call it
     with the size computed from the bounds, *before* allocating anything."""
     limit = max_elements()
@@ -99,9 +110,26 @@ def check_size(n: int, what: str, span=None, hint_option: bool = True) -> None:
         raise SizeLimitError(
             "%s would have %s elements, more than the limit of %s" % (what, _count(n), _count(limit)),
             span, "raise the limit with --max-elements N (or lagdsl.load(..., max_elements=N)) "
-                  "if the machine has the memory" if hint_option else None)
+                  "if the machine has the memory" if hint_option else None, source)
 
 
 def _count(n: int) -> str:
     """An element count people can read: ``1000000000000 (1.0e+12)``."""
     return str(n) if n < 10 ** 7 else "%d (%.1e)" % (n, n) if n < 10 ** 30 else "%.1e" % n
+
+
+def check_graph_generator(name: str, gen: str, kwargs: dict, span=None, source=None) -> None:
+    """Refuse a graph generator call whose graph would exceed the limit, from its arguments
+    alone: the nodes are at most the product of its integer arguments (``n``, ``m`` ...,
+    not ``seed``), and a complete graph, or a random one with edge probability ``p``, has
+    about ``p * nodes^2 / 2`` edges."""
+    ints = [v for k, v in kwargs.items() if k != "seed" and isinstance(v, int) and not isinstance(v, bool)]
+    nodes = 1
+    for v in ints:
+        nodes *= max(v, 1)
+    if not ints:
+        return
+    probs = [float(v) for k, v in kwargs.items() if isinstance(v, float) and 0 < v <= 1]
+    dense = 1.0 if "complete" in str(gen) else max(probs, default=0.0)
+    est = nodes + int(dense * nodes * (nodes - 1) / 2)
+    check_size(est, "graph %s (generator %s)" % (name, gen), span, source=source)

@@ -17,6 +17,7 @@ Every mistake raises :class:`LagSemanticError` (or the :class:`LagDataError` of
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
 
@@ -32,6 +33,7 @@ from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over,
                       SetName, SetRange, Str)
 from ..ir.values import ParamValue, SetValue, norm_element
 from ..lower.evaluate import Evaluator
+from ..limits import check_size
 from ..lower.rows import Rows
 from . import ast
 from .data import coerce_param, coerce_set, expand_graph, load_graph
@@ -69,14 +71,32 @@ class Scope:
 
 
 def walk(node):
-    """Every AST node under ``node`` (itself included), depth first, in source order."""
-    yield node
-    for f in fields(node):
-        value = getattr(node, f.name)
-        items = value if isinstance(value, tuple) else (value,)
-        for v in items:
-            if isinstance(v, ast.Node):
-                yield from walk(v)
+    """Every AST node under ``node`` (itself included), depth first, in source order.
+
+    An explicit stack: a 600-term chain ``x + x + ...`` is a 600-deep tree."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        children = []
+        for f in fields(node):
+            value = getattr(node, f.name)
+            items = value if isinstance(value, tuple) else (value,)
+            children.extend(v for v in items if isinstance(v, ast.Node))
+        stack.extend(reversed(children))
+
+
+def chain(node, ops: tuple) -> list:
+    """The operands of a left-leaning chain of binary ``ops`` (``a + b - c`` is
+    ``((a + b) - c)``), in source order, each with the operator before it (None for the
+    first): walked with a loop, so a chain of any length costs no recursion."""
+    out = []
+    while isinstance(node, (ast.BinOp, ast.BoolOp)) and node.op in ops:
+        out.append((node.op, node.right))
+        node = node.left
+    out.append((None, node))
+    out.reverse()
+    return out
 
 
 def _binding_names(b: ast.Compare) -> list:
@@ -312,8 +332,20 @@ class Checker:
                 scope = scope.with_indices({n.name: s for n, s in zip(names, syms)})
             overs.append(Over(sympy.Tuple(*syms), SetName(sympy.Symbol(axis))))
             axes.append(axis)
+        if items:
+            first, last = items[0].span, items[-1].span
+            self.check_size(math.prod(len(self.model.sets[a]) for a in axes), "%s %s" % (kind, owner),
+                            Span(first.file, first.line, first.col, last.end_line, last.end_col))
         rows, _ = Evaluator(self.model).bind(Rows.unit(), overs, None)
         return axes, scope, rows
+
+    def check_size(self, n: int, what: str, span: Span) -> None:
+        """Refuse ``what`` of ``n`` elements beyond :func:`lagdsl.limits.max_elements`,
+        before it is built."""
+        try:
+            check_size(n, what, span)
+        except LagError as err:
+            raise err.with_source(self.source)
 
     def check_arity(self, names: list, arity: int, set_text: str, node) -> None:
         if len(names) != arity:
@@ -582,10 +614,14 @@ class Checker:
         if isinstance(node, ast.Name):
             return self.model.sets[self.static_set(node)]
         if isinstance(node, ast.BinOp) and node.op == "..":
-            return SetValue.from_range(self.eval_int(node.left, "a range bound"),
-                                       self.eval_int(node.right, "a range bound"))
+            lo, hi = self.eval_int(node.left, "a range bound"), self.eval_int(node.right, "a range bound")
+            self.check_size(hi - lo + 1, "the range %d..%d" % (lo, hi), node.span)
+            return SetValue.from_range(lo, hi)
         if isinstance(node, ast.BinOp) and node.op in _SET_OPS:
-            return self.set_operation(node, self.eval_set(node.left), self.eval_set(node.right))
+            a, b = self.eval_set(node.left), self.eval_set(node.right)
+            n = len(a) * len(b) if node.op == "cross" else len(a) + len(b)
+            self.check_size(n, "the set `%s`" % self.span_text(node.span), node.span)
+            return self.set_operation(node, a, b)
         if isinstance(node, ast.SetLiteral):
             return self.comprehension(node) if node.is_comprehension else self.set_literal(node)
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
@@ -663,10 +699,15 @@ class Checker:
     def condition(self, node, scope: Scope):
         """A data condition as sympy (relationals, And/Or/Not, :class:`Member`)."""
         if isinstance(node, ast.BoolOp):
-            a, b = self.condition(node.left, scope), self.condition(node.right, scope)
-            return sympy.And(a, b) if node.op == "and" else sympy.Or(a, b)
+            # `a and b and c ...` as one n-ary And: no recursion along the chain
+            parts = [self.condition(o, scope) for _op, o in chain(node, (node.op,))]
+            return sympy.And(*parts) if node.op == "and" else sympy.Or(*parts)
         if isinstance(node, ast.Not):
-            return sympy.Not(self.condition(node.operand, scope))
+            negate = False
+            while isinstance(node, ast.Not):
+                node, negate = node.operand, not negate
+            inner = self.condition(node, scope)
+            return sympy.Not(inner) if negate else inner
         if not isinstance(node, ast.Compare):
             raise self.error("expected a condition", node.span,
                              "a condition compares data (i < j, c[i] == 0) or tests i in S")
@@ -799,22 +840,29 @@ class Checker:
         anyway, so when one ends the left operand of ``-`` (possibly inside ``a + ...``,
         ``2 * ...`` or ``-...``), the product after the minus is its negated body, as AMPL
         reads it.  Returns the rewritten AST, or None when there is nothing to graft."""
-        if isinstance(left, ast.Call):
-            f = left.func.name
-            # max(a, b) and min(a, b) are functions: only bindings make an aggregate head
-            if ((f in AGG_KINDS or f in VECTOR_AGG_KINDS) and self.kind(f) != "field"
-                    and left.args and all(ast.is_binding(a) for a in left.args)):
-                span = Span(left.span.file, left.span.line, left.span.col,
-                            right.span.end_line, right.span.end_col)
-                return ast.Aggregate(span, left.func, left.args, left.cond, ast.Neg(right.span, right))
+        path = []               # the nodes walked through, rebuilt around the graft
+        while True:
+            if isinstance(left, ast.BinOp) and left.op in ("+", "-", "*", "/"):
+                path.append(left)
+                left = left.right
+            elif isinstance(left, ast.Neg):
+                path.append(left)
+                left = left.operand
+            else:
+                break
+        if not isinstance(left, ast.Call):
             return None
-        if isinstance(left, ast.BinOp) and left.op in ("+", "-", "*", "/"):
-            g = self.graft_negated_body(left.right, right)
-            return None if g is None else ast.BinOp(left.span, left.op, left.left, g)
-        if isinstance(left, ast.Neg):
-            g = self.graft_negated_body(left.operand, right)
-            return None if g is None else ast.Neg(left.span, g)
-        return None
+        f = left.func.name
+        # max(a, b) and min(a, b) are functions: only bindings make an aggregate head
+        if not ((f in AGG_KINDS or f in VECTOR_AGG_KINDS) and self.kind(f) != "field"
+                and left.args and all(ast.is_binding(a) for a in left.args)):
+            return None
+        span = Span(left.span.file, left.span.line, left.span.col,
+                    right.span.end_line, right.span.end_col)
+        g = ast.Aggregate(span, left.func, left.args, left.cond, ast.Neg(right.span, right))
+        for p in reversed(path):
+            g = ast.BinOp(p.span, p.op, p.left, g) if isinstance(p, ast.BinOp) else ast.Neg(p.span, g)
+        return g
 
     def _x_Aggregate(self, node: ast.Aggregate, scope: Scope):
         f = node.func.name
@@ -830,10 +878,10 @@ class Checker:
                          % ", ".join(AGG_KINDS + VECTOR_AGG_KINDS))
 
     def _x_BinOp(self, node: ast.BinOp, scope: Scope):
-        if node.op == "-":
-            grafted = self.graft_negated_body(node.left, node.right)
-            if grafted is not None:
-                return self.expr(grafted, scope)
+        if node.op in ("+", "-"):
+            return self.sum_chain(node, scope)
+        if node.op in ("*", "/"):
+            return self.product_chain(node, scope)
         if node.op in _SET_OPS:
             raise self.error("a set (%s) is used where a number is needed" % node.op, node.span)
         a, b = self.expr(node.left, scope), self.expr(node.right, scope)
@@ -851,10 +899,42 @@ class Checker:
             return sympy.Mod(a, b)
         return sympy.Pow(a, b)
 
+    def sum_chain(self, node: ast.BinOp, scope: Scope):
+        """``a + b - c ...`` as one n-ary ``Add``: built once (a chain of 100,000 terms is
+        not 100,000 re-flattenings) and walked with a loop (no recursion limit)."""
+        terms = []
+        while isinstance(node, ast.BinOp) and node.op in ("+", "-"):
+            if node.op == "-":
+                grafted = self.graft_negated_body(node.left, node.right)
+                if grafted is not None:
+                    node = grafted
+                    continue
+            terms.append((node.op, node.right))
+            node = node.left
+        terms.append(("+", node))
+        out = []
+        for op, operand in reversed(terms):
+            e = self.expr(operand, scope)
+            self.numeric(e, operand)
+            out.append(e if op == "+" else -e)
+        return sympy.Add(*out)
+
+    def product_chain(self, node: ast.BinOp, scope: Scope):
+        """``a * b / c ...`` as one n-ary ``Mul`` (see :meth:`sum_chain`)."""
+        out = []
+        for op, operand in chain(node, ("*", "/")):
+            e = self.expr(operand, scope)
+            self.numeric(e, operand)
+            out.append(1 / e if op == "/" else e)
+        return sympy.Mul(*out)
+
     def _x_Neg(self, node: ast.Neg, scope: Scope):
-        a = self.expr(node.operand, scope)
-        self.numeric(a, node.operand)
-        return -a
+        negate = False
+        while isinstance(node, ast.Neg):       # `- - - x`: a loop, not a recursion
+            node, negate = node.operand, not negate
+        a = self.expr(node, scope)
+        self.numeric(a, node)
+        return -a if negate else a
 
     def _not_a_number(what: str, hint: str | None = None):
         """A handler for constructs that are never numbers (conditions, tuples, sets)."""

@@ -29,6 +29,7 @@ from .._lazy import lazy_import
 from ..errors import LagDataError
 from ..ir.model import Source, Span
 from ..ir.values import ParamValue, SetFamilyValue, SetValue, norm_element
+from ..limits import check_graph_generator
 
 nx = lazy_import("networkx")
 
@@ -542,6 +543,7 @@ def _graph_generator(name, raw, span, source) -> nx.Graph:
     gen = raw["generator"]
     kwargs = {k: v for k, v in raw.items() if k != "generator"}
     func = _generator_function(name, gen, span, source)
+    check_graph_generator(name, gen, kwargs, span, source)
     try:
         G = func(**kwargs)
     except Exception as e:  # noqa: BLE001 - any failure of the generator is the user's arguments
