@@ -244,13 +244,20 @@ def _explain_broken_ir(exc: LagError, text: str, path: str) -> None:
     text at its first ``{``; say what is wrong with it as JSON instead."""
     from .errors import LagSyntaxError
     head = text.lstrip()[:400]
-    if isinstance(exc, LagSyntaxError) and head.startswith("{") and '"lagdsl-ir"' in head:
-        from .ir.serialize import parse_json
-        try:
-            parse_json(text)
-        except LagError as why:
+    if not (isinstance(exc, LagSyntaxError) and head.startswith("{")):
+        return
+    from .ir.serialize import parse_json
+    try:
+        doc = parse_json(text)
+    except LagError as why:
+        if '"lagdsl-ir"' in head:
             raise LagError("%s: %s" % (path, why.message),
                            hint="the file starts like lagdsl IR but is not valid JSON") from None
+        return
+    if isinstance(doc, dict):
+        raise LagError("%s is JSON but not lagdsl IR: it has no \"format\": \"lagdsl-ir\" marker"
+                       % path, hint="a data file goes after --data; IR comes from "
+                       "`lagdsl compile MODEL --emit ir`") from None
 
 
 def parse(text: str, data=None, params: dict | None = None, path: str = "<string>",

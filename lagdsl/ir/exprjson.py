@@ -228,7 +228,7 @@ def from_nodes(nodes, where: str):
 
 def _ref(r, k: int, built: list, at: str):
     if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < k:
-        raise IRFormatError("%s: %r is not a reference to an earlier node" % (at, r))
+        raise IRFormatError("%s: %s is not a reference to an earlier node" % (at, _show(r)))
     return built[r]
 
 
