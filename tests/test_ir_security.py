@@ -81,10 +81,13 @@ def test_payload_in_names_and_spans_is_only_data(tmp_path):
 
 def test_a_lag_file_starting_with_a_brace_is_lag_text(tmp_path):
     path = tmp_path / "m.lag"
-    path.write_text('{"format": "not-ir"}\n')
+    path.write_text('{1, 2}\nvar x\n')
     with pytest.raises(LagError) as err:
         lagdsl.load(path)
-    assert err.value.kind == "syntax error" and err.value.span.line == 1
+    assert err.value.kind == "syntax error" and (err.value.span.line, err.value.span.col) == (1, 1)
+    path.write_text('{"format": "not-ir", "x": 1}\n')      # JSON, but no IR marker: never read as IR
+    with pytest.raises(LagError, match='is JSON but not lagdsl IR: it has no "format": "lagdsl-ir" marker'):
+        lagdsl.load(path)
 
 
 def test_ir_is_recognised_by_its_marker_whatever_the_name(tmp_path):
