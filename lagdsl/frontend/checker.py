@@ -128,7 +128,14 @@ class Checker:
             if hasattr(st, "name_span"):
                 self.later.setdefault(st.name, st.name_span)
         for k, st in enumerate(self.program.statements):
-            getattr(self, "_stmt_" + type(st).__name__)(st, k)
+            try:
+                getattr(self, "_stmt_" + type(st).__name__)(st, k)
+            except OverflowError:
+                # a JSON integer or literal beyond float64 (10**400) met a float conversion
+                span = getattr(st, "name_span", None) or st.span
+                raise LagDataError("a number in the data or formula of %s is beyond the range of "
+                                   "float64 (about 1.8e308)" % getattr(st, "name", "this statement"),
+                                   span, None, self.source) from None
         return self.model
 
     # --- errors and names ----------------------------------------------------------------
