@@ -4,7 +4,7 @@ Valid documents (an IR compiled from a model with data, and that model's data) a
 structurally by hypothesis — a value replaced by a hostile one (payload strings, huge
 integers, nested lists, wrong types), a key dropped — or damaged as text (cut short).  A
 payload that would set an attribute on ``builtins`` if any text were evaluated is among the
-values; the sentinel must stay unset.
+values; the sentinel must stay unset.  ``bench/fuzz.py`` runs the same idea at 100,000 inputs.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import builtins
 import copy
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,7 +66,7 @@ def mutated(draw, base):
         for k in path[:-1]:
             parent = parent[k]
         if draw(st.booleans()):
-            parent[path[-1]] = draw(HOSTILE)
+            parent[path[-1]] = copy.deepcopy(draw(HOSTILE))
         else:
             del parent[path[-1]]
     return doc
@@ -82,8 +81,7 @@ def _outcome(run):
     assert not hasattr(builtins, SENTINEL), "code from the input ran"
 
 
-@pytest.mark.slow
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated(BASE_IR))
 def test_mutated_ir_is_a_model_or_a_lag_error(doc):
     with limited(10 ** 5):
@@ -97,8 +95,7 @@ def test_truncated_ir_is_a_lag_error(cut):
     _outcome(lambda: from_json(text[: cut % len(text)]))
 
 
-@pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated(DATA))
 def test_mutated_data_is_a_model_or_a_lag_error(data):
     with limited(10 ** 5):
