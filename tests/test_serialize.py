@@ -8,6 +8,7 @@ import sympy as sp
 from lagdsl.errors import LagError
 from lagdsl.ir.builder import ModelBuilder
 from lagdsl.ir.model import Region, Source, Span
+from lagdsl.ir.sym import SetFamilyRef
 from lagdsl.ir.serialize import (FORMAT, VERSION, IRFormatError, expr_from_json, expr_to_json,
                                  from_dict, from_json, to_dict, to_json)
 from shared_models import KNAPSACK_PAIRS_LAG, knapsack_builder
@@ -35,7 +36,8 @@ def rich_model():
     b.subject_to("fam", x[i] + y[c] >= A[c, i], over=[(c, C), (i, I)],
                  where=sp.Ne(i, 2) & sp.Lt(sp.Mod(i, 3), 2))
     b.subject_to("band", lower=1, body=b.sum([((i, c), P)], z[i, c]), upper=sp.Symbol("n"))
-    b.subject_to("nbr", b.sum([(j, sp.Symbol("nb"))], x[j], where=None) <= 1, over=[(i, I)])
+    b.subject_to("nbr", b.sum([(j, SetFamilyRef(sp.Symbol("nb"), sp.Tuple(i)))], x[j], where=None) <= 1,
+                 over=[(i, I)])
     b.domain("D", x=(0, 1), t=(0, 2))
     u = b.field("u", ["x", "t"], "D")
     X, T = sp.symbols("x t")

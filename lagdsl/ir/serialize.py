@@ -39,7 +39,9 @@ from ..limits import check_size
 from .exprjson import MAX_NAME, IRFormatError, from_nodes, to_nodes
 from .model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Region, Source, Span,
                     VarDecl)
-from .sym import Over
+from sympy.core.function import AppliedUndef
+
+from .sym import Agg, Over, SetFamilyRef, SetName
 from .values import ParamValue, SetFamilyValue, SetValue
 
 FORMAT = "lagdsl-ir"
@@ -450,7 +452,73 @@ def _from_dict(d: dict) -> Model:
     for k, c in _table(d, "constraints").items():
         m.constraints[k] = _constraint_in(m, k, _obj(c, "constraint %s" % k))
     m.decl_spans = {k: _span_in(s, "decl_spans %s" % k) for k, s in _table(d, "decl_spans").items()}
+    _check_names(m)
     return m
+
+
+def _check_names(m: Model) -> None:
+    """Every name an expression uses is declared in the document, with the right number of
+    subscripts, and every index is used inside its binding: what the checker guarantees for
+    a ``.lag`` model, so that lowering an IR model never meets an unknown name."""
+    coords = {c for dm in m.domains.values() for c in dm.coords}
+    scalars = {k for k, p in m.params.items() if not p.index} | \
+        {k for k, v in m.vars.items() if not v.index}
+    items = []
+    if m.objective is not None:
+        items.append(("objective %s" % m.objective.name, m.objective.expr, ()))
+    for k, c in m.constraints.items():
+        bound = tuple(s for o in c.binding for s in o.indices)
+        w = "constraint %s" % k
+        for j, o in enumerate(c.binding):      # a binding's set may use earlier indices
+            items.append((w + " binding", o.set, tuple(s for p in c.binding[:j] for s in p.indices)))
+        for e in (c.body, c.lower, c.upper, c.where):
+            if e is not None:
+                items.append((w, e, bound))
+        if c.region is not None and c.region.where is not None:
+            items.append((w + " region", c.region.where, ()))
+    for where, expr, bound in items:
+        stack = [(expr, frozenset(bound))]
+        while stack:
+            e, scope = stack.pop()
+            if isinstance(e, Agg):
+                inner = set(scope)
+                for o in e.bindings:
+                    stack.append((o.set, frozenset(inner)))
+                    inner |= set(o.indices)
+                stack.extend([(e.cond, frozenset(inner)), (e.body, frozenset(inner))])
+                continue
+            if isinstance(e, Over):
+                stack.append((e.set, scope))
+                continue
+            if isinstance(e, SetName):
+                _known(m.sets, e.name, where, "set")
+                continue
+            if isinstance(e, SetFamilyRef):
+                _known(m.set_families, e.name, where, "set family")
+                stack.extend((a, scope) for a in e.subscripts)
+                continue
+            if isinstance(e, sympy.Indexed):
+                name = e.base.label.name
+                decl = m.params.get(name) or m.vars.get(name)
+                if decl is None or not decl.index:
+                    raise IRFormatError("%s: %s is not an indexed param or var of the document"
+                                        % (where, _show(name)))
+                arity = sum(m.sets[s].arity for s in decl.index)
+                if len(e.indices) != arity:
+                    raise IRFormatError("%s: %s takes %d subscripts, got %d"
+                                        % (where, name, arity, len(e.indices)))
+                stack.extend((a, scope) for a in e.indices)
+                continue
+            if isinstance(e, AppliedUndef):
+                _known(m.fields, e.func.__name__, where, "field")
+            elif type(e) is sympy.Symbol:
+                if e not in scope and e.name not in scalars and e.name not in coords:
+                    raise IRFormatError("%s: %s is not a scalar param or var, an index in scope "
+                                        "or a coordinate" % (where, _show(e.name)))
+            if isinstance(e, (sympy.Derivative, sympy.Integral)):
+                stack.append((e.args[0], scope))
+                continue
+            stack.extend((a, scope) for a in e.args)
 
 
 def _constraint_in(m: Model, k: str, c: dict) -> Constraint:
