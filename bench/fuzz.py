@@ -165,6 +165,19 @@ def mutate_ir_text(rng: random.Random, text: str) -> str:
 
 # --- running -----------------------------------------------------------------------------------
 
+def _excerpt(payload) -> str:
+    """What made an input slow, for the report: the mutated text near a hostile token, or
+    the data's values."""
+    if isinstance(payload, str):
+        return payload[:60] + "..."
+    text, data, _ = payload
+    for tok in ("^", "1e400", "10^12", "mod", "(" * 20, " + x" * 20):
+        k = text.find(tok)
+        if k >= 0:
+            return repr(text[max(0, k - 40): k + 40])
+    return json.dumps(data)[:120]
+
+
 def run_one(kind: str, payload, cap: float):
     """The outcome of one input: ``ok``, ``LagError:<kind>``, ``internal:<type>`` or
     ``timeout``, and a short note for internal errors."""
@@ -177,7 +190,7 @@ def run_one(kind: str, payload, cap: float):
             compile_text(text, "fuzz.lag", data=data, base_dir=base_dir)
         return "ok", None
     except Timeout:
-        return "timeout", None
+        return "timeout", "after %gs: %s" % (cap, _excerpt(payload))
     except LagError as err:
         return "LagError: %s" % err.kind, None
     except Exception as err:  # noqa: BLE001 - counting every other exception is the point

@@ -41,7 +41,7 @@ from .model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Region,
                     VarDecl)
 from sympy.core.function import AppliedUndef
 
-from .sym import Agg, Over, SetFamilyRef, SetName
+from .sym import Agg, Member, Over, SetFamilyRef, SetName, Str
 from .values import ParamValue, SetFamilyValue, SetValue
 
 FORMAT = "lagdsl-ir"
@@ -219,6 +219,8 @@ def _set_in(d, where: str) -> SetValue:
         if len(r) != 2:
             raise IRFormatError("%s: a range is [lo, hi]" % where)
         lo, hi = (_int(v, where + " range") for v in r)
+        if max(abs(lo), abs(hi)) >= 2 ** 62:
+            raise IRFormatError("%s: range bounds beyond 64-bit integers" % where)
         check_size(max(0, hi - lo + 1), where)
         return SetValue.from_range(lo, hi)
     if "elements" in d:
@@ -458,67 +460,96 @@ def _from_dict(d: dict) -> Model:
 
 def _check_names(m: Model) -> None:
     """Every name an expression uses is declared in the document, with the right number of
-    subscripts, and every index is used inside its binding: what the checker guarantees for
-    a ``.lag`` model, so that lowering an IR model never meets an unknown name."""
+    subscripts; every index is used inside its binding and names no declaration; unknowns
+    appear only where the checker allows them (not in subscripts, conditions, set terms or a
+    constraint's bounds); strings only as elements (subscripts, ``==``/``!=``, members).
+    What the checker guarantees for a ``.lag`` model, so that lowering an IR model never
+    meets a name or a construct it does not know."""
     coords = {c for dm in m.domains.values() for c in dm.coords}
     scalars = {k for k, p in m.params.items() if not p.index} | \
         {k for k, v in m.vars.items() if not v.index}
-    items = []
+    items = []          # (where, expression, indices in scope, data only)
     if m.objective is not None:
-        items.append(("objective %s" % m.objective.name, m.objective.expr, ()))
+        items.append(("objective %s" % m.objective.name, m.objective.expr, (), False))
     for k, c in m.constraints.items():
-        bound = tuple(s for o in c.binding for s in o.indices)
         w = "constraint %s" % k
-        for j, o in enumerate(c.binding):      # a binding's set may use earlier indices
-            items.append((w + " binding", o.set, tuple(s for p in c.binding[:j] for s in p.indices)))
-        for e in (c.body, c.lower, c.upper, c.where):
-            if e is not None:
-                items.append((w, e, bound))
+        bound: tuple = ()
+        for o in c.binding:             # a binding's set may use earlier indices
+            _check_indices(m, o, w)
+            items.append((w + " binding", o.set, bound, True))
+            bound += tuple(o.indices)
+        items.append((w, c.body, bound, False))
+        items += [(w, e, bound, True) for e in (c.lower, c.upper, c.where) if e is not None]
         if c.region is not None and c.region.where is not None:
-            items.append((w + " region", c.region.where, ()))
-    for where, expr, bound in items:
-        stack = [(expr, frozenset(bound))]
-        while stack:
-            e, scope = stack.pop()
-            if isinstance(e, Agg):
-                inner = set(scope)
-                for o in e.bindings:
-                    stack.append((o.set, frozenset(inner)))
-                    inner |= set(o.indices)
-                stack.extend([(e.cond, frozenset(inner)), (e.body, frozenset(inner))])
+            items.append((w + " region", c.region.where, (), True))
+    for where, expr, bound, data_only in items:
+        _check_expr(m, expr, frozenset(bound), data_only, where, scalars, coords)
+
+
+_STR_PARENTS = (sympy.Indexed, sympy.Eq, sympy.Ne, sympy.Tuple, SetFamilyRef, Member)
+
+
+def _check_indices(m: Model, over: Over, where: str) -> None:
+    for s in over.indices:
+        if m.kind_of(s.name) is not None:
+            raise IRFormatError("%s: the index %s is also the name of a %s"
+                                % (where, _show(s.name), m.kind_of(s.name)))
+
+
+def _check_expr(m: Model, expr, scope: frozenset, data_only: bool, where: str, scalars, coords):
+    stack = [(expr, scope, data_only)]
+    while stack:
+        e, scope, data = stack.pop()
+        if isinstance(e, Str):
+            continue
+        if not isinstance(e, _STR_PARENTS) and any(isinstance(a, Str) for a in e.args):
+            raise IRFormatError("%s: a string is used as a number in %s" % (where, _show(str(e))))
+        if isinstance(e, Agg):
+            inner = set(scope)
+            for o in e.bindings:
+                _check_indices(m, o, where)
+                stack.append((o.set, frozenset(inner), True))
+                inner |= set(o.indices)
+            stack.extend([(e.cond, frozenset(inner), True), (e.body, frozenset(inner), data)])
+            continue
+        if isinstance(e, Over):
+            stack.append((e.set, scope, True))
+            continue
+        if isinstance(e, SetName):
+            _known(m.sets, e.name, where, "set")
+            continue
+        if isinstance(e, SetFamilyRef):
+            _known(m.set_families, e.name, where, "set family")
+            stack.extend((a, scope, True) for a in e.subscripts)
+            continue
+        if isinstance(e, sympy.Indexed):
+            name = e.base.label.name
+            decl = m.params.get(name) or m.vars.get(name)
+            if decl is None or not decl.index:
+                raise IRFormatError("%s: %s is not an indexed param or var of the document"
+                                    % (where, _show(name)))
+            if data and name in m.vars:
+                raise IRFormatError("%s: the unknown %s is used where only data may be" % (where, name))
+            arity = sum(m.sets[s].arity for s in decl.index)
+            if len(e.indices) != arity:
+                raise IRFormatError("%s: %s takes %d subscripts, got %d"
+                                    % (where, name, arity, len(e.indices)))
+            stack.extend((a, scope, True) for a in e.indices)
+            continue
+        if isinstance(e, AppliedUndef):
+            _known(m.fields, e.func.__name__, where, "field")
+        elif type(e) is sympy.Symbol:
+            if e in scope or e.name in coords:
                 continue
-            if isinstance(e, Over):
-                stack.append((e.set, scope))
-                continue
-            if isinstance(e, SetName):
-                _known(m.sets, e.name, where, "set")
-                continue
-            if isinstance(e, SetFamilyRef):
-                _known(m.set_families, e.name, where, "set family")
-                stack.extend((a, scope) for a in e.subscripts)
-                continue
-            if isinstance(e, sympy.Indexed):
-                name = e.base.label.name
-                decl = m.params.get(name) or m.vars.get(name)
-                if decl is None or not decl.index:
-                    raise IRFormatError("%s: %s is not an indexed param or var of the document"
-                                        % (where, _show(name)))
-                arity = sum(m.sets[s].arity for s in decl.index)
-                if len(e.indices) != arity:
-                    raise IRFormatError("%s: %s takes %d subscripts, got %d"
-                                        % (where, name, arity, len(e.indices)))
-                stack.extend((a, scope) for a in e.indices)
-                continue
-            if isinstance(e, AppliedUndef):
-                _known(m.fields, e.func.__name__, where, "field")
-            elif type(e) is sympy.Symbol:
-                if e not in scope and e.name not in scalars and e.name not in coords:
-                    raise IRFormatError("%s: %s is not a scalar param or var, an index in scope "
-                                        "or a coordinate" % (where, _show(e.name)))
-            if isinstance(e, (sympy.Derivative, sympy.Integral)):
-                stack.append((e.args[0], scope))
-                continue
-            stack.extend((a, scope) for a in e.args)
+            if e.name not in scalars:
+                raise IRFormatError("%s: %s is not a scalar param or var, an index in scope "
+                                    "or a coordinate" % (where, _show(e.name)))
+            if data and e.name in m.vars:
+                raise IRFormatError("%s: the unknown %s is used where only data may be" % (where, e.name))
+        if isinstance(e, (sympy.Derivative, sympy.Integral)):
+            stack.append((e.args[0], scope, data))
+            continue
+        stack.extend((a, scope, data) for a in e.args)
 
 
 def _constraint_in(m: Model, k: str, c: dict) -> Constraint:
@@ -537,7 +568,9 @@ def _constraint_in(m: Model, k: str, c: dict) -> Constraint:
     binding = tuple(expr_from_json(o, "%s binding %d" % (w, j), Over)
                     for j, o in enumerate(_list(c.get("binding", []), w + " binding")))
     where = expr_from_json(c.get("where"), w + " where", Boolean)
-    out = Constraint(_str(c.get("name", k), w + " name"), body, lower, upper, binding, where,
+    if c.get("name", k) != k:
+        raise IRFormatError("%s: its name %s differs from its key" % (w, _show(c.get("name"))))
+    out = Constraint(k, body, lower, upper, binding, where,
                      region, _span_in(c.get("span"), w), _spans_in(c.get("spans"), w))
     if "sense" in c:
         try:
