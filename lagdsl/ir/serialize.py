@@ -414,6 +414,10 @@ def _from_dict(d: dict) -> Model:
         if np.isnan(lower).any() or np.isnan(upper).any() or (lower == np.inf).any() \
                 or (upper == -np.inf).any():
             raise IRFormatError("%s: a bound is nan, or a lower bound +inf / upper bound -inf" % w)
+        bad = np.flatnonzero(lower > upper)
+        if bad.size:
+            raise IRFormatError("%s: lower bound %g above upper bound %g at position %d"
+                                % (w, lower[bad[0]], upper[bad[0]], bad[0]))
         start = None if v.get("start") is None else _array_in(v["start"], n, w + " start")
         m.vars[k] = VarDecl(k, index, domain, lower, upper, start, _span_in(v.get("span"), w))
     for k, dm in _table(d, "domains").items():
