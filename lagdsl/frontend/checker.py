@@ -120,6 +120,7 @@ class Checker:
         self.decls: dict[str, tuple[str, Span]] = {}
         self.later: dict[str, Span] = {}
         self.coordinates: dict[str, Span] = {}
+        self.bases: dict[str, sympy.IndexedBase] = {}
 
     # --- driver ----------------------------------------------------------------------------
     def run(self) -> Model:
@@ -741,7 +742,8 @@ class Checker:
     def data_expr(self, node, scope: Scope, what: str):
         """An expression that must not mention unknowns."""
         e = self.expr(node, scope)
-        self.require_data(e, node, what, scope.owner)
+        if not (e.is_Number or isinstance(e, Str)):     # a literal is data: skip the walk
+            self.require_data(e, node, what, scope.owner)
         return e
 
     def expr(self, node, scope: Scope):
@@ -794,7 +796,10 @@ class Checker:
                 kind, name, arity, "" if arity == 1 else "s", "sets are" if len(decl.index) > 1 else "set is",
                 ", ".join(decl.index), len(node.subs)), node.span)
         subs = [self.data_expr(s, scope, "a subscript") for s in node.subs]
-        e = sympy.IndexedBase(name)[tuple(subs)]
+        base = self.bases.get(name)
+        if base is None:        # one IndexedBase per name: 100,000 subscripts build it once
+            base = self.bases[name] = sympy.IndexedBase(name)
+        e = base[tuple(subs)]
         scope.note(e, node.span)
         return e
 
