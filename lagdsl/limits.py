@@ -30,6 +30,10 @@ MIN_DEFAULT, MAX_DEFAULT = 10 ** 6, 10 ** 9
 #: sub-expressions counted as the tree every traversal walks).
 MAX_EXPRESSION_NODES = 10 ** 7
 
+#: The most bits an exact power of two rational numbers may have (sympy evaluates
+#: ``9^9^9`` digit by digit when it is built).
+MAX_POW_BITS = 100_000
+
 _override: contextvars.ContextVar[int | None] = contextvars.ContextVar("lagdsl_max_elements",
                                                                       default=None)
 
@@ -133,3 +137,14 @@ def check_graph_generator(name: str, gen: str, kwargs: dict, span=None, source=N
     dense = 1.0 if "complete" in str(gen) else max(probs, default=0.0)
     est = nodes + int(dense * nodes * (nodes - 1) / 2)
     check_size(est, "graph %s (generator %s)" % (name, gen), span, source=source)
+
+
+def power_too_large(base, exp) -> bool:
+    """Whether the exact power ``base ** exp`` of two sympy rationals would exceed
+    :data:`MAX_POW_BITS` (or need a root of degree above 64): refuse it before sympy
+    builds it.  Anything not a pair of rationals is never too large here."""
+    import sympy
+    if not (isinstance(base, sympy.Rational) and isinstance(exp, sympy.Rational)):
+        return False
+    bits = max(abs(base.p).bit_length(), abs(base.q).bit_length(), 1)
+    return abs(base.p) > 1 and (abs(exp.p) * bits > MAX_POW_BITS or exp.q > 64)

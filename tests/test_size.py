@@ -113,3 +113,11 @@ def test_explicit_sum_of_100000_terms_solves():
     r = m.solve()
     assert r.status == "optimal" and r.objective == pytest.approx(10)
     assert np.isclose(r.values["x"].array.sum(), 10)
+
+
+def test_power_tower_is_refused_before_sympy_builds_it():
+    # 9^9^9 has 370 million digits; sympy would compute every one of them
+    with pytest.raises(LagError, match=r"9 \^ 387420489 is too large to compute exactly") as err:
+        lagdsl.parse("var x >= 0\nminimize f: x + 9^9^9\n", path="m.lag")
+    assert (err.value.span.line, err.value.span.col) == (2, 17)
+    assert lagdsl.parse("var x >= 0\nminimize f: x + 2^10 + 4^(1/2)\n").ir.objective.expr.args[0] == 1026

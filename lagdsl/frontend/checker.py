@@ -33,7 +33,7 @@ from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over,
                       SetName, SetRange, Str)
 from ..ir.values import ParamValue, SetValue, norm_element
 from ..lower.evaluate import Evaluator
-from ..limits import check_size
+from ..limits import MAX_POW_BITS, check_size, power_too_large
 from ..lower.rows import Rows
 from . import ast
 from .data import coerce_param, coerce_set, expand_graph, load_graph
@@ -909,6 +909,10 @@ class Checker:
             return a / b
         if node.op == "mod":
             return sympy.Mod(a, b)
+        if power_too_large(a, b):
+            raise self.error("%s ^ %s is too large to compute exactly" % (_brief(a), _brief(b)),
+                             node.span, "powers of numbers are computed exactly; this one would "
+                             "have more than %d bits" % MAX_POW_BITS)
         return sympy.Pow(a, b)
 
     def sum_chain(self, node: ast.BinOp, scope: Scope):
@@ -1041,6 +1045,12 @@ class Checker:
         body = self.expr(node.body, inner)
         limits = [(sympy.Symbol(c), _exact(lo), _exact(hi)) for c, (lo, hi) in dom.coords.items()]
         return sympy.Integral(body, *limits)
+
+
+def _brief(e) -> str:
+    """A number for a message, without printing all of its digits."""
+    text = str(e)
+    return text if len(text) <= 24 else "%s...(%d digits)" % (text[:12], len(text))
 
 
 def _flat(e) -> tuple:

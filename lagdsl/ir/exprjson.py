@@ -33,7 +33,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
 from ..errors import LagError
-from ..limits import MAX_EXPRESSION_NODES
+from ..limits import MAX_EXPRESSION_NODES, power_too_large
 from .sym import AGG_KINDS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef, SetName, SetRange, \
     SetTerm, Str, sigmoid
 
@@ -48,8 +48,6 @@ class IRFormatError(LagError):
 MAX_DIGITS = 1000
 #: The largest |binary exponent| of a stored Float.
 MAX_FLOAT_EXPONENT = 100_000
-#: The most bits an exact power of two stored numbers may produce.
-MAX_POW_BITS = 100_000
 #: The largest order of a stored derivative.
 MAX_DERIVATIVE_ORDER = 100
 #: A name: what the language and the builder produce (dotted graph attributes, ``_m0``).
@@ -326,10 +324,7 @@ def _call(tag: str, args: list, at: str):
 def _check_pow(base, exp, at: str) -> None:
     """Refuse an exact power whose value would be huge: ``Pow(10, 10**10)`` is evaluated by
     sympy on construction, digit by digit."""
-    if not (isinstance(base, sympy.Rational) and isinstance(exp, sympy.Rational)):
-        return
-    bits = max(abs(base.p).bit_length(), abs(base.q).bit_length(), 1)
-    if abs(exp.p) * bits > MAX_POW_BITS or exp.q > 64:
+    if power_too_large(base, exp):
         raise IRFormatError("%s: the power %s^%s is too large to build exactly" % (
             at, _short(base), _short(exp)))
 
