@@ -74,9 +74,6 @@ def expr_from_json(d, where: str, kind=sympy.Basic):
     return e
 
 
-_expr_out = expr_to_json
-
-
 # --- numbers ---------------------------------------------------------------------------------
 
 def _num_out(v):
@@ -271,7 +268,7 @@ def _span_in(x, where: str) -> Span | None:
 # --- the model -------------------------------------------------------------------------------
 
 def _spans_out(spans: dict | None) -> list:
-    return [[_expr_out(e), _span_out(s)] for e, s in (spans or {}).items() if isinstance(e, sympy.Basic)]
+    return [[expr_to_json(e), _span_out(s)] for e, s in (spans or {}).items() if isinstance(e, sympy.Basic)]
 
 
 def _spans_in(items, where: str) -> dict:
@@ -313,18 +310,18 @@ def to_dict(model: Model) -> dict:
                      for k, f in model.fields.items()}
     ob = model.objective
     out["objective"] = None if ob is None else {"name": ob.name, "sense": ob.sense,
-                                                "expr": _expr_out(ob.expr), "span": _span_out(ob.span),
+                                                "expr": expr_to_json(ob.expr), "span": _span_out(ob.span),
                                                 "spans": _spans_out(getattr(ob, "spans", None))}
     out["constraints"] = {}
     for k, c in model.constraints.items():
         region = None
         if c.region is not None:
             region = {"domain": c.region.domain, "kind": c.region.kind,
-                      "where": _expr_out(c.region.where)}
+                      "where": expr_to_json(c.region.where)}
         out["constraints"][k] = {
-            "name": c.name, "sense": c.sense, "body": _expr_out(c.body),
-            "lower": _expr_out(c.lower), "upper": _expr_out(c.upper),
-            "binding": [_expr_out(o) for o in c.binding], "where": _expr_out(c.where),
+            "name": c.name, "sense": c.sense, "body": expr_to_json(c.body),
+            "lower": expr_to_json(c.lower), "upper": expr_to_json(c.upper),
+            "binding": [expr_to_json(o) for o in c.binding], "where": expr_to_json(c.where),
             "region": region, "span": _span_out(c.span),
             "spans": _spans_out(c.spans),
         }
