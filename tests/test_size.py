@@ -121,3 +121,13 @@ def test_power_tower_is_refused_before_sympy_builds_it():
         lagdsl.parse("var x >= 0\nminimize f: x + 9^9^9\n", path="m.lag")
     assert (err.value.span.line, err.value.span.col) == (2, 17)
     assert lagdsl.parse("var x >= 0\nminimize f: x + 2^10 + 4^(1/2)\n").ir.objective.expr.args[0] == 1026
+
+
+def test_fuzz_findings_are_positioned_errors(tmp_path):
+    # found by bench/fuzz.py: sympy raised ZeroDivisionError, a float graph path a TypeError
+    with pytest.raises(LagError, match="mod 0: the divisor is zero") as err:
+        lagdsl.parse("set I = 1..3\nvar x[I] >= 0\nminimize f: sum(i in I) (i mod 0) * x[i]\n")
+    assert (err.value.span.line, err.value.span.col) == (3, 32)
+    with pytest.raises(LagError, match='graph G: "file" must be a path'):
+        lagdsl.parse("graph G\nvar x[G.nodes] binary\nmaximize f: sum(v in G.nodes) x[v]\n",
+                     data={"G": {"file": 1.5}}, base_dir=str(tmp_path))

@@ -908,6 +908,8 @@ class Checker:
         if node.op == "/":
             return a / b
         if node.op == "mod":
+            if b.is_zero:           # sympy raises ZeroDivisionError on a literal `mod 0`
+                raise self.error("mod 0: the divisor is zero", node.right.span)
             return sympy.Mod(a, b)
         if power_too_large(a, b):
             raise self.error("%s ^ %s is too large to compute exactly" % (_brief(a), _brief(b)),

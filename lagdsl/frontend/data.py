@@ -532,6 +532,9 @@ def load_graph(name, raw, base_dir=None, span=None, source=None) -> nx.Graph:
     if isinstance(raw, dict) and "generator" in raw:
         return _graph_generator(name, raw, span, source)
     if isinstance(raw, dict) and "file" in raw:
+        if not isinstance(raw["file"], str):
+            raise _err("graph %s: \"file\" must be a path (a string), data has %s"
+                       % (name, _show_kind(raw["file"])), span, source)
         return _graph_file(name, raw["file"], base_dir, raw.get("directed"), span, source)
     if isinstance(raw, dict):
         return _graph_dict(name, raw, span, source)
