@@ -533,8 +533,8 @@ def _check_expr(m: Model, expr, scope: frozenset, data_only: bool, where: str, s
                 raise IRFormatError("%s: the unknown %s is used where only data may be" % (where, name))
             arity = sum(m.sets[s].arity for s in decl.index)
             if len(e.indices) != arity:
-                raise IRFormatError("%s: %s takes %d subscripts, got %d"
-                                    % (where, name, arity, len(e.indices)))
+                raise IRFormatError("%s: %s takes %d subscript%s, got %d"
+                                    % (where, name, arity, "" if arity == 1 else "s", len(e.indices)))
             stack.extend((a, scope, True) for a in e.indices)
             continue
         if isinstance(e, AppliedUndef):
