@@ -131,6 +131,14 @@ class Checker:
         for k, st in enumerate(self.program.statements):
             try:
                 getattr(self, "_stmt_" + type(st).__name__)(st, k)
+            except RecursionError:
+                # chains (a + b + ..., a * b * ..., - - x, not not c) are loops; what is left
+                # is brackets around operators nested hundreds deep
+                raise self.error("%s nests brackets around operators too deeply for lagdsl "
+                                 "(several hundred levels)" % getattr(st, "name", "this statement"),
+                                 getattr(st, "name_span", None) or st.span,
+                                 "name an inner part as a param, or write it as a longer chain "
+                                 "without brackets") from None
             except OverflowError:
                 # a JSON integer or literal beyond float64 (10**400) met a float conversion
                 span = getattr(st, "name_span", None) or st.span
