@@ -30,6 +30,11 @@ MIN_DEFAULT, MAX_DEFAULT = 10 ** 6, 10 ** 9
 #: sub-expressions counted as the tree every traversal walks).
 MAX_EXPRESSION_NODES = 10 ** 7
 
+#: The deepest expression (sympy tree levels after n-ary chains are flattened) a body may
+#: have: sympy's printers and simplifications, classification and lowering recurse once per
+#: level; 200 levels pass all of them (measured: about 300 breaks the pretty printer).
+MAX_EXPRESSION_DEPTH = 200
+
 #: The most bits an exact power of two rational numbers may have (sympy evaluates
 #: ``9^9^9`` digit by digit when it is built).
 MAX_POW_BITS = 100_000
@@ -148,3 +153,23 @@ def power_too_large(base, exp) -> bool:
         return False
     bits = max(abs(base.p).bit_length(), abs(base.q).bit_length(), 1)
     return abs(base.p) > 1 and (abs(exp.p) * bits > MAX_POW_BITS or exp.q > 64)
+
+
+def expression_depth(expr) -> int:
+    """Levels of a sympy expression (a leaf is 1), walked without recursion; shared
+    sub-expressions are measured once."""
+    depth: dict[int, int] = {}
+    keep = []
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in depth:
+            continue
+        args = getattr(e, "args", ())
+        if not ready and any(id(a) not in depth for a in args):
+            stack.append((e, True))
+            stack.extend((a, False) for a in args if id(a) not in depth)
+            continue
+        keep.append(e)
+        depth[id(e)] = 1 + max((depth[id(a)] for a in args), default=0)
+    return depth[id(expr)]

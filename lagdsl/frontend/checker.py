@@ -33,7 +33,8 @@ from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over,
                       SetName, SetRange, Str)
 from ..ir.values import ParamValue, SetValue, norm_element
 from ..lower.evaluate import Evaluator
-from ..limits import MAX_POW_BITS, check_size, power_too_large
+from ..limits import (MAX_EXPRESSION_DEPTH, MAX_POW_BITS, check_size, expression_depth,
+                      power_too_large)
 from ..lower.rows import Rows
 from . import ast
 from .data import coerce_param, coerce_set, expand_graph, load_graph
@@ -131,6 +132,7 @@ class Checker:
         for k, st in enumerate(self.program.statements):
             try:
                 getattr(self, "_stmt_" + type(st).__name__)(st, k)
+                self.check_depth(st)
             except RecursionError:
                 # chains (a + b + ..., a * b * ..., - - x, not not c) are loops; what is left
                 # is brackets around operators nested hundreds deep
@@ -146,6 +148,25 @@ class Checker:
                                    "float64 (about 1.8e308)" % getattr(st, "name", "this statement"),
                                    span, None, self.source) from None
         return self.model
+
+    def check_depth(self, st) -> None:
+        """Refuse an objective or constraint whose expression stays deeper than
+        :data:`lagdsl.limits.MAX_EXPRESSION_DEPTH` after chains are flattened (brackets
+        around products of unknowns nested hundreds deep): what comes after the checker
+        recurses once per level."""
+        if isinstance(st, ast.ObjectiveStmt):
+            exprs = [self.model.objective.expr]
+        elif isinstance(st, ast.ConstraintStmt):
+            c = self.model.constraints[st.name]
+            exprs = [e for e in (c.body, c.lower, c.upper) if e is not None]
+        else:
+            return
+        for e in exprs:
+            depth = expression_depth(e)
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise self.error("%s is nested %d levels deep, more than the %d lagdsl can lower"
+                                 % (st.name, depth, MAX_EXPRESSION_DEPTH), st.name_span,
+                                 "name an inner part as a variable with an equality constraint")
 
     # --- errors and names ----------------------------------------------------------------
     def error(self, message: str, span: Span | None, hint: str | None = None) -> LagSemanticError:
@@ -898,24 +919,87 @@ class Checker:
                          % ", ".join(AGG_KINDS + VECTOR_AGG_KINDS))
 
     def _x_BinOp(self, node: ast.BinOp, scope: Scope):
+        return self.arithmetic(node, scope)
+
+    def _x_Neg(self, node: ast.Neg, scope: Scope):
+        return self.arithmetic(node, scope)
+
+    def arithmetic(self, root, scope: Scope):
+        """Arithmetic (``+ - * / mod ^`` and unary ``-``) as sympy, walked with an explicit
+        stack: neither a 100,000-term chain nor brackets nested hundreds deep use Python's
+        recursion.  Chains become one n-ary ``Add``/``Mul`` (built once, not re-flattened
+        per term); every other construct is a leaf converted by :meth:`expr`.  Operands
+        are converted and checked to be numbers in source order, so the first error in the
+        text is the one reported."""
+        done: dict[int, object] = {}
+        parts: dict[int, tuple] = {}
+        stack = [root]
+        while stack:
+            node = stack[-1]
+            if id(node) in done:
+                stack.pop()
+                continue
+            p = parts.get(id(node))
+            if p is None:
+                p = self.arithmetic_parts(node)
+                if p is None:                   # a leaf: a name, a call, an aggregate ...
+                    stack.pop()
+                    done[id(node)] = self._operand(node, getattr(self, "_x_" + type(node).__name__)(node, scope), root)
+                    continue
+                parts[id(node)] = p
+                pending = [c for _op, c in p[1] if id(c) not in done]
+                if pending:
+                    stack.extend(reversed(pending))
+                    continue
+            stack.pop()
+            done[id(node)] = self._operand(node, self.arithmetic_combine(node, p, done), root)
+        return done[id(root)]
+
+    def _operand(self, node, e, root):
+        """``e``, checked to be a number unless it is the whole expression (whose caller
+        decides what it must be)."""
+        if node is not root:
+            self.numeric(e, node)
+        return e
+
+    def arithmetic_parts(self, node):
+        """``(kind, [(op, operand), ...])`` of an arithmetic node, or None for a leaf."""
+        if isinstance(node, ast.Neg):
+            negate = False
+            while isinstance(node, ast.Neg):    # `- - - x`: one node, not a recursion
+                node, negate = node.operand, not negate
+            return "neg", [(negate, node)]
+        if not isinstance(node, ast.BinOp) or node.op in _SET_OPS:
+            return None
         if node.op in ("+", "-"):
-            return self.sum_chain(node, scope)
+            terms = []
+            while isinstance(node, ast.BinOp) and node.op in ("+", "-"):
+                if node.op == "-":
+                    grafted = self.graft_negated_body(node.left, node.right)
+                    if grafted is not None:
+                        node = grafted
+                        continue
+                terms.append((node.op, node.right))
+                node = node.left
+            terms.append(("+", node))
+            terms.reverse()
+            return "sum", terms
         if node.op in ("*", "/"):
-            return self.product_chain(node, scope)
-        if node.op in _SET_OPS:
-            raise self.error("a set (%s) is used where a number is needed" % node.op, node.span)
-        a, b = self.expr(node.left, scope), self.expr(node.right, scope)
-        self.numeric(a, node.left)
-        self.numeric(b, node.right)
-        if node.op == "+":
-            return a + b
-        if node.op == "-":
-            return a - b
-        if node.op == "*":
-            return a * b
-        if node.op == "/":
-            return a / b
-        if node.op == "mod":
+            return "product", chain(node, ("*", "/"))
+        return node.op, [(None, node.left), (None, node.right)]
+
+    def arithmetic_combine(self, node, parts: tuple, done: dict):
+        """The sympy value of an arithmetic node from its converted operands."""
+        kind, items = parts
+        vals = [done[id(c)] for _op, c in items]
+        if kind == "neg":
+            return -vals[0] if items[0][0] else vals[0]
+        if kind == "sum":
+            return sympy.Add(*(v if op == "+" else -v for (op, _c), v in zip(items, vals)))
+        if kind == "product":
+            return sympy.Mul(*(1 / v if op == "/" else v for (op, _c), v in zip(items, vals)))
+        a, b = vals
+        if kind == "mod":
             if b.is_zero:           # sympy raises ZeroDivisionError on a literal `mod 0`
                 raise self.error("mod 0: the divisor is zero", node.right.span)
             return sympy.Mod(a, b)
@@ -924,43 +1008,6 @@ class Checker:
                              node.span, "powers of numbers are computed exactly; this one would "
                              "have more than %d bits" % MAX_POW_BITS)
         return sympy.Pow(a, b)
-
-    def sum_chain(self, node: ast.BinOp, scope: Scope):
-        """``a + b - c ...`` as one n-ary ``Add``: built once (a chain of 100,000 terms is
-        not 100,000 re-flattenings) and walked with a loop (no recursion limit)."""
-        terms = []
-        while isinstance(node, ast.BinOp) and node.op in ("+", "-"):
-            if node.op == "-":
-                grafted = self.graft_negated_body(node.left, node.right)
-                if grafted is not None:
-                    node = grafted
-                    continue
-            terms.append((node.op, node.right))
-            node = node.left
-        terms.append(("+", node))
-        out = []
-        for op, operand in reversed(terms):
-            e = self.expr(operand, scope)
-            self.numeric(e, operand)
-            out.append(e if op == "+" else -e)
-        return sympy.Add(*out)
-
-    def product_chain(self, node: ast.BinOp, scope: Scope):
-        """``a * b / c ...`` as one n-ary ``Mul`` (see :meth:`sum_chain`)."""
-        out = []
-        for op, operand in chain(node, ("*", "/")):
-            e = self.expr(operand, scope)
-            self.numeric(e, operand)
-            out.append(1 / e if op == "/" else e)
-        return sympy.Mul(*out)
-
-    def _x_Neg(self, node: ast.Neg, scope: Scope):
-        negate = False
-        while isinstance(node, ast.Neg):       # `- - - x`: a loop, not a recursion
-            node, negate = node.operand, not negate
-        a = self.expr(node, scope)
-        self.numeric(a, node)
-        return -a if negate else a
 
     def _not_a_number(what: str, hint: str | None = None):
         """A handler for constructs that are never numbers (conditions, tuples, sets)."""

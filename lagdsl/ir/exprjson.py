@@ -33,7 +33,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
 from ..errors import LagError
-from ..limits import MAX_EXPRESSION_NODES, power_too_large
+from ..limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_NODES, power_too_large
 from .sym import AGG_KINDS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef, SetName, SetRange, \
     SetTerm, Str, sigmoid
 
@@ -193,6 +193,7 @@ def from_nodes(nodes, where: str):
         raise IRFormatError("%s: an expression must be a non-empty list of nodes" % where)
     built: list = []
     sizes: list[int] = []
+    depths: list[int] = []
     for k, node in enumerate(nodes):
         at = "%s, node %d" % (where, k)
         if not isinstance(node, list) or not node or not isinstance(node[0], str):
@@ -201,6 +202,7 @@ def from_nodes(nodes, where: str):
         if tag in ("int", "rat", "float", "sym", "str", "base", "const"):
             built.append(_leaf_in(tag, rest, at))
             sizes.append(1)
+            depths.append(1)
             continue
         if tag == "app":
             if len(rest) < 2:
@@ -215,12 +217,18 @@ def from_nodes(nodes, where: str):
             obj = _call(tag, args, at)
         else:
             raise IRFormatError("%s: %r is not allowed in a stored expression" % (at, tag[:40]))
-        size = 1 + sum(sizes[r] for r in rest if isinstance(r, int) and not isinstance(r, bool))
+        refs = [r for r in rest if isinstance(r, int) and not isinstance(r, bool)]
+        size = 1 + sum(sizes[r] for r in refs)
         if size > MAX_EXPRESSION_NODES:
             raise IRFormatError("%s: the expression expands to more than %d nodes"
                                 % (at, MAX_EXPRESSION_NODES))
+        depth = 1 + max((depths[r] for r in refs), default=0)
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise IRFormatError("%s: the expression is nested more than %d levels deep"
+                                % (at, MAX_EXPRESSION_DEPTH))
         built.append(obj)
         sizes.append(size)
+        depths.append(depth)
     return built[-1]
 
 

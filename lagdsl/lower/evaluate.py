@@ -186,7 +186,8 @@ class Evaluator:
         if isinstance(e, Str):
             return np.array(e.name, dtype=object)
         if e.is_Number:
-            return np.float64(e) if not e.is_Integer else np.int64(int(e))
+            # an integer beyond int64 (2**300 from nested brackets) is a float, as numpy would
+            return np.float64(e) if not e.is_Integer or abs(e) >= 2 ** 63 else np.int64(int(e))
         if e.is_NumberSymbol:          # pi, E (exp(1) evaluates to E), ...
             return np.float64(float(e))
         if e is sympy.oo:
