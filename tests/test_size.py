@@ -131,3 +131,15 @@ def test_fuzz_findings_are_positioned_errors(tmp_path):
     with pytest.raises(LagError, match='graph G: "file" must be a path'):
         lagdsl.parse("graph G\nvar x[G.nodes] binary\nmaximize f: sum(v in G.nodes) x[v]\n",
                      data={"G": {"file": 1.5}}, base_dir=str(tmp_path))
+
+
+def test_nesting_flattened_by_sympy_compiles_and_deep_bodies_are_refused():
+    e = "(" * 600 + "x" + " + 1) * 0.5" * 600
+    m = lagdsl.parse("var x >= 0 <= 1\nmaximize f: %s\nsubject to c: %s <= 1.5\n" % (e, e))
+    assert m.solve().objective == pytest.approx(1)
+    deep = "(" * 150 + "x" + " * y + 1)" * 150
+    with pytest.raises(LagError, match="f is nested 301 levels deep, more than the 200 lagdsl can lower"):
+        lagdsl.parse(HEAD + "minimize f: %s\n" % deep)
+    ok = "(" * 99 + "x" + " * y + 1)" * 99
+    m = lagdsl.parse(HEAD + "minimize f: %s\n" % ok)
+    assert str(m) and lagdsl.Model.from_json(m.to_json()).ir.objective.expr == m.ir.objective.expr
