@@ -143,3 +143,13 @@ def test_nesting_flattened_by_sympy_compiles_and_deep_bodies_are_refused():
     ok = "(" * 99 + "x" + " * y + 1)" * 99
     m = lagdsl.parse(HEAD + "minimize f: %s\n" % ok)
     assert str(m) and lagdsl.Model.from_json(m.to_json()).ir.objective.expr == m.ir.objective.expr
+
+
+def test_index_over_strings_used_as_a_number_is_a_positioned_error():
+    # found by bench/fuzz.py: numpy raised TypeError / ValueError on the string column
+    with pytest.raises(LagError, match=r"the index p takes string values \(elements of P\)") as err:
+        lagdsl.parse('set P = {"a", "b"}\nvar x[P] >= 0\nminimize f: sum(p in P) p * x[p]\n')
+    assert (err.value.span.line, err.value.span.col) == (3, 25)
+    m = lagdsl.parse('set P = {"a", "b"}\nvar x[P] >= 0\nminimize f: sum(p in P : p != "a") x[p]\n'
+                     'subject to c[p in P]: x[p] >= 1\n')
+    assert m.solve().objective == pytest.approx(1)

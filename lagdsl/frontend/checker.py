@@ -122,6 +122,7 @@ class Checker:
         self.later: dict[str, Span] = {}
         self.coordinates: dict[str, Span] = {}
         self.bases: dict[str, sympy.IndexedBase] = {}
+        self.string_indices: dict[sympy.Symbol, str] = {}
 
     # --- driver ----------------------------------------------------------------------------
     def run(self) -> Model:
@@ -263,10 +264,33 @@ class Checker:
                          "only data (params, sets, indices) may appear in %s" % what)
 
     def numeric(self, e, node) -> None:
-        """Refuse a string where arithmetic needs a number."""
+        """Refuse a string where arithmetic needs a number: a string literal, or an index
+        whose set holds strings."""
         if isinstance(e, Str):
             raise self.error("the string \"%s\" is used where a number is needed" % e.name, node.span,
                              "strings can be set elements and subscripts, not numbers")
+        if isinstance(e, sympy.Symbol) and e in self.string_indices:
+            raise self.error("the index %s takes string values (elements of %s) and is used where "
+                             "a number is needed" % (e.name, self.string_indices[e]), node.span,
+                             "strings can be set elements and subscripts, not numbers")
+
+    def note_string_indices(self, over: Over) -> None:
+        """Remember which indices of a new binding range over strings (statements and their
+        bindings are checked in order, so the latest binding of a name is the one in scope)."""
+        term = over.set
+        for k, sym in enumerate(over.indices):
+            self.string_indices.pop(sym, None)
+            if isinstance(term, SetName):
+                members = [self.model.sets[term.name]]
+            elif isinstance(term, SetFamilyRef):
+                members = self.model.set_families[term.name].members
+            else:
+                continue
+            for m in members:
+                col = m.columns()[k] if k < m.arity and len(m) else None
+                if col is not None and col.dtype == object and any(isinstance(v, str) for v in col):
+                    self.string_indices[sym] = term.name
+                    break
 
     def evaluate(self, e, rows: Rows, node, scope: Scope):
         """Vectorised value of data expression ``e`` over ``rows``; errors point into ``node``."""
@@ -368,6 +392,7 @@ class Checker:
                 syms = [self.check_fresh(n, scope) for n in names]
                 scope = scope.with_indices({n.name: s for n, s in zip(names, syms)})
             overs.append(Over(sympy.Tuple(*syms), SetName(sympy.Symbol(axis))))
+            self.note_string_indices(overs[-1])
             axes.append(axis)
         if items:
             first, last = items[0].span, items[-1].span
@@ -586,6 +611,7 @@ class Checker:
                 new[n.name] = self.check_fresh(n, scope)
             scope = scope.with_indices(new)
             overs.append(Over(sympy.Tuple(*new.values()), term))
+            self.note_string_indices(overs[-1])
         cond_sym = None if cond is None else self.condition(cond, scope)
         return overs, scope, cond_sym
 
