@@ -19,8 +19,12 @@ def stdout_redirected(to_stderr: bool):
         saved_fd = None
     target = sys.stderr if to_stderr else open(os.devnull, "w")
     try:
-        if saved_fd is not None:
-            os.dup2(target.fileno(), 1)
+        try:
+            target_fd = target.fileno()
+        except (OSError, ValueError):   # sys.stderr replaced by an in-memory stream (Jupyter, tests)
+            target_fd = None
+        if saved_fd is not None and target_fd is not None:
+            os.dup2(target_fd, 1)
         sys.stdout = target
         yield
     finally:

@@ -183,37 +183,88 @@ def _refusal_text(r) -> str:
     return ("%s: %s" % (span, r.reason)) if span is not None else str(r.reason)
 
 
-def _maybe_ir_file(path: str) -> IRModel | None:
-    """The IR of ``path`` when it is a lagdsl IR JSON document rather than ``.lag`` text."""
-    with open(path, encoding="utf-8") as fh:
-        head = fh.read(1)
-        if head != "{":
-            return None
-        text = head + fh.read()
-    from .ir.serialize import from_json
-    return from_json(text)
+def _read_model_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise LagError("cannot read model file %s: not UTF-8 text (byte %d)" % (path, exc.start)) from None
+    except OSError as exc:
+        raise LagError("cannot read model file %s: %s" % (path, exc.strerror or exc)) from None
 
 
-def load(path, data=None, params: dict | None = None) -> Model:
+def _ir_document(text: str):
+    """The parsed document when ``text`` is JSON that declares itself lagdsl IR by its
+    ``"format"`` marker, else None.  The first character decides nothing."""
+    if not text.lstrip().startswith("{"):
+        return None                 # cheap: only a JSON object can carry the marker
+    from .ir.serialize import FORMAT, parse_json
+    try:
+        doc = parse_json(text)
+    except LagError:
+        return None
+    return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
+
+
+def load(path, data=None, params: dict | None = None, max_elements: int | None = None) -> Model:
     """Compile the ``.lag`` file at ``path`` with ``data`` (None, a dict, or a JSON file
     path) and ``params`` (overrides such as ``{"n": 20}``).  A lagdsl IR JSON file (from
-    ``lagdsl compile --emit ir``) is read back as it is."""
+    ``lagdsl compile --emit ir``; recognised by its ``"format": "lagdsl-ir"`` marker) is read
+    back as it is.  ``max_elements`` bounds the size of any one set or declaration
+    (default: from available memory, see :mod:`lagdsl.limits`)."""
+    from .limits import limited
     path = os.fspath(path)
     if not os.path.exists(path):
         raise LagError("model file not found: %s" % path)
     if os.path.isdir(path):
         raise LagError("%s is a directory, not a model file" % path)
-    ir = _maybe_ir_file(path)
-    if ir is not None:
-        if data is not None or params:
-            raise LagError("%s is compiled IR: its data is already bound (drop --data/--set)" % path)
-        return Model(ir)
-    from .frontend import compile_file
-    return Model(compile_file(path, data=data, params=params))
+    with limited(max_elements):
+        text = _read_model_file(path)
+        doc = _ir_document(text)
+        if doc is not None:
+            if data is not None or params:
+                raise LagError("%s is compiled IR: its data is already bound (drop --data/--set)" % path)
+            from .ir.serialize import from_dict
+            try:
+                return Model(from_dict(doc))
+            except LagError as exc:
+                exc.message = "%s: %s" % (path, exc.message)
+                exc.args = (exc.message,)
+                raise
+        from .frontend import compile_text
+        try:
+            return Model(compile_text(text, path, data, params, os.path.dirname(os.path.abspath(path))))
+        except LagError as exc:
+            _explain_broken_ir(exc, text, path)
+            raise
+
+
+def _explain_broken_ir(exc: LagError, text: str, path: str) -> None:
+    """A file that looks like IR but is not valid JSON (cut short, edited) fails as ``.lag``
+    text at its first ``{``; say what is wrong with it as JSON instead."""
+    from .errors import LagSyntaxError
+    head = text.lstrip()[:400]
+    if not (isinstance(exc, LagSyntaxError) and head.startswith("{")):
+        return
+    from .ir.serialize import parse_json
+    try:
+        doc = parse_json(text)
+    except LagError as why:
+        if '"lagdsl-ir"' in head:
+            raise LagError("%s: %s" % (path, why.message),
+                           hint="the file starts like lagdsl IR but is not valid JSON") from None
+        return
+    if isinstance(doc, dict):
+        raise LagError("%s is JSON but not lagdsl IR: it has no \"format\": \"lagdsl-ir\" marker"
+                       % path, hint="a data file goes after --data; IR comes from "
+                       "`lagdsl compile MODEL --emit ir`") from None
 
 
 def parse(text: str, data=None, params: dict | None = None, path: str = "<string>",
-          base_dir: str | None = None) -> Model:
-    """Compile ``.lag`` source text (see :func:`load` for ``data`` and ``params``)."""
+          base_dir: str | None = None, max_elements: int | None = None) -> Model:
+    """Compile ``.lag`` source text (see :func:`load` for ``data``, ``params`` and
+    ``max_elements``)."""
     from .frontend import compile_text
-    return Model(compile_text(text, path=path, data=data, params=params, base_dir=base_dir))
+    from .limits import limited
+    with limited(max_elements):
+        return Model(compile_text(text, path=path, data=data, params=params, base_dir=base_dir))

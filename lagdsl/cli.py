@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     model_args.add_argument("--data", metavar="FILE", help="JSON data file (relative to the current directory)")
     model_args.add_argument("--set", metavar="K=V", action="append", default=[], dest="overrides",
                             help="override a scalar parameter, e.g. --set n=20 (repeatable)")
+    model_args.add_argument("--max-elements", metavar="N", type=_positive_int, default=None,
+                            help="refuse any set or declaration larger than N elements "
+                                 "(default: from available memory; see docs/security.md)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -85,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _positive_int(text: str) -> int:
+    """argparse type of ``--max-elements``: a positive integer (``1e6`` too)."""
+    t = text.strip()
+    try:
+        n = int(t) if t.isdigit() else int(float(t)) if float(t).is_integer() else 0
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError("%r is not a positive integer" % text) from None
+    if n < 1 or n > 10 ** 15:
+        raise argparse.ArgumentTypeError("%r is not a positive integer up to 10^15" % text)
+    return n
+
+
 def _parse_kv(items: list[str], what: str) -> dict:
     """``["k=v", ...]`` -> dict; values parse as JSON when they can, else stay strings."""
     out = {}
@@ -118,7 +133,7 @@ def _load(args):
         if not os.path.exists(data):
             raise UsageError("data file not found: %s" % args.data)
     params = _parse_kv(args.overrides, "--set")
-    return load(path, data=data, params=params or None)
+    return load(path, data=data, params=params or None, max_elements=args.max_elements)
 
 
 def _plural(n: int, word: str) -> str:

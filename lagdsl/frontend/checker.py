@@ -17,6 +17,7 @@ Every mistake raises :class:`LagSemanticError` (or the :class:`LagDataError` of
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
 
@@ -32,6 +33,8 @@ from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over,
                       SetName, SetRange, Str)
 from ..ir.values import ParamValue, SetValue, norm_element
 from ..lower.evaluate import Evaluator
+from ..limits import (MAX_EXPRESSION_DEPTH, MAX_POW_BITS, check_size, expression_depth,
+                      power_too_large)
 from ..lower.rows import Rows
 from . import ast
 from .data import coerce_param, coerce_set, expand_graph, load_graph
@@ -69,14 +72,32 @@ class Scope:
 
 
 def walk(node):
-    """Every AST node under ``node`` (itself included), depth first, in source order."""
-    yield node
-    for f in fields(node):
-        value = getattr(node, f.name)
-        items = value if isinstance(value, tuple) else (value,)
-        for v in items:
-            if isinstance(v, ast.Node):
-                yield from walk(v)
+    """Every AST node under ``node`` (itself included), depth first, in source order.
+
+    An explicit stack: a 600-term chain ``x + x + ...`` is a 600-deep tree."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        children = []
+        for f in fields(node):
+            value = getattr(node, f.name)
+            items = value if isinstance(value, tuple) else (value,)
+            children.extend(v for v in items if isinstance(v, ast.Node))
+        stack.extend(reversed(children))
+
+
+def chain(node, ops: tuple) -> list:
+    """The operands of a left-leaning chain of binary ``ops`` (``a + b - c`` is
+    ``((a + b) - c)``), in source order, each with the operator before it (None for the
+    first): walked with a loop, so a chain of any length costs no recursion."""
+    out = []
+    while isinstance(node, (ast.BinOp, ast.BoolOp)) and node.op in ops:
+        out.append((node.op, node.right))
+        node = node.left
+    out.append((None, node))
+    out.reverse()
+    return out
 
 
 def _binding_names(b: ast.Compare) -> list:
@@ -100,6 +121,8 @@ class Checker:
         self.decls: dict[str, tuple[str, Span]] = {}
         self.later: dict[str, Span] = {}
         self.coordinates: dict[str, Span] = {}
+        self.bases: dict[str, sympy.IndexedBase] = {}
+        self.string_indices: dict[sympy.Symbol, str] = {}
 
     # --- driver ----------------------------------------------------------------------------
     def run(self) -> Model:
@@ -108,8 +131,43 @@ class Checker:
             if hasattr(st, "name_span"):
                 self.later.setdefault(st.name, st.name_span)
         for k, st in enumerate(self.program.statements):
-            getattr(self, "_stmt_" + type(st).__name__)(st, k)
+            try:
+                getattr(self, "_stmt_" + type(st).__name__)(st, k)
+                self.check_depth(st)
+            except RecursionError:
+                # chains (a + b + ..., a * b * ..., - - x, not not c) are loops; what is left
+                # is brackets around operators nested hundreds deep
+                raise self.error("%s nests brackets around operators too deeply for lagdsl "
+                                 "(several hundred levels)" % getattr(st, "name", "this statement"),
+                                 getattr(st, "name_span", None) or st.span,
+                                 "name an inner part as a param, or write it as a longer chain "
+                                 "without brackets") from None
+            except OverflowError:
+                # a JSON integer or literal beyond float64 (10**400) met a float conversion
+                span = getattr(st, "name_span", None) or st.span
+                raise LagDataError("a number in the data or formula of %s is beyond the range of "
+                                   "float64 (about 1.8e308)" % getattr(st, "name", "this statement"),
+                                   span, None, self.source) from None
         return self.model
+
+    def check_depth(self, st) -> None:
+        """Refuse an objective or constraint whose expression stays deeper than
+        :data:`lagdsl.limits.MAX_EXPRESSION_DEPTH` after chains are flattened (brackets
+        around products of unknowns nested hundreds deep): what comes after the checker
+        recurses once per level."""
+        if isinstance(st, ast.ObjectiveStmt):
+            exprs = [self.model.objective.expr]
+        elif isinstance(st, ast.ConstraintStmt):
+            c = self.model.constraints[st.name]
+            exprs = [e for e in (c.body, c.lower, c.upper) if e is not None]
+        else:
+            return
+        for e in exprs:
+            depth = expression_depth(e)
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise self.error("%s is nested %d levels deep, more than the %d lagdsl can lower"
+                                 % (st.name, depth, MAX_EXPRESSION_DEPTH), st.name_span,
+                                 "name an inner part as a variable with an equality constraint")
 
     # --- errors and names ----------------------------------------------------------------
     def error(self, message: str, span: Span | None, hint: str | None = None) -> LagSemanticError:
@@ -206,10 +264,33 @@ class Checker:
                          "only data (params, sets, indices) may appear in %s" % what)
 
     def numeric(self, e, node) -> None:
-        """Refuse a string where arithmetic needs a number."""
+        """Refuse a string where arithmetic needs a number: a string literal, or an index
+        whose set holds strings."""
         if isinstance(e, Str):
             raise self.error("the string \"%s\" is used where a number is needed" % e.name, node.span,
                              "strings can be set elements and subscripts, not numbers")
+        if isinstance(e, sympy.Symbol) and e in self.string_indices:
+            raise self.error("the index %s takes string values (elements of %s) and is used where "
+                             "a number is needed" % (e.name, self.string_indices[e]), node.span,
+                             "strings can be set elements and subscripts, not numbers")
+
+    def note_string_indices(self, over: Over) -> None:
+        """Remember which indices of a new binding range over strings (statements and their
+        bindings are checked in order, so the latest binding of a name is the one in scope)."""
+        term = over.set
+        for k, sym in enumerate(over.indices):
+            self.string_indices.pop(sym, None)
+            if isinstance(term, SetName):
+                members = [self.model.sets[term.name]]
+            elif isinstance(term, SetFamilyRef):
+                members = self.model.set_families[term.name].members
+            else:
+                continue
+            for m in members:
+                col = m.columns()[k] if k < m.arity and len(m) else None
+                if col is not None and col.dtype == object and any(isinstance(v, str) for v in col):
+                    self.string_indices[sym] = term.name
+                    break
 
     def evaluate(self, e, rows: Rows, node, scope: Scope):
         """Vectorised value of data expression ``e`` over ``rows``; errors point into ``node``."""
@@ -311,9 +392,22 @@ class Checker:
                 syms = [self.check_fresh(n, scope) for n in names]
                 scope = scope.with_indices({n.name: s for n, s in zip(names, syms)})
             overs.append(Over(sympy.Tuple(*syms), SetName(sympy.Symbol(axis))))
+            self.note_string_indices(overs[-1])
             axes.append(axis)
+        if items:
+            first, last = items[0].span, items[-1].span
+            self.check_size(math.prod(len(self.model.sets[a]) for a in axes), "%s %s" % (kind, owner),
+                            Span(first.file, first.line, first.col, last.end_line, last.end_col))
         rows, _ = Evaluator(self.model).bind(Rows.unit(), overs, None)
         return axes, scope, rows
+
+    def check_size(self, n: int, what: str, span: Span) -> None:
+        """Refuse ``what`` of ``n`` elements beyond :func:`lagdsl.limits.max_elements`,
+        before it is built."""
+        try:
+            check_size(n, what, span)
+        except LagError as err:
+            raise err.with_source(self.source)
 
     def check_arity(self, names: list, arity: int, set_text: str, node) -> None:
         if len(names) != arity:
@@ -517,6 +611,7 @@ class Checker:
                 new[n.name] = self.check_fresh(n, scope)
             scope = scope.with_indices(new)
             overs.append(Over(sympy.Tuple(*new.values()), term))
+            self.note_string_indices(overs[-1])
         cond_sym = None if cond is None else self.condition(cond, scope)
         return overs, scope, cond_sym
 
@@ -582,10 +677,14 @@ class Checker:
         if isinstance(node, ast.Name):
             return self.model.sets[self.static_set(node)]
         if isinstance(node, ast.BinOp) and node.op == "..":
-            return SetValue.from_range(self.eval_int(node.left, "a range bound"),
-                                       self.eval_int(node.right, "a range bound"))
+            lo, hi = self.eval_int(node.left, "a range bound"), self.eval_int(node.right, "a range bound")
+            self.check_size(hi - lo + 1, "the range %d..%d" % (lo, hi), node.span)
+            return SetValue.from_range(lo, hi)
         if isinstance(node, ast.BinOp) and node.op in _SET_OPS:
-            return self.set_operation(node, self.eval_set(node.left), self.eval_set(node.right))
+            a, b = self.eval_set(node.left), self.eval_set(node.right)
+            n = len(a) * len(b) if node.op == "cross" else len(a) + len(b)
+            self.check_size(n, "the set `%s`" % self.span_text(node.span), node.span)
+            return self.set_operation(node, a, b)
         if isinstance(node, ast.SetLiteral):
             return self.comprehension(node) if node.is_comprehension else self.set_literal(node)
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
@@ -663,10 +762,15 @@ class Checker:
     def condition(self, node, scope: Scope):
         """A data condition as sympy (relationals, And/Or/Not, :class:`Member`)."""
         if isinstance(node, ast.BoolOp):
-            a, b = self.condition(node.left, scope), self.condition(node.right, scope)
-            return sympy.And(a, b) if node.op == "and" else sympy.Or(a, b)
+            # `a and b and c ...` as one n-ary And: no recursion along the chain
+            parts = [self.condition(o, scope) for _op, o in chain(node, (node.op,))]
+            return sympy.And(*parts) if node.op == "and" else sympy.Or(*parts)
         if isinstance(node, ast.Not):
-            return sympy.Not(self.condition(node.operand, scope))
+            negate = False
+            while isinstance(node, ast.Not):
+                node, negate = node.operand, not negate
+            inner = self.condition(node, scope)
+            return sympy.Not(inner) if negate else inner
         if not isinstance(node, ast.Compare):
             raise self.error("expected a condition", node.span,
                              "a condition compares data (i < j, c[i] == 0) or tests i in S")
@@ -693,7 +797,8 @@ class Checker:
     def data_expr(self, node, scope: Scope, what: str):
         """An expression that must not mention unknowns."""
         e = self.expr(node, scope)
-        self.require_data(e, node, what, scope.owner)
+        if not (e.is_Number or isinstance(e, Str)):     # a literal is data: skip the walk
+            self.require_data(e, node, what, scope.owner)
         return e
 
     def expr(self, node, scope: Scope):
@@ -746,7 +851,10 @@ class Checker:
                 kind, name, arity, "" if arity == 1 else "s", "sets are" if len(decl.index) > 1 else "set is",
                 ", ".join(decl.index), len(node.subs)), node.span)
         subs = [self.data_expr(s, scope, "a subscript") for s in node.subs]
-        e = sympy.IndexedBase(name)[tuple(subs)]
+        base = self.bases.get(name)
+        if base is None:        # one IndexedBase per name: 100,000 subscripts build it once
+            base = self.bases[name] = sympy.IndexedBase(name)
+        e = base[tuple(subs)]
         scope.note(e, node.span)
         return e
 
@@ -799,22 +907,29 @@ class Checker:
         anyway, so when one ends the left operand of ``-`` (possibly inside ``a + ...``,
         ``2 * ...`` or ``-...``), the product after the minus is its negated body, as AMPL
         reads it.  Returns the rewritten AST, or None when there is nothing to graft."""
-        if isinstance(left, ast.Call):
-            f = left.func.name
-            # max(a, b) and min(a, b) are functions: only bindings make an aggregate head
-            if ((f in AGG_KINDS or f in VECTOR_AGG_KINDS) and self.kind(f) != "field"
-                    and left.args and all(ast.is_binding(a) for a in left.args)):
-                span = Span(left.span.file, left.span.line, left.span.col,
-                            right.span.end_line, right.span.end_col)
-                return ast.Aggregate(span, left.func, left.args, left.cond, ast.Neg(right.span, right))
+        path = []               # the nodes walked through, rebuilt around the graft
+        while True:
+            if isinstance(left, ast.BinOp) and left.op in ("+", "-", "*", "/"):
+                path.append(left)
+                left = left.right
+            elif isinstance(left, ast.Neg):
+                path.append(left)
+                left = left.operand
+            else:
+                break
+        if not isinstance(left, ast.Call):
             return None
-        if isinstance(left, ast.BinOp) and left.op in ("+", "-", "*", "/"):
-            g = self.graft_negated_body(left.right, right)
-            return None if g is None else ast.BinOp(left.span, left.op, left.left, g)
-        if isinstance(left, ast.Neg):
-            g = self.graft_negated_body(left.operand, right)
-            return None if g is None else ast.Neg(left.span, g)
-        return None
+        f = left.func.name
+        # max(a, b) and min(a, b) are functions: only bindings make an aggregate head
+        if not ((f in AGG_KINDS or f in VECTOR_AGG_KINDS) and self.kind(f) != "field"
+                and left.args and all(ast.is_binding(a) for a in left.args)):
+            return None
+        span = Span(left.span.file, left.span.line, left.span.col,
+                    right.span.end_line, right.span.end_col)
+        g = ast.Aggregate(span, left.func, left.args, left.cond, ast.Neg(right.span, right))
+        for p in reversed(path):
+            g = ast.BinOp(p.span, p.op, p.left, g) if isinstance(p, ast.BinOp) else ast.Neg(p.span, g)
+        return g
 
     def _x_Aggregate(self, node: ast.Aggregate, scope: Scope):
         f = node.func.name
@@ -830,31 +945,95 @@ class Checker:
                          % ", ".join(AGG_KINDS + VECTOR_AGG_KINDS))
 
     def _x_BinOp(self, node: ast.BinOp, scope: Scope):
-        if node.op == "-":
-            grafted = self.graft_negated_body(node.left, node.right)
-            if grafted is not None:
-                return self.expr(grafted, scope)
-        if node.op in _SET_OPS:
-            raise self.error("a set (%s) is used where a number is needed" % node.op, node.span)
-        a, b = self.expr(node.left, scope), self.expr(node.right, scope)
-        self.numeric(a, node.left)
-        self.numeric(b, node.right)
-        if node.op == "+":
-            return a + b
-        if node.op == "-":
-            return a - b
-        if node.op == "*":
-            return a * b
-        if node.op == "/":
-            return a / b
-        if node.op == "mod":
-            return sympy.Mod(a, b)
-        return sympy.Pow(a, b)
+        return self.arithmetic(node, scope)
 
     def _x_Neg(self, node: ast.Neg, scope: Scope):
-        a = self.expr(node.operand, scope)
-        self.numeric(a, node.operand)
-        return -a
+        return self.arithmetic(node, scope)
+
+    def arithmetic(self, root, scope: Scope):
+        """Arithmetic (``+ - * / mod ^`` and unary ``-``) as sympy, walked with an explicit
+        stack: neither a 100,000-term chain nor brackets nested hundreds deep use Python's
+        recursion.  Chains become one n-ary ``Add``/``Mul`` (built once, not re-flattened
+        per term); every other construct is a leaf converted by :meth:`expr`.  Operands
+        are converted and checked to be numbers in source order, so the first error in the
+        text is the one reported."""
+        done: dict[int, object] = {}
+        parts: dict[int, tuple] = {}
+        stack = [root]
+        while stack:
+            node = stack[-1]
+            if id(node) in done:
+                stack.pop()
+                continue
+            p = parts.get(id(node))
+            if p is None:
+                p = self.arithmetic_parts(node)
+                if p is None:                   # a leaf: a name, a call, an aggregate ...
+                    stack.pop()
+                    done[id(node)] = self._operand(node, getattr(self, "_x_" + type(node).__name__)(node, scope), root)
+                    continue
+                parts[id(node)] = p
+                pending = [c for _op, c in p[1] if id(c) not in done]
+                if pending:
+                    stack.extend(reversed(pending))
+                    continue
+            stack.pop()
+            done[id(node)] = self._operand(node, self.arithmetic_combine(node, p, done), root)
+        return done[id(root)]
+
+    def _operand(self, node, e, root):
+        """``e``, checked to be a number unless it is the whole expression (whose caller
+        decides what it must be)."""
+        if node is not root:
+            self.numeric(e, node)
+        return e
+
+    def arithmetic_parts(self, node):
+        """``(kind, [(op, operand), ...])`` of an arithmetic node, or None for a leaf."""
+        if isinstance(node, ast.Neg):
+            negate = False
+            while isinstance(node, ast.Neg):    # `- - - x`: one node, not a recursion
+                node, negate = node.operand, not negate
+            return "neg", [(negate, node)]
+        if not isinstance(node, ast.BinOp) or node.op in _SET_OPS:
+            return None
+        if node.op in ("+", "-"):
+            terms = []
+            while isinstance(node, ast.BinOp) and node.op in ("+", "-"):
+                if node.op == "-":
+                    grafted = self.graft_negated_body(node.left, node.right)
+                    if grafted is not None:
+                        node = grafted
+                        continue
+                terms.append((node.op, node.right))
+                node = node.left
+            terms.append(("+", node))
+            terms.reverse()
+            return "sum", terms
+        if node.op in ("*", "/"):
+            return "product", chain(node, ("*", "/"))
+        return node.op, [(None, node.left), (None, node.right)]
+
+    def arithmetic_combine(self, node, parts: tuple, done: dict):
+        """The sympy value of an arithmetic node from its converted operands."""
+        kind, items = parts
+        vals = [done[id(c)] for _op, c in items]
+        if kind == "neg":
+            return -vals[0] if items[0][0] else vals[0]
+        if kind == "sum":
+            return sympy.Add(*(v if op == "+" else -v for (op, _c), v in zip(items, vals)))
+        if kind == "product":
+            return sympy.Mul(*(1 / v if op == "/" else v for (op, _c), v in zip(items, vals)))
+        a, b = vals
+        if kind == "mod":
+            if b.is_zero:           # sympy raises ZeroDivisionError on a literal `mod 0`
+                raise self.error("mod 0: the divisor is zero", node.right.span)
+            return sympy.Mod(a, b)
+        if power_too_large(a, b):
+            raise self.error("%s ^ %s is too large to compute exactly" % (_brief(a), _brief(b)),
+                             node.span, "powers of numbers are computed exactly; this one would "
+                             "have more than %d bits" % MAX_POW_BITS)
+        return sympy.Pow(a, b)
 
     def _not_a_number(what: str, hint: str | None = None):
         """A handler for constructs that are never numbers (conditions, tuples, sets)."""
@@ -949,6 +1128,12 @@ class Checker:
         body = self.expr(node.body, inner)
         limits = [(sympy.Symbol(c), _exact(lo), _exact(hi)) for c, (lo, hi) in dom.coords.items()]
         return sympy.Integral(body, *limits)
+
+
+def _brief(e) -> str:
+    """A number for a message, without printing all of its digits."""
+    text = str(e)
+    return text if len(text) <= 24 else "%s...(%d digits)" % (text[:12], len(text))
 
 
 def _flat(e) -> tuple:

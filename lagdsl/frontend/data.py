@@ -29,6 +29,7 @@ from .._lazy import lazy_import
 from ..errors import LagDataError
 from ..ir.model import Source, Span
 from ..ir.values import ParamValue, SetFamilyValue, SetValue, norm_element
+from ..limits import check_graph_generator
 
 nx = lazy_import("networkx")
 
@@ -531,6 +532,9 @@ def load_graph(name, raw, base_dir=None, span=None, source=None) -> nx.Graph:
     if isinstance(raw, dict) and "generator" in raw:
         return _graph_generator(name, raw, span, source)
     if isinstance(raw, dict) and "file" in raw:
+        if not isinstance(raw["file"], str):
+            raise _err("graph %s: \"file\" must be a path (a string), data has %s"
+                       % (name, _show_kind(raw["file"])), span, source)
         return _graph_file(name, raw["file"], base_dir, raw.get("directed"), span, source)
     if isinstance(raw, dict):
         return _graph_dict(name, raw, span, source)
@@ -542,6 +546,7 @@ def _graph_generator(name, raw, span, source) -> nx.Graph:
     gen = raw["generator"]
     kwargs = {k: v for k, v in raw.items() if k != "generator"}
     func = _generator_function(name, gen, span, source)
+    check_graph_generator(name, gen, kwargs, span, source)
     try:
         G = func(**kwargs)
     except Exception as e:  # noqa: BLE001 - any failure of the generator is the user's arguments

@@ -12,7 +12,7 @@ import difflib
 import functools
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..errors import LagSyntaxError
@@ -60,7 +60,18 @@ def parse_program(text: str, path: str = "<string>") -> ast.Program:
         tree = lark_parser().parse(text)
     except UnexpectedInput as e:
         raise syntax_error(e, source) from None
-    return _ToAst(path).transform(tree)
+    return _transform(_ToAst(path), tree)
+
+
+def _transform(transformer: Transformer, tree: Tree):
+    """``transformer.transform(tree)`` without recursion: lark's own walk recurses once per
+    level, so a 600-term chain ``x + x + ...`` (a 600-deep tree) would exhaust Python's
+    stack.  ``iter_subtrees`` yields children before parents."""
+    done: dict[int, object] = {}
+    for sub in tree.iter_subtrees():
+        children = [done[id(c)] if isinstance(c, Tree) else c for c in sub.children]
+        done[id(sub)] = transformer._call_userfunc(sub, children)
+    return done[id(tree)]
 
 
 # --- lark tree -> AST ----------------------------------------------------------------------

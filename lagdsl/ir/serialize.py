@@ -1,6 +1,6 @@
 """The IR as JSON and back (``lagdsl compile MODEL --emit ir``).
 
-The document is one JSON object with a ``"format": "lagdsl-ir", "version": 1`` header and the
+The document is one JSON object with a ``"format": "lagdsl-ir", "version": 2`` header and the
 model's tables in declaration order:
 
 * ``sets``: ``{"range": [lo, hi]}`` for a contiguous integer range, else
@@ -13,127 +13,65 @@ model's tables in declaration order:
 * ``domains``, ``fields``, ``objective``, ``constraints`` (with bindings, ``where``,
   ``region`` and the positions in ``spans``), ``source`` and ``decl_spans``.
 
-Every sympy expression is stored as ``{"srepr": ..., "str": ...}``: the ``srepr`` string is
-what is read back, the ``str`` is for people.  Reading never ``eval``s: the ``srepr`` text is
-parsed with :mod:`ast` and rebuilt by calling only whitelisted sympy classes and the lagdsl
-vocabulary (:data:`lagdsl.ir.sym.SYMPY_NAMESPACE`).  Non-finite numbers are written as the
+Every sympy expression is stored as ``{"nodes": [...], "str": ...}``: the flat node table of
+:mod:`lagdsl.ir.exprjson` is what is read back, the ``str`` is for people.  The file is
+untrusted input: reading never evaluates text (no ``eval``, ``sympify`` or ``parse_expr``),
+rebuilds expressions only from whitelisted classes with checked arguments, and validates
+every field (names, senses, domains, bounds, spans, set shapes, array lengths against set
+sizes, sizes against :func:`lagdsl.limits.max_elements`); anything else is an
+:class:`IRFormatError` (exit 2) naming the field.  Non-finite numbers are written as the
 strings ``"inf"``, ``"-inf"`` and ``"nan"`` so that the output is strict JSON.
+
+Version 1 stored expressions as Python-like ``srepr`` text; it is no longer read.
 """
 from __future__ import annotations
 
-import ast
 import json
 import math
 from typing import Any
 
 import numpy as np
 import sympy
+from sympy.logic.boolalg import Boolean
 
 from ..errors import LagError
+from ..limits import check_size
+from .exprjson import MAX_NAME, IRFormatError, from_nodes, to_nodes
 from .model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Region, Source, Span,
                     VarDecl)
-from .sym import SYMPY_NAMESPACE
+from sympy.core.function import AppliedUndef
+
+from .sym import Agg, Member, Over, SetFamilyRef, SetName, Str
 from .values import ParamValue, SetFamilyValue, SetValue
 
 FORMAT = "lagdsl-ir"
-VERSION = 1
+VERSION = 2
+
+__all__ = ["FORMAT", "VERSION", "IRFormatError", "to_dict", "from_dict", "to_json", "from_json",
+           "is_ir_document", "expr_to_json", "expr_from_json"]
 
 
-class IRFormatError(LagError):
-    """A document that is not lagdsl IR of a version this reader knows, or is malformed."""
+# --- expressions -----------------------------------------------------------------------------
 
-    kind = "IR error"
-
-
-# --- the restricted sympy namespace ----------------------------------------------------------
-
-_SYMPY_CLASSES = """
-Symbol Dummy Integer Rational Float Add Mul Pow Mod Abs exp log sin cos tan tanh asin acos
-atan atan2 sinh cosh asinh acosh atanh sign floor ceiling Min Max Heaviside Piecewise
-ExprCondPair Indexed IndexedBase Idx Tuple Function Lambda Derivative Integral Subs Sum Product
-Equality Unequality LessThan GreaterThan StrictLessThan StrictGreaterThan And Or Not Xor
-Implies ITE Interval FiniteSet
-""".split()
-
-_SYMPY_CONSTANTS = {
-    "true": sympy.true, "false": sympy.false, "oo": sympy.oo, "zoo": sympy.zoo,
-    "nan": sympy.nan, "pi": sympy.pi, "E": sympy.E, "I": sympy.I, "EulerGamma": sympy.EulerGamma,
-    "True": True, "False": False, "None": None,
-}
-
-#: Calls a stored expression may make, by name.
-NAMESPACE: dict[str, Any] = {n: getattr(sympy, n) for n in _SYMPY_CLASSES if hasattr(sympy, n)}
-NAMESPACE["ExprCondPair"] = sympy.functions.elementary.piecewise.ExprCondPair
-NAMESPACE.update(SYMPY_NAMESPACE)
-
-#: Names whose arguments may be strings (a name, or a Float's digits).
-_STRING_TAKERS = {"Symbol", "Dummy", "Str", "Float", "Function", "IndexedBase", "Idx"}
-
-
-def _rebuild(node: ast.AST, where: str):
-    """Evaluate one node of a parsed ``srepr`` string, calling whitelisted names only."""
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-            return node.value
-    elif isinstance(node, ast.Name):
-        if node.id in _SYMPY_CONSTANTS:
-            return _SYMPY_CONSTANTS[node.id]
-    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        v = _rebuild(node.operand, where)
-        return -v if isinstance(node.op, ast.USub) else v
-    elif isinstance(node, (ast.Tuple, ast.List)):
-        return tuple(_rebuild(e, where) for e in node.elts)
-    elif isinstance(node, ast.Call):
-        func = node.func
-        if isinstance(func, ast.Call):  # Function('u')(x, t): an applied undefined function
-            f = _rebuild(func, where)
-            if not isinstance(f, sympy.core.function.UndefinedFunction):
-                raise IRFormatError("%s: only an undefined function may be applied" % where)
-        elif isinstance(func, ast.Name) and func.id in NAMESPACE:
-            f = NAMESPACE[func.id]
-        else:
-            name = func.id if isinstance(func, ast.Name) else ast.dump(func)
-            raise IRFormatError("%s: %r is not allowed in a stored expression" % (where, name))
-        takes_strings = isinstance(func, ast.Name) and func.id in _STRING_TAKERS
-        args = []
-        for a in node.args:
-            v = _rebuild(a, where)
-            if isinstance(v, str) and not takes_strings:
-                raise IRFormatError("%s: a string argument is not allowed here" % where)
-            args.append(v)
-        kwargs = {}
-        for kw in node.keywords:
-            v = _rebuild(kw.value, where)
-            if kw.arg is None or not isinstance(v, (bool, int, float)):
-                raise IRFormatError("%s: bad keyword argument in a stored expression" % where)
-            kwargs[kw.arg] = v
-        return f(*args, **kwargs)
-    raise IRFormatError("%s: unexpected syntax %s in a stored expression" % (where, type(node).__name__))
-
-
-def expr_from_srepr(text: str, where: str = "expression"):
-    """Rebuild a sympy expression from its ``srepr`` string with the restricted namespace."""
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise IRFormatError("%s: not a stored expression: %s" % (where, exc.msg)) from None
-    return _rebuild(tree.body, where)
-
-
-def _expr_out(e):
+def expr_to_json(e):
+    """One expression as ``{"nodes": [...], "str": ...}`` (None stays None)."""
     if e is None:
         return None
-    return {"srepr": sympy.srepr(e), "str": str(e)}
+    return {"nodes": to_nodes(e), "str": str(e)}
 
 
-def _expr_in(d, where: str):
+def expr_from_json(d, where: str, kind=sympy.Basic):
+    """Rebuild one stored expression (None stays None); the root must be a ``kind``."""
     if d is None:
         return None
-    if isinstance(d, dict) and "srepr" in d:
-        return expr_from_srepr(d["srepr"], where)
-    if isinstance(d, str):
-        return expr_from_srepr(d, where)
-    raise IRFormatError("%s: expected an expression object with 'srepr'" % where)
+    if not isinstance(d, dict) or "nodes" not in d:
+        raise IRFormatError("%s: expected an expression object with 'nodes'" % where)
+    e = from_nodes(d["nodes"], where)
+    if not isinstance(e, kind):
+        raise IRFormatError("%s: expected %s, got %s" % (
+            where, {sympy.Expr: "an expression", Boolean: "a condition", Over: "a binding"}.get(
+                kind, "a sympy object"), type(e).__name__))
+    return e
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -151,22 +89,42 @@ def _nested_out(a: np.ndarray):
     return [_nested_out(r) for r in a]
 
 
-def _nested_in(x):
-    if isinstance(x, list):
-        return [_nested_in(v) for v in x]
-    if isinstance(x, str):
-        return float(x)  # "inf", "-inf", "nan"
-    return float(x)
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _num_in(x, where: str) -> float:
+    """One stored number: a JSON number, or one of the strings ``inf``, ``-inf``, ``nan``."""
+    if isinstance(x, str) and x in _NONFINITE:
+        return _NONFINITE[x]
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise IRFormatError("%s: expected a number, got %s" % (where, _show(x)))
+    v = float(x) if not isinstance(x, int) or abs(x) < 2 ** 1023 else math.inf
+    if isinstance(x, int) and not math.isfinite(v):
+        raise IRFormatError("%s: the integer %s is beyond float64" % (where, _show(x)))
+    return v
+
+
+def _flat_numbers(x, shape: tuple, where: str) -> list[float]:
+    """The numbers of a nested list of exactly ``shape``, row-major, without recursion."""
+    out: list[float] = []
+    stack = [(x, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth == len(shape):
+            out.append(_num_in(v, where))
+            continue
+        if not isinstance(v, list) or len(v) != shape[depth]:
+            raise IRFormatError("%s: expected a list of %d at depth %d, got %s"
+                                % (where, shape[depth], depth + 1, _show(v)))
+        stack.extend((w, depth + 1) for w in reversed(v))
+    return out
 
 
 def _array_in(x, n: int, where: str) -> np.ndarray:
     """A flat float array of length ``n`` from one number (uniform) or a list."""
     if isinstance(x, list):
-        a = np.asarray(_nested_in(x), dtype=np.float64).reshape(-1)
-        if a.size != n:
-            raise IRFormatError("%s: expected %d values, got %d" % (where, n, a.size))
-        return a
-    return np.full(n, _nested_in(x), dtype=np.float64)
+        return np.asarray(_flat_numbers(x, (n,), where), dtype=np.float64)
+    return np.full(n, _num_in(x, where), dtype=np.float64)
 
 
 def _array_out(a: np.ndarray):
@@ -174,6 +132,50 @@ def _array_out(a: np.ndarray):
     if a.size and (np.all(a == a[0]) or np.all(np.isnan(a))):
         return _num_out(a[0])
     return [_num_out(v) for v in a]
+
+
+def _show(v) -> str:
+    """A value from the file, cut short for a message (a file is never echoed in full)."""
+    text = json.dumps(v) if isinstance(v, (str, int, float, bool, type(None))) else type(v).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- plain fields ----------------------------------------------------------------------------
+
+def _obj(x, where: str) -> dict:
+    if not isinstance(x, dict):
+        raise IRFormatError("%s: expected an object, got %s" % (where, _show(x)))
+    return x
+
+
+def _list(x, where: str) -> list:
+    if not isinstance(x, list):
+        raise IRFormatError("%s: expected a list, got %s" % (where, _show(x)))
+    return x
+
+
+def _str(x, where: str, limit: int = MAX_NAME) -> str:
+    if not isinstance(x, str) or len(x) > limit:
+        raise IRFormatError("%s: expected a name (text of at most %d characters), got %s"
+                            % (where, limit, _show(x)))
+    return x
+
+
+def _int(x, where: str, lo: int | None = None) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) or (lo is not None and x < lo):
+        raise IRFormatError("%s: expected an integer%s, got %s"
+                            % (where, "" if lo is None else " >= %d" % lo, _show(x)))
+    return x
+
+
+def _choice(x, allowed: tuple, where: str) -> str:
+    if x not in allowed:
+        raise IRFormatError("%s: %s is not one of %s" % (where, _show(x), ", ".join(allowed)))
+    return x
+
+
+def _table(d: dict, key: str) -> dict:
+    return _obj(d.get(key, {}), key)
 
 
 # --- sets and spans --------------------------------------------------------------------------
@@ -188,10 +190,17 @@ def _elem_out(e):
     return e
 
 
-def _elem_in(e):
-    if isinstance(e, list):
-        return tuple(_elem_in(v) for v in e)
-    return e
+def _scalar_elem(v, where: str):
+    if isinstance(v, str):
+        return _str(v, where + " element", 10_000)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise IRFormatError("%s: an element is a number, a string or a list of them, got %s"
+                            % (where, _show(v)))
+    if isinstance(v, int) and abs(v) >= 2 ** 63:
+        raise IRFormatError("%s: the element %s is beyond 64-bit integers" % (where, _show(v)))
+    if isinstance(v, float) and not math.isfinite(v):
+        raise IRFormatError("%s: a set element must be finite" % where)
+    return v
 
 
 def _set_out(s: SetValue) -> dict:
@@ -200,15 +209,36 @@ def _set_out(s: SetValue) -> dict:
     return {"elements": [_elem_out(e) for e in s.elements], "arity": s.arity}
 
 
-def _set_in(d: dict, where: str) -> SetValue:
+def _set_in(d, where: str) -> SetValue:
+    d = _obj(d, where)
     if "range" in d:
-        lo, hi = d["range"]
+        r = _list(d["range"], where + " range")
+        if len(r) != 2:
+            raise IRFormatError("%s: a range is [lo, hi]" % where)
+        lo, hi = (_int(v, where + " range") for v in r)
+        if max(abs(lo), abs(hi)) >= 2 ** 62:
+            raise IRFormatError("%s: range bounds beyond 64-bit integers" % where)
+        check_size(max(0, hi - lo + 1), where)
         return SetValue.from_range(lo, hi)
     if "elements" in d:
-        elems = [_elem_in(e) for e in d["elements"]]
-        s = SetValue.from_elements(elems)
-        if not elems:
-            s.arity = int(d.get("arity", 1))
+        elems = _list(d["elements"], where + " elements")
+        check_size(len(elems), where)
+        arity = _int(d.get("arity", 1), where + " arity", 1)
+        out = []
+        for e in elems:
+            if isinstance(e, list):
+                if len(e) != arity or arity < 2:
+                    raise IRFormatError("%s: a tuple element has %d components, the set's arity is %d"
+                                        % (where, len(e), arity))
+                out.append(tuple(_scalar_elem(v, where) for v in e))
+            else:
+                if arity != 1:
+                    raise IRFormatError("%s: a scalar element in a set of arity %d" % (where, arity))
+                out.append(_scalar_elem(e, where))
+        s = SetValue.from_elements(out)
+        if len(s) != len(out):
+            raise IRFormatError("%s: an element is listed twice" % where)
+        s.arity = arity
         return s
     raise IRFormatError("%s: a set needs 'range' or 'elements'" % where)
 
@@ -222,20 +252,34 @@ def _span_out(s: Span | None):
     return out
 
 
-def _span_in(x) -> Span | None:
+def _span_in(x, where: str) -> Span | None:
     if x is None:
         return None
-    return Span(*x)
+    where += " span"
+    x = _list(x, where)
+    if len(x) not in (3, 5):
+        raise IRFormatError("%s: a span is [file, line, col] or [file, line, col, end_line, end_col]"
+                            % where)
+    file = _str(x[0], where, 4096)
+    nums = [None if v is None and k >= 3 else _int(v, where, 1) for k, v in enumerate(x[1:], 1)]
+    return Span(file, *nums)
 
 
 # --- the model -------------------------------------------------------------------------------
 
 def _spans_out(spans: dict | None) -> list:
-    return [[_expr_out(e), _span_out(s)] for e, s in (spans or {}).items() if isinstance(e, sympy.Basic)]
+    return [[expr_to_json(e), _span_out(s)] for e, s in (spans or {}).items() if isinstance(e, sympy.Basic)]
 
 
 def _spans_in(items, where: str) -> dict:
-    return {_expr_in(e, where): _span_in(s) for e, s in (items or [])}
+    out = {}
+    for k, pair in enumerate(_list(items if items is not None else [], where + " spans")):
+        pair = _list(pair, "%s spans[%d]" % (where, k))
+        if len(pair) != 2:
+            raise IRFormatError("%s spans[%d]: expected [expression, span]" % (where, k))
+        w = "%s spans[%d]" % (where, k)
+        out[expr_from_json(pair[0], w)] = _span_in(pair[1], w)
+    return out
 
 
 def to_dict(model: Model) -> dict:
@@ -266,18 +310,18 @@ def to_dict(model: Model) -> dict:
                      for k, f in model.fields.items()}
     ob = model.objective
     out["objective"] = None if ob is None else {"name": ob.name, "sense": ob.sense,
-                                                "expr": _expr_out(ob.expr), "span": _span_out(ob.span),
+                                                "expr": expr_to_json(ob.expr), "span": _span_out(ob.span),
                                                 "spans": _spans_out(getattr(ob, "spans", None))}
     out["constraints"] = {}
     for k, c in model.constraints.items():
         region = None
         if c.region is not None:
             region = {"domain": c.region.domain, "kind": c.region.kind,
-                      "where": _expr_out(c.region.where)}
+                      "where": expr_to_json(c.region.where)}
         out["constraints"][k] = {
-            "name": c.name, "sense": c.sense, "body": _expr_out(c.body),
-            "lower": _expr_out(c.lower), "upper": _expr_out(c.upper),
-            "binding": [_expr_out(o) for o in c.binding], "where": _expr_out(c.where),
+            "name": c.name, "sense": c.sense, "body": expr_to_json(c.body),
+            "lower": expr_to_json(c.lower), "upper": expr_to_json(c.upper),
+            "binding": [expr_to_json(o) for o in c.binding], "where": expr_to_json(c.where),
             "region": region, "span": _span_out(c.span),
             "spans": _spans_out(c.spans),
         }
@@ -286,68 +330,268 @@ def to_dict(model: Model) -> dict:
 
 
 def from_dict(d: dict) -> Model:
-    """Rebuild a model from :func:`to_dict` output; other formats or versions are refused."""
+    """Rebuild a model from :func:`to_dict` output; other formats or versions, and any field
+    that is not what the writer writes, are refused with an :class:`IRFormatError`."""
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         got = d.get("format") if isinstance(d, dict) else type(d).__name__
-        raise IRFormatError("not a lagdsl IR document (format is %r, expected %r)" % (got, FORMAT))
+        raise IRFormatError("not a lagdsl IR document (format is %s, expected %s)"
+                            % (_show(got), json.dumps(FORMAT)))
+    if d.get("version") == 1:
+        raise IRFormatError("lagdsl IR version 1 is no longer read (it stored expressions as "
+                            "Python-like text); compile the model again with "
+                            "`lagdsl compile MODEL --emit ir`")
     if d.get("version") != VERSION:
-        raise IRFormatError("lagdsl IR version %r is not supported (this lagdsl reads version %d)"
-                            % (d.get("version"), VERSION))
+        raise IRFormatError("lagdsl IR version %s is not supported (this lagdsl reads version %d)"
+                            % (_show(d.get("version")), VERSION))
     try:
         return _from_dict(d)
-    except IRFormatError:
+    except LagError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise IRFormatError("malformed lagdsl IR document: %s: %s" % (type(exc).__name__, exc)) from None
+    except RecursionError:
+        raise IRFormatError("malformed lagdsl IR document: nested too deeply") from None
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
+        # A sympy constructor refusing validated arguments: still the file's fault.
+        raise IRFormatError("malformed lagdsl IR document: %s: %s"
+                            % (type(exc).__name__, str(exc)[:200])) from None
+
+
+_DOMAINS = ("real", "integer", "binary")
+_SENSES = ("minimize", "maximize")
+_REGION_KINDS = ("all", "interior", "boundary", "where")
+_KNOWN_KEYS = {"format", "version", "name", "source", "sets", "set_families", "params", "vars",
+               "domains", "fields", "objective", "constraints", "decl_spans"}
 
 
 def _from_dict(d: dict) -> Model:
-    m = Model(name=d.get("name", "model"))
+    unknown = sorted(set(d) - _KNOWN_KEYS)
+    if unknown:
+        raise IRFormatError("unknown field %s in a lagdsl IR document" % _show(unknown[0]))
+    m = Model(name=_str(d.get("name", "model"), "name"))
     src = d.get("source")
     if src is not None:
-        m.source = Source(src["path"], src.get("text", ""))
-    for k, s in d.get("sets", {}).items():
+        src = _obj(src, "source")
+        m.source = Source(_str(src.get("path"), "source path", 4096),
+                          _str(src.get("text", ""), "source text", 1 << 30))
+    for k, s in _table(d, "sets").items():
         m.sets[k] = _set_in(s, "set %s" % k)
-    for k, f in d.get("set_families", {}).items():
-        over = f["over"]
-        over = m.sets[over["set"]] if "set" in over else _set_in(over, "family %s" % k)
-        m.set_families[k] = SetFamilyValue(over, [_set_in(s, "family %s" % k) for s in f["members"]])
-    for k, p in d.get("params", {}).items():
-        vals = np.asarray(_nested_in(p["values"]), dtype=np.float64)
-        shape = tuple(p.get("shape", vals.shape))
-        m.params[k] = ParamValue(tuple(p["index"]), vals.reshape(shape))
-    for k, v in d.get("vars", {}).items():
-        index = tuple(v["index"])
-        n = 1
-        for s in index:
-            n *= len(m.sets[s])
-        start = None if v.get("start") is None else _array_in(v["start"], n, "var %s start" % k)
-        m.vars[k] = VarDecl(k, index, v["domain"], _array_in(v["lower"], n, "var %s lower" % k),
-                            _array_in(v["upper"], n, "var %s upper" % k), start, _span_in(v.get("span")))
-    for k, dm in d.get("domains", {}).items():
-        m.domains[k] = DomainDecl(k, {c: (float(_nested_in(a)), float(_nested_in(b)))
-                                      for c, (a, b) in dm["coords"].items()}, _span_in(dm.get("span")))
-    for k, f in d.get("fields", {}).items():
-        m.fields[k] = FieldDecl(k, tuple(f["coords"]), f["domain"], _span_in(f.get("span")))
+    for k, f in _table(d, "set_families").items():
+        w = "set family %s" % k
+        f = _obj(f, w)
+        over = _obj(f.get("over"), w + " over")
+        if "set" in over:
+            over = m.sets[_known(m.sets, over["set"], w + " over", "set")]
+        else:
+            over = _set_in(over, w + " over")
+        members = _list(f.get("members"), w + " members")
+        if len(members) != len(over):
+            raise IRFormatError("%s: %d members for the %d elements of its set"
+                                % (w, len(members), len(over)))
+        m.set_families[k] = SetFamilyValue(over, [_set_in(s, w + " member") for s in members])
+    for k, p in _table(d, "params").items():
+        w = "param %s" % k
+        p = _obj(p, w)
+        index = tuple(_index_sets(m, p.get("index"), w))
+        shape = tuple(len(m.sets[s]) for s in index)
+        check_size(math.prod(shape), w)
+        stored = _list(p.get("shape", list(shape)), w + " shape")
+        if tuple(stored) != shape:
+            raise IRFormatError("%s: shape %s does not match its sets (%s)"
+                                % (w, _show(stored), _show(list(shape))))
+        vals = np.asarray(_flat_numbers(p.get("values"), shape, w + " values"), dtype=np.float64)
+        m.params[k] = ParamValue(index, vals.reshape(shape))
+    for k, v in _table(d, "vars").items():
+        w = "var %s" % k
+        v = _obj(v, w)
+        index = tuple(_index_sets(m, v.get("index"), w))
+        n = math.prod(len(m.sets[s]) for s in index)
+        check_size(n, w)
+        domain = _choice(v.get("domain"), _DOMAINS, w + " domain")
+        lower = _array_in(v.get("lower"), n, w + " lower")
+        upper = _array_in(v.get("upper"), n, w + " upper")
+        if np.isnan(lower).any() or np.isnan(upper).any() or (lower == np.inf).any() \
+                or (upper == -np.inf).any():
+            raise IRFormatError("%s: a bound is nan, or a lower bound +inf / upper bound -inf" % w)
+        bad = np.flatnonzero(lower > upper)
+        if bad.size:
+            raise IRFormatError("%s: lower bound %g above upper bound %g at position %d"
+                                % (w, lower[bad[0]], upper[bad[0]], bad[0]))
+        start = None if v.get("start") is None else _array_in(v["start"], n, w + " start")
+        m.vars[k] = VarDecl(k, index, domain, lower, upper, start, _span_in(v.get("span"), w))
+    for k, dm in _table(d, "domains").items():
+        w = "domain %s" % k
+        dm = _obj(dm, w)
+        coords = {}
+        for c, ab in _obj(dm.get("coords"), w + " coords").items():
+            ab = _list(ab, "%s coordinate %s" % (w, c))
+            if len(ab) != 2:
+                raise IRFormatError("%s coordinate %s: expected [lo, hi]" % (w, c))
+            a, b = (_num_in(x, "%s coordinate %s" % (w, c)) for x in ab)
+            if not (math.isfinite(a) and math.isfinite(b) and a <= b):
+                raise IRFormatError("%s coordinate %s: [%s, %s] is not a finite interval"
+                                    % (w, c, a, b))
+            coords[_str(c, w + " coordinate")] = (a, b)
+        m.domains[k] = DomainDecl(k, coords, _span_in(dm.get("span"), w))
+    for k, f in _table(d, "fields").items():
+        w = "field %s" % k
+        f = _obj(f, w)
+        domain = _known(m.domains, f.get("domain"), w + " domain", "domain")
+        coords = tuple(_str(c, w + " coordinate") for c in _list(f.get("coords"), w + " coords"))
+        missing = [c for c in coords if c not in m.domains[domain].coords]
+        if missing:
+            raise IRFormatError("%s: coordinate %s is not one of domain %s"
+                                % (w, _show(missing[0]), domain))
+        m.fields[k] = FieldDecl(k, coords, domain, _span_in(f.get("span"), w))
     ob = d.get("objective")
     if ob is not None:
-        w = "objective %s" % ob["name"]
-        m.objective = Objective(ob["name"], ob["sense"], _expr_in(ob["expr"], w), _span_in(ob.get("span")))
-        if ob.get("spans"):
-            m.objective.spans = _spans_in(ob["spans"], w)
-    for k, c in d.get("constraints", {}).items():
-        w = "constraint %s" % k
-        region = None
-        if c.get("region") is not None:
-            r = c["region"]
-            region = Region(r["domain"], r.get("kind", "all"), _expr_in(r.get("where"), w))
-        spans = _spans_in(c.get("spans"), w)
-        m.constraints[k] = Constraint(
-            c.get("name", k), _expr_in(c["body"], w), _expr_in(c.get("lower"), w),
-            _expr_in(c.get("upper"), w), tuple(_expr_in(o, w) for o in c.get("binding", [])),
-            _expr_in(c.get("where"), w), region, _span_in(c.get("span")), spans)
-    m.decl_spans = {k: _span_in(s) for k, s in d.get("decl_spans", {}).items()}
+        ob = _obj(ob, "objective")
+        name = _str(ob.get("name"), "objective name")
+        w = "objective %s" % name
+        m.objective = Objective(name, _choice(ob.get("sense"), _SENSES, w + " sense"),
+                                expr_from_json(ob.get("expr"), w, sympy.Expr),
+                                _span_in(ob.get("span"), w))
+        if m.objective.expr is None:
+            raise IRFormatError("%s: the expression is missing" % w)
+        m.objective.spans = _spans_in(ob.get("spans"), w)
+    for k, c in _table(d, "constraints").items():
+        m.constraints[k] = _constraint_in(m, k, _obj(c, "constraint %s" % k))
+    m.decl_spans = {k: _span_in(s, "decl_spans %s" % k) for k, s in _table(d, "decl_spans").items()}
+    _check_names(m)
     return m
+
+
+def _check_names(m: Model) -> None:
+    """Every name an expression uses is declared in the document, with the right number of
+    subscripts; every index is used inside its binding and names no declaration; unknowns
+    appear only where the checker allows them (not in subscripts, conditions, set terms or a
+    constraint's bounds); strings only as elements (subscripts, ``==``/``!=``, members).
+    What the checker guarantees for a ``.lag`` model, so that lowering an IR model never
+    meets a name or a construct it does not know."""
+    coords = {c for dm in m.domains.values() for c in dm.coords}
+    scalars = {k for k, p in m.params.items() if not p.index} | \
+        {k for k, v in m.vars.items() if not v.index}
+    items = []          # (where, expression, indices in scope, data only)
+    if m.objective is not None:
+        items.append(("objective %s" % m.objective.name, m.objective.expr, (), False))
+    for k, c in m.constraints.items():
+        w = "constraint %s" % k
+        bound: tuple = ()
+        for o in c.binding:             # a binding's set may use earlier indices
+            _check_indices(m, o, w)
+            items.append((w + " binding", o.set, bound, True))
+            bound += tuple(o.indices)
+        items.append((w, c.body, bound, False))
+        items += [(w, e, bound, True) for e in (c.lower, c.upper, c.where) if e is not None]
+        if c.region is not None and c.region.where is not None:
+            items.append((w + " region", c.region.where, (), True))
+    for where, expr, bound, data_only in items:
+        _check_expr(m, expr, frozenset(bound), data_only, where, scalars, coords)
+
+
+_STR_PARENTS = (sympy.Indexed, sympy.Eq, sympy.Ne, sympy.Tuple, SetFamilyRef, Member)
+
+
+def _check_indices(m: Model, over: Over, where: str) -> None:
+    for s in over.indices:
+        if m.kind_of(s.name) is not None:
+            raise IRFormatError("%s: the index %s is also the name of a %s"
+                                % (where, _show(s.name), m.kind_of(s.name)))
+
+
+def _check_expr(m: Model, expr, scope: frozenset, data_only: bool, where: str, scalars, coords):
+    stack = [(expr, scope, data_only)]
+    while stack:
+        e, scope, data = stack.pop()
+        if isinstance(e, Str):
+            continue
+        if not isinstance(e, _STR_PARENTS) and any(isinstance(a, Str) for a in e.args):
+            raise IRFormatError("%s: a string is used as a number in %s" % (where, _show(str(e))))
+        if isinstance(e, Agg):
+            inner = set(scope)
+            for o in e.bindings:
+                _check_indices(m, o, where)
+                stack.append((o.set, frozenset(inner), True))
+                inner |= set(o.indices)
+            stack.extend([(e.cond, frozenset(inner), True), (e.body, frozenset(inner), data)])
+            continue
+        if isinstance(e, Over):
+            stack.append((e.set, scope, True))
+            continue
+        if isinstance(e, SetName):
+            _known(m.sets, e.name, where, "set")
+            continue
+        if isinstance(e, SetFamilyRef):
+            _known(m.set_families, e.name, where, "set family")
+            stack.extend((a, scope, True) for a in e.subscripts)
+            continue
+        if isinstance(e, sympy.Indexed):
+            name = e.base.label.name
+            decl = m.params.get(name) or m.vars.get(name)
+            if decl is None or not decl.index:
+                raise IRFormatError("%s: %s is not an indexed param or var of the document"
+                                    % (where, _show(name)))
+            if data and name in m.vars:
+                raise IRFormatError("%s: the unknown %s is used where only data may be" % (where, name))
+            arity = sum(m.sets[s].arity for s in decl.index)
+            if len(e.indices) != arity:
+                raise IRFormatError("%s: %s takes %d subscript%s, got %d"
+                                    % (where, name, arity, "" if arity == 1 else "s", len(e.indices)))
+            stack.extend((a, scope, True) for a in e.indices)
+            continue
+        if isinstance(e, AppliedUndef):
+            _known(m.fields, e.func.__name__, where, "field")
+        elif type(e) is sympy.Symbol:
+            if e in scope or e.name in coords:
+                continue
+            if e.name not in scalars:
+                raise IRFormatError("%s: %s is not a scalar param or var, an index in scope "
+                                    "or a coordinate" % (where, _show(e.name)))
+            if data and e.name in m.vars:
+                raise IRFormatError("%s: the unknown %s is used where only data may be" % (where, e.name))
+        if isinstance(e, (sympy.Derivative, sympy.Integral)):
+            stack.append((e.args[0], scope, data))
+            continue
+        stack.extend((a, scope, data) for a in e.args)
+
+
+def _constraint_in(m: Model, k: str, c: dict) -> Constraint:
+    w = "constraint %s" % k
+    region = None
+    if c.get("region") is not None:
+        r = _obj(c["region"], w + " region")
+        region = Region(_known(m.domains, r.get("domain"), w + " region domain", "domain"),
+                        _choice(r.get("kind", "all"), _REGION_KINDS, w + " region kind"),
+                        expr_from_json(r.get("where"), w + " region where", Boolean))
+    body = expr_from_json(c.get("body"), w + " body")
+    if body is None or not isinstance(body, (sympy.Expr, sympy.core.relational.Relational)):
+        raise IRFormatError("%s body: expected an expression" % w)
+    lower = expr_from_json(c.get("lower"), w + " lower", sympy.Expr)
+    upper = expr_from_json(c.get("upper"), w + " upper", sympy.Expr)
+    binding = tuple(expr_from_json(o, "%s binding %d" % (w, j), Over)
+                    for j, o in enumerate(_list(c.get("binding", []), w + " binding")))
+    where = expr_from_json(c.get("where"), w + " where", Boolean)
+    if c.get("name", k) != k:
+        raise IRFormatError("%s: its name %s differs from its key" % (w, _show(c.get("name"))))
+    out = Constraint(k, body, lower, upper, binding, where,
+                     region, _span_in(c.get("span"), w), _spans_in(c.get("spans"), w))
+    if "sense" in c:
+        try:
+            sense = out.sense
+        except Exception:       # a body without bounds: sense says what it is
+            sense = None
+        if sense is not None and c["sense"] != sense:
+            raise IRFormatError("%s: sense %s does not match its bounds (%s)"
+                                % (w, _show(c["sense"]), sense))
+    return out
+
+
+def _known(table: dict, name, where: str, what: str) -> str:
+    if not isinstance(name, str) or name not in table:
+        raise IRFormatError("%s: %s is not a %s of the document" % (where, _show(name), what))
+    return name
+
+
+def _index_sets(m: Model, index, where: str) -> list[str]:
+    return [_known(m.sets, s, where + " index", "set") for s in _list(index, where + " index")]
 
 
 def to_json(model: Model, indent: int | None = None) -> str:
@@ -367,16 +611,50 @@ def _dump(obj, level: int, indent: int) -> str:
     return json.dumps(obj, allow_nan=False)
 
 
+def _reject_constant(name: str):
+    raise IRFormatError("not strict JSON: %s is not a JSON value" % name)
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise IRFormatError("the key %s appears twice in one object" % _show(k))
+        out[k] = v
+    return out
+
+
+def parse_json(text) -> Any:
+    """Strict JSON (no NaN/Infinity literals, no duplicate keys, bounded nesting and
+    integers) as an :class:`IRFormatError` when it is not."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise IRFormatError("not UTF-8 text (byte %d)" % exc.start) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise IRFormatError("not JSON: %s (line %d, column %d)" % (exc.msg, exc.lineno, exc.colno)) from None
+    except RecursionError:
+        raise IRFormatError("not a lagdsl IR document: JSON nested too deeply") from None
+    except ValueError as exc:     # an integer beyond Python's digit limit
+        raise IRFormatError("not a lagdsl IR document: %s" % str(exc)[:120]) from None
+
+
 def from_json(doc) -> Model:
     """A model from JSON text (or an already-parsed dict)."""
     if isinstance(doc, (str, bytes)):
-        try:
-            doc = json.loads(doc)
-        except json.JSONDecodeError as exc:
-            raise IRFormatError("not JSON: %s (line %d, column %d)" % (exc.msg, exc.lineno, exc.colno)) from None
+        doc = parse_json(doc)
     return from_dict(doc)
 
 
-def looks_like_ir(text: str) -> bool:
-    """Whether ``text`` is (probably) a lagdsl IR JSON document rather than ``.lag`` source."""
-    return text.lstrip().startswith("{")
+def is_ir_document(text: str) -> bool:
+    """Whether ``text`` declares itself a lagdsl IR document: a JSON object whose
+    ``"format"`` is ``"lagdsl-ir"`` (any version; the reader then says which it reads).
+    The first character alone decides nothing: ``.lag`` text starting with ``{`` is ``.lag``."""
+    try:
+        d = parse_json(text)
+    except IRFormatError:
+        return False
+    return isinstance(d, dict) and d.get("format") == FORMAT

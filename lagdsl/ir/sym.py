@@ -261,9 +261,3 @@ FUNCTIONS = {
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "tanh": sympy.tanh,
     "sigmoid": sigmoid, "min": sympy.Min, "max": sympy.Max,
 }
-
-#: Names the JSON reader may rebuild (see ``lagdsl.ir.serialize``).
-SYMPY_NAMESPACE = {
-    "Str": Str, "sigmoid": sigmoid, "SetName": SetName, "SetRange": SetRange,
-    "SetFamilyRef": SetFamilyRef, "Over": Over, "Member": Member, "Agg": Agg,
-}

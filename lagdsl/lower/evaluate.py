@@ -49,6 +49,11 @@ FUNC_NAMES = {
 }
 
 
+#: Sums with at least this many terms (and groups of at least this many terms of one
+#: variable) are lowered as one batch (:meth:`Evaluator.batch_terms`).
+_BATCH_MIN = 16
+
+
 def _bcast(a, n: int) -> np.ndarray:
     a = np.asarray(a)
     return a if a.shape == (n,) else np.broadcast_to(a, (n,)).copy()
@@ -135,6 +140,43 @@ class Evaluator:
                 elem, name, " x ".join(decl), (" (at %s)" % ctx) if ctx else ""), e)
         return pos
 
+    def batch_terms(self, terms: list, rows: Rows, alg: Algebra):
+        """An explicit sum ``x[1] + 2*x[2] + ...`` of many terms with constant subscripts as
+        one gather and one segment sum per variable, instead of one algebra value and one
+        addition per term (quadratic in the number of terms for sparse batches).  Returns
+        the value of the batched terms (or None) and the terms left for the general path;
+        a subscript outside its set is left there too, so that it gets its positioned error."""
+        groups: dict[str, list] = {}
+        rest = []
+        for a in terms:
+            t = _constant_term(a, self.model)
+            if t is None:
+                rest.append(a)
+            else:
+                groups.setdefault(t[1], []).append((a, t[0], t[2]))
+        out = None
+        for name, items in groups.items():
+            sets = self.model.var_sets(name)
+            arity = sum(st.arity for st in sets)
+            if len(items) < _BATCH_MIN or any(len(subs) != arity for _a, _c, subs in items):
+                rest.extend(a for a, _c, _s in items)
+                continue
+            cols = [np.array([subs[j] for _a, _c, subs in items],
+                             dtype=object if any(isinstance(subs[j], str) for _a, _c, subs in items)
+                             else None) for j in range(arity)]
+            pos = flat_positions(sets, cols)
+            if pos.size and pos.min() < 0:
+                rest.extend(a for a, _c, _s in items)
+                continue
+            k, n = len(items), rows.n
+            coefs = np.array([c for _a, c, _s in items], dtype=np.float64)
+            v = alg.var(name, np.tile(pos, n))
+            if not np.all(coefs == 1.0):
+                v = alg.mul(alg.const(np.tile(coefs, n)), v)
+            v = alg.reduce("sum", v, np.repeat(np.arange(n, dtype=np.int64), k), n)
+            out = v if out is None else alg.add(out, v)
+        return out, rest
+
     # --- data ------------------------------------------------------------------------
     def data(self, e, rows: Rows):
         """Value of a data expression for every row: a numpy array of length ``rows.n``
@@ -144,7 +186,8 @@ class Evaluator:
         if isinstance(e, Str):
             return np.array(e.name, dtype=object)
         if e.is_Number:
-            return np.float64(e) if not e.is_Integer else np.int64(int(e))
+            # an integer beyond int64 (2**300 from nested brackets) is a float, as numpy would
+            return np.float64(e) if not e.is_Integer or abs(e) >= 2 ** 63 else np.int64(int(e))
         if e.is_NumberSymbol:          # pi, E (exp(1) evaluates to E), ...
             return np.float64(float(e))
         if e is sympy.oo:
@@ -260,9 +303,12 @@ class Evaluator:
             pos = self.positions(e, self.model.var_sets(name), rows, "variable")
             return alg.var(name, pos)
         if isinstance(e, sympy.Add):
-            out = self.value(e.args[0], rows, alg)
-            for a in e.args[1:]:
-                out = alg.add(out, self.value(a, rows, alg))
+            out, terms = None, list(e.args)
+            if len(terms) >= _BATCH_MIN:
+                out, terms = self.batch_terms(terms, rows, alg)
+            for a in terms:
+                v = self.value(a, rows, alg)
+                out = v if out is None else alg.add(out, v)
             return out
         if isinstance(e, sympy.Mul):
             # data factors first, so that an algebra scales once
@@ -288,6 +334,27 @@ class Evaluator:
             return alg.func(fname, [self.value(a, rows, alg) for a in e.args])
         raise LagError("unsupported construct for unknowns: %s" % e, self.span_of(e),
                        source=self.model.source)
+
+
+def _constant_term(a, model: Model):
+    """``(coefficient, name, subscripts)`` when ``a`` is ``c * x[s1, ...]`` with a number
+    ``c`` (1 when absent), a variable ``x`` and constant subscripts; else None."""
+    coef = 1.0
+    if isinstance(a, sympy.Mul) and len(a.args) == 2 and a.args[0].is_Number:
+        coef, a = float(a.args[0]), a.args[1]
+    if not isinstance(a, sympy.Indexed) or a.base.label.name not in model.vars:
+        return None
+    subs = []
+    for s in a.indices:
+        if isinstance(s, Str):
+            subs.append(s.name)
+        elif s.is_Integer:
+            subs.append(int(s))
+        elif s.is_Number:
+            subs.append(float(s))
+        else:
+            return None
+    return coef, a.base.label.name, subs
 
 
 def reduce_data(kind: str, vals: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import sympy
 
 from ..ir.sym import Over, SetFamilyRef, SetName, SetRange
+from ..limits import check_size
 
 
 @dataclass
@@ -68,12 +69,14 @@ def expand(ev, rows: Rows, over: Over) -> tuple[Rows, np.ndarray]:
         lo = np.broadcast_to(np.ceil(lo), (rows.n,)).astype(np.int64)
         hi = np.broadcast_to(np.floor(hi), (rows.n,)).astype(np.int64)
         counts = np.maximum(hi - lo + 1, 0)
+        _check_rows(ev, int(counts.sum()), over)
         parent, within = _segments(counts)
         cols = [lo[parent] + within]
     else:
         if isinstance(term, SetName):
             s = ev.model.sets[term.name]
             n_el = len(s)
+            _check_rows(ev, rows.n * n_el, over)
             parent = np.repeat(np.arange(rows.n, dtype=np.int64), n_el)
             pos = np.tile(np.arange(n_el, dtype=np.int64), rows.n)
             cols = [c[pos] for c in s.columns()] if n_el else [np.zeros(0, np.int64)] * s.arity
@@ -88,6 +91,7 @@ def expand(ev, rows: Rows, over: Over) -> tuple[Rows, np.ndarray]:
                     term.name, ", ".join(str(s[bad]) for s in subs), term.name), term)
             flat = ev.family_table(term.name)
             counts = flat["counts"][key]
+            _check_rows(ev, int(counts.sum()), over)
             parent, within = _segments(counts)
             pos = flat["starts"][key][parent] + within
             cols = [c[pos] for c in flat["cols"]]
@@ -101,6 +105,11 @@ def expand(ev, rows: Rows, over: Over) -> tuple[Rows, np.ndarray]:
     if len(idx) == len(cols):
         new = new.with_cols(dict(zip(idx, cols)))
     return new, parent
+
+
+def _check_rows(ev, n: int, over: Over) -> None:
+    """Refuse an expansion beyond the size limit before its arrays are allocated."""
+    check_size(n, "the rows of `%s`" % over, ev.span_of(over), source=ev.model.source)
 
 
 def bind(ev, rows: Rows, overs, cond) -> tuple[Rows, np.ndarray]:
