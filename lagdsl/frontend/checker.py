@@ -17,6 +17,7 @@ Every mistake raises :class:`LagSemanticError` (or the :class:`LagDataError` of
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
 
@@ -31,7 +32,7 @@ from ..ir.model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Reg
 from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef,
                       SetName, SetRange, Str)
 from ..ir.values import ParamValue, SetValue, norm_element
-from ..lower.evaluate import Evaluator
+from ..lower.evaluate import FLOAT_MAX, Evaluator
 from ..lower.rows import Rows
 from . import ast
 from .data import coerce_param, coerce_set, expand_graph, load_graph
@@ -335,6 +336,9 @@ class Checker:
             blo, bhi = self.bound_values(b, rows, scope)
             lo, hi = np.maximum(lo, blo), np.minimum(hi, bhi)
         start = None if st.start is None else self.eval_over(st.start, rows, scope, "a start value")
+        if start is not None and not np.isfinite(start).all():
+            raise self.error("the start value of %s is %g: a start value must be finite" % (
+                st.name, start[np.flatnonzero(~np.isfinite(start))[0]]), st.start.span)
         bad = np.flatnonzero(lo > hi)
         if bad.size:
             where = self.row_label(axes, int(bad[0]))
@@ -355,16 +359,31 @@ class Checker:
         """(lower, upper) arrays from one bound clause."""
         inf = np.full(rows.n, np.inf)
         if b.kind == ">=":
-            return self.eval_over(b.lo, rows, scope, "a bound"), inf
+            return self.bound_side(b.lo, rows, scope, "lower"), inf
         if b.kind == "<=":
-            return -inf, self.eval_over(b.lo, rows, scope, "a bound")
+            return -inf, self.bound_side(b.lo, rows, scope, "upper")
         if b.kind == "interval":
-            return (self.eval_over(b.lo, rows, scope, "a bound"),
-                    self.eval_over(b.hi, rows, scope, "a bound"))
+            return (self.bound_side(b.lo, rows, scope, "lower"),
+                    self.bound_side(b.hi, rows, scope, "upper"))
         if isinstance(b.lo, ast.BinOp) and b.lo.op == "..":
-            return (self.eval_over(b.lo.left, rows, scope, "a bound"),
-                    self.eval_over(b.lo.right, rows, scope, "a bound"))
+            return (self.bound_side(b.lo.left, rows, scope, "lower"),
+                    self.bound_side(b.lo.right, rows, scope, "upper"))
         raise self.error("a variable's 'in' takes an interval [lo, hi] or a range lo..hi", b.lo.span)
+
+    def bound_side(self, node, rows: Rows, scope: Scope, side: str) -> np.ndarray:
+        """One side of a variable's bounds; ``-inf`` below and ``inf`` above mean "no
+        bound", the other infinity no value can meet."""
+        v = self.eval_over(node, rows, scope, "a bound")
+        wrong = np.isposinf(v) if side == "lower" else np.isneginf(v)
+        if wrong.any():
+            r = int(np.flatnonzero(wrong)[0])
+            where = ", ".join("%s=%s" % (k, c[r]) for k, c in rows.cols.items()
+                              if "#" not in str(k))
+            raise self.error("%s has %s bound of %s: no number can meet it%s" % (
+                scope.owner, "a lower" if side == "lower" else "an upper",
+                "inf" if side == "lower" else "-inf", " (at %s)" % where if where else ""),
+                node.span, "inf means \"no bound\" as an upper bound, -inf as a lower bound")
+        return v
 
     def _stmt_GraphDecl(self, st: ast.GraphDecl, k: int) -> None:
         self.check_new(st.name, st.name_span)
@@ -394,6 +413,10 @@ class Checker:
                     c.name, KIND_WORDS[kind], c.name, _where(at)), c.span, "rename the coordinate")
             lo = self.eval_number(c.lo, "a domain bound")
             hi = self.eval_number(c.hi, "a domain bound")
+            for v, n in ((lo, c.lo), (hi, c.hi)):
+                if not math.isfinite(v):
+                    raise self.error("a domain bound must be finite, not %g" % v, n.span,
+                                     "a field lives on a bounded box")
             if not lo < hi:
                 raise self.error("coordinate %s of domain %s has an empty interval [%g, %g]" % (
                     c.name, st.name, lo, hi), c.span, "write [lo, hi] with lo < hi")
@@ -442,6 +465,7 @@ class Checker:
         if st.region is not None:
             region, scope = self.region(st.region, scope)
         body, lower, upper = self.relation(st.expr, scope)
+        self.check_bounds(st, lower, upper, scope)
         self.model.constraints[st.name] = Constraint(
             st.name, body, lower, upper, tuple(overs), cond, region, st.name_span, scope.spans)
         self.declare(st.name, "constraint", st.name_span)
@@ -472,6 +496,18 @@ class Checker:
         for t, o in ((lo, lo_node), (hi, hi_node)):
             self.require_data(t, o, "a range bound", scope.owner)
         return body, lo, hi
+
+    def check_bounds(self, st, lower, upper, scope: Scope) -> None:
+        """A constant bound of inf below (``x >= inf``) or -inf above cannot be met; say so
+        here rather than let the row be dropped as free.  Data bounds are checked when
+        the constraint is lowered (:func:`lagdsl.lower.instance.bound_vector`)."""
+        for bound, bad, side in ((lower, sympy.oo, "lower"), (upper, sympy.S.NegativeInfinity, "upper")):
+            if bound is bad:
+                raise self.error("constraint %s has %s bound of %s: no number can meet it" % (
+                    st.name, "a lower" if side == "lower" else "an upper",
+                    "inf" if side == "lower" else "-inf"), scope.spans.get(bound, st.name_span),
+                    "inf means \"no bound\" only as an upper bound (x <= inf), -inf only as a "
+                    "lower bound")
 
     def region(self, r: ast.RegionAst, scope: Scope):
         """The :class:`Region` of ``on ...`` and the scope with its coordinates."""
@@ -628,7 +664,10 @@ class Checker:
         if isinstance(node, ast.Compare):
             raise self.error("expected a set element, got a condition", node.span,
                              "a comprehension binds every item: {i in I : cond}")
-        return norm_element(self.eval_number(node, "a set element"))
+        v = self.eval_number(node, "a set element")
+        if not math.isfinite(v):
+            raise self.error("a set element must be a finite number, not %g" % v, node.span)
+        return norm_element(v)
 
     def comprehension(self, node: ast.SetLiteral) -> SetValue:
         """``{(i, j) in I cross J : cond}``: the bound tuples where ``cond`` holds."""
@@ -701,7 +740,12 @@ class Checker:
         return getattr(self, "_x_" + type(node).__name__)(node, scope)
 
     def _x_Number(self, node: ast.Number, scope: Scope):
-        return sympy.Integer(node.value) if isinstance(node.value, int) else sympy.Float(node.value)
+        v = node.value
+        if not math.isfinite(v if isinstance(v, float) else float(min(abs(v), 10 ** 309))):
+            raise self.error("the number %s is beyond the range of float64 (about 1.8e308)"
+                             % _short_text(self.span_text(node.span)), node.span,
+                             "write inf for \"no bound\"; other numbers must be finite")
+        return sympy.Integer(v) if isinstance(v, int) else sympy.Float(v)
 
     def _x_String(self, node: ast.String, scope: Scope):
         return Str(node.value)
@@ -713,6 +757,7 @@ class Checker:
         if name in scope.coords:
             return scope.coords[name]
         if name in CONSTANTS:
+            scope.note(CONSTANTS[name], node.span)
             return CONSTANTS[name]
         kind = self.kind(name)
         if kind is None:
@@ -791,7 +836,13 @@ class Checker:
         args = [self.expr(a, scope) for a in node.args]
         for a, an in zip(args, node.args):
             self.numeric(a, an)
-        return FUNCTIONS[f](*args)
+        if all(_is_num(a) for a in args):
+            self.guard_function(f, args, node)
+        out = FUNCTIONS[f](*args)
+        if all(_is_num(a) for a in args):
+            self.check_folded(out, node)
+        scope.note(out, node.span)
+        return out
 
     def graft_negated_body(self, left, right):
         """``sum(i in I) -x[i]`` parses as the call ``sum(i in I)`` minus ``x[i]``: the grammar
@@ -822,7 +873,9 @@ class Checker:
             overs, inner, cond = self.bindings(node.args, node.cond, scope)
             body = self.expr(node.body, inner)
             self.numeric(body, node.body)
-            return Agg(f, overs, cond, body)
+            out = Agg(f, overs, cond, body)
+            scope.note(out, node.span)
+            return out
         if f == "integral":
             return self.integral(node, scope)
         raise self.error("unexpected expression after %s(...)" % f, node.body.span,
@@ -839,22 +892,101 @@ class Checker:
         a, b = self.expr(node.left, scope), self.expr(node.right, scope)
         self.numeric(a, node.left)
         self.numeric(b, node.right)
-        if node.op == "+":
-            return a + b
-        if node.op == "-":
-            return a - b
-        if node.op == "*":
-            return a * b
-        if node.op == "/":
-            return a / b
-        if node.op == "mod":
-            return sympy.Mod(a, b)
-        return sympy.Pow(a, b)
+        return self.arithmetic(node, a, b, scope)
+
+    def arithmetic(self, node: ast.BinOp, a, b, scope: Scope):
+        """``a op b`` in sympy.  Constant operands are folded here, so what has no float64
+        value (``1/0``, ``5 mod 0``, ``inf - inf``, ``9^9^9``) is refused at ``node`` before
+        sympy computes it -- an exact power tower would take minutes.  Nodes that can fail
+        later on data (a division, a power, ``mod``) are noted with their span so that the
+        evaluator points at them."""
+        op, folded = node.op, _is_num(a) and _is_num(b)
+        if folded:
+            early = self.guard_numbers(op, a, b, node)
+            if early is not None:
+                return early
+        if op == "+":
+            out = a + b
+        elif op == "-":
+            out = a - b
+        elif op == "*":
+            out = a * b
+        elif op == "/":
+            if not _is_num(b):
+                scope.note(sympy.Pow(b, -1), node.span)
+            out = a / b
+        elif op == "mod":
+            out = sympy.Mod(a, b)
+        else:
+            out = sympy.Pow(a, b)
+        if folded:
+            self.check_folded(out, node)
+        if op not in ("+", "-") or len(out.args) <= 16:
+            # a long explicit sum is not noted: hashing each partial sum would be quadratic
+            scope.note(out, node.span)
+        return out
+
+    def guard_numbers(self, op: str, a, b, node):
+        """Refuse constant arithmetic without a value; returns a replacement for a power
+        too small to matter (an exact ``2^-(10^9)`` would not finish), else None."""
+        if op == "/" and b == 0:
+            raise self.error("division by zero", node.span)
+        if op == "mod" and b == 0:
+            raise self.error("mod 0 (division by zero)", node.span)
+        if op != "^" or not (a.is_finite and b.is_finite):
+            return None
+        if a == 0 and b < 0:
+            raise self.error("0 ^ %s is a division by zero" % b, node.span)
+        if a < 0 and not float(b).is_integer():
+            raise self.error("a negative number to a fractional power (%s ^ %s) is not a real "
+                             "number" % (_short_text(str(a)), _short_text(str(b))), node.span)
+        if a == 0 or abs(a) == 1:
+            return None
+        magnitude = float(b) * math.log10(abs(float(a)))
+        if magnitude > 308.2:
+            raise self.error("%s overflows float64: it has about %.0f digits" % (
+                _short_text(self.span_text(node.span)), magnitude + 1), node.span,
+                "the largest float64 is about 1.8e308")
+        if magnitude < -400:
+            return sympy.Float(0.0)         # below the smallest float64
+        return None
+
+    def guard_function(self, f: str, args, node) -> None:
+        """Refuse a function of constants outside its domain (``log(0)``, ``sqrt(-1)``)."""
+        a = args[0]
+        if f == "log" and a.is_finite and a <= 0:
+            raise self.error("log of %s" % ("0 (it is -inf)" if a == 0 else "a negative number (%s)"
+                                            % _short_text(str(a))), node.span)
+        if f == "sqrt" and a.is_finite and a < 0:
+            raise self.error("sqrt of a negative number (%s)" % _short_text(str(a)), node.span)
+        if f == "exp" and a.is_finite and a > 709.78:
+            raise self.error("exp(%s) overflows float64 (its value is beyond 1.8e308)"
+                             % _short_text(str(a)), node.span)
+
+    def check_folded(self, out, node) -> None:
+        """A folded constant must be a real float64 (or ``inf`` from ``inf``)."""
+        if out is sympy.nan:
+            raise self.error("%s is undefined (nan)" % _short_text(self.span_text(node.span)),
+                             node.span, "inf - inf, 0 * inf and inf / inf have no value")
+        if out is sympy.zoo:
+            raise self.error("%s is a division by zero" % _short_text(self.span_text(node.span)),
+                             node.span)
+        if not out.is_number:
+            return
+        if out.is_real is False:
+            raise self.error("%s is not a real number" % _short_text(self.span_text(node.span)),
+                             node.span)
+        if out.is_finite and out.is_Number and abs(float(out)) > FLOAT_MAX:
+            raise self.error("%s overflows float64 (its value is beyond 1.8e308)"
+                             % _short_text(self.span_text(node.span)), node.span)
 
     def _x_Neg(self, node: ast.Neg, scope: Scope):
         a = self.expr(node.operand, scope)
         self.numeric(a, node.operand)
-        return -a
+        out = -a
+        if len(out.args) <= 16:
+            scope.note(out, node.span)
+        return out
 
     def _not_a_number(what: str, hint: str | None = None):
         """A handler for constructs that are never numbers (conditions, tuples, sets)."""
@@ -949,6 +1081,16 @@ class Checker:
         body = self.expr(node.body, inner)
         limits = [(sympy.Symbol(c), _exact(lo), _exact(hi)) for c, (lo, hi) in dom.coords.items()]
         return sympy.Integral(body, *limits)
+
+
+def _is_num(e) -> bool:
+    """A sympy constant the checker folds: a number (``inf`` included) or ``pi``."""
+    return bool(e.is_Number or e.is_NumberSymbol) and e is not sympy.nan
+
+
+def _short_text(text: str) -> str:
+    """Source text or a number, cut to a readable length for a message."""
+    return text if len(text) <= 40 else text[:30] + "... (%d characters)" % len(text)
 
 
 def _flat(e) -> tuple:

@@ -88,10 +88,27 @@ def constraint_rows(ev: Evaluator, c: Constraint) -> Rows:
 
 
 def bound_vector(ev: Evaluator, e, rows: Rows, default: float) -> np.ndarray:
-    """A data bound evaluated on every row (``default`` when absent)."""
+    """A data bound evaluated on every row (``default`` when absent: ``-inf`` for a lower
+    bound, ``inf`` for an upper).  The infinity of ``default`` means "no bound" and may come
+    from the data; the opposite one (a lower bound of ``inf``) no row can meet, and is an
+    error at the bound rather than a row silently dropped."""
     if e is None:
         return np.full(rows.n, default)
-    return _bcast(np.asarray(ev.data(e, rows), dtype=np.float64), rows.n).astype(np.float64)
+    v = _bcast(np.asarray(ev.data(e, rows), dtype=np.float64), rows.n).astype(np.float64)
+    wrong = v == -default
+    if wrong.any():
+        r = int(np.flatnonzero(wrong)[0])
+        side = "lower" if default < 0 else "upper"
+        ctx = ", ".join("%s=%s" % (k, c[r]) for k, c in rows.cols.items())
+        ev.fail("%s has %s bound of %g%s: no number can meet it" % (
+            owner_label(ev.owner), "a lower" if side == "lower" else "an upper", -default, " (at %s)" % ctx if ctx else ""), e,
+            "inf means \"no bound\" only as an upper bound, -inf only as a lower bound")
+    return v
+
+
+def owner_label(owner) -> str:
+    """``constraint NAME`` or ``objective NAME``, as messages name what they are about."""
+    return ("constraint %s" if hasattr(owner, "body") else "objective %s") % owner.name
 
 
 def lower_block(model: Model, c: Constraint) -> Block:
