@@ -35,7 +35,7 @@ from ..ir.values import ParamValue, SetValue, norm_element
 from ..lower.evaluate import FLOAT_MAX, Evaluator
 from ..lower.rows import Rows
 from . import ast
-from .data import coerce_param, coerce_set, expand_graph, load_graph
+from .data import check_element_number, coerce_param, coerce_set, expand_graph, load_graph
 
 #: Words a user reads in messages for each kind of name.
 KIND_WORDS = {"set": "set", "param": "param", "var": "var", "graph": "graph", "domain": "domain",
@@ -240,6 +240,9 @@ class Checker:
         v = self.eval_number(node, what)
         if not float(v).is_integer():
             raise self.error("%s must be an integer, got %s" % (what, v), node.span)
+        if abs(v) >= 2.0 ** 63:
+            raise self.error("%s must be a 64-bit integer (below about 9.2e18), got %g" % (what, v),
+                             node.span)
         return int(v)
 
     # --- statements ----------------------------------------------------------------------
@@ -665,8 +668,7 @@ class Checker:
             raise self.error("expected a set element, got a condition", node.span,
                              "a comprehension binds every item: {i in I : cond}")
         v = self.eval_number(node, "a set element")
-        if not math.isfinite(v):
-            raise self.error("a set element must be a finite number, not %g" % v, node.span)
+        check_element_number("the set element", v, node.span, self.source)
         return norm_element(v)
 
     def comprehension(self, node: ast.SetLiteral) -> SetValue:
