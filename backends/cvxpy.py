@@ -101,11 +101,77 @@ def flat_variable(lb: np.ndarray, ub: np.ndarray, vtype: np.ndarray) -> cp.Varia
 
 @dataclass
 class Part:
-    """One vector constraint of a block: ``sense`` is ``==``, ``<=`` or ``>=`` over ``rows``."""
+    """One vector constraint of a block: ``sense`` is ``==``, ``<=`` or ``>=`` over ``rows``;
+    ``scale`` (per row, or None) is the positive factor the rows were multiplied by, so that
+    a dual of the scaled row times it is the dual of the user's row."""
 
     constraint: cp.Constraint
     rows: np.ndarray
     sense: str
+    scale: np.ndarray | None = None
+
+
+# --- numerical honesty: what a solver would silently change --------------------------------
+
+#: HiGHS reads matrix entries with |a| below this as zero (its ``small_matrix_value``) ...
+HIGHS_SMALL = 1e-9
+#: ... and bounds at or beyond this as infinite (its ``infinite_bound``).
+HIGHS_INFINITE = 1e20
+#: Rows whose largest coefficient lies outside this band are scaled to a largest of about 1.
+SCALE_BAND = (1e-3, 1e6)
+
+
+def row_scale(A: sp.csr_matrix) -> np.ndarray:
+    """A power of two per row (exact in floating point) that brings the row's largest
+    coefficient near 1 when it lies outside :data:`SCALE_BAND`; 1 elsewhere."""
+    big = np.zeros(A.shape[0])
+    if A.nnz:
+        big = np.asarray(abs(A).max(axis=1).todense()).reshape(-1)
+    out = np.ones(A.shape[0])
+    off = (big > 0) & ((big < SCALE_BAND[0]) | (big > SCALE_BAND[1]))
+    out[off] = np.exp2(-np.round(np.log2(big[off])))
+    return out
+
+
+def _label(name: str, keys, r: int) -> str:
+    """``c[3,a]`` for row ``r`` of constraint ``name`` (``c`` when it is scalar)."""
+    if keys is None or keys[1] or r >= len(keys[0]):
+        return name
+    return "%s[%s]" % (name, keys[0][r])
+
+
+def scaling_note(name: str, keys, rows: np.ndarray, scale: np.ndarray, big: np.ndarray) -> str:
+    """One line for ``stats["notes"]`` about the rows of a block that were scaled."""
+    k = np.flatnonzero(scale != 1)
+    first = int(rows[k[0]])
+    if len(k) == 1:
+        return ("constraint %s: row scaled by 2^%d (its largest coefficient is %g; HiGHS "
+                "reads |a| < 1e-9 as zero); the answer is for the row as written"
+                % (_label(name, keys, first), int(round(np.log2(scale[k[0]]))), big[k[0]]))
+    return ("constraint %s: %d rows scaled by powers of 2 (largest coefficients from %g to %g, "
+            "first %s); the answer is for the rows as written"
+            % (name, len(k), big[k].min(), big[k].max(), _label(name, keys, first)))
+
+
+def highs_notes(name: str, keys, rows: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) -> list[str]:
+    """What HiGHS would change in these (already scaled) rows: coefficients it drops and
+    right-hand sides it takes as infinite."""
+    out = []
+    tiny = A.nnz and np.abs(A.data) < HIGHS_SMALL
+    if tiny is not False and np.any(tiny):
+        e = int(np.flatnonzero(tiny)[0])
+        r = int(np.searchsorted(A.indptr, e, side="right") - 1)
+        out.append("constraint %s: HiGHS reads %d coefficient%s below 1e-9 as zero (e.g. %g, "
+                   "next to coefficients up to %g in the same row)"
+                   % (_label(name, keys, int(rows[r])), int(np.sum(tiny)),
+                      "" if np.sum(tiny) == 1 else "s", A.data[e],
+                      float(np.max(np.abs(A.data[A.indptr[r]:A.indptr[r + 1]])))))
+    far = np.isfinite(rhs) & (np.abs(rhs) >= HIGHS_INFINITE)
+    if np.any(far):
+        r = int(np.flatnonzero(far)[0])
+        out.append("constraint %s: HiGHS reads the bound %g (beyond 1e20) as infinite, so the "
+                   "row is not enforced" % (_label(name, keys, int(rows[r])), rhs[r]))
+    return out
 
 
 def split_rows(lower: np.ndarray, upper: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -146,6 +212,8 @@ class Lowered:
     quadratic: bool = False
     cones: frozenset = frozenset()
     rows: int = 0
+    notes: list = field(default_factory=list)          # for stats["notes"], any solver
+    highs_notes: list = field(default_factory=list)    # ... when the solver is HiGHS
 
 
 def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
@@ -176,24 +244,41 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
     objective = _poly_objective(low, qi.objective, x, N)
     parts: dict[str, list[Part]] = {}
     constraints = []
+    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
+    notes: list[str] = []
+    highs: list[str] = []
     for b in low.blocks:
         A = linear_part(b.body, N)
         forms = qi.blocks.get(b.name)
         parts[b.name] = []
         for sense, idx, bound in split_rows(b.lower, b.upper):
-            lhs = A[idx] @ x if A[idx].nnz else cp.Constant(np.zeros(len(idx)))
+            Ai, rhs, scale = A[idx], bound - b.body.const[idx], None
+            if forms is None and Ai.nnz:
+                # Row scaling by powers of two: exact, and it keeps HiGHS from reading a
+                # row of tiny coefficients (1e-10 x >= 1) as 0 >= 1.
+                s = row_scale(Ai)
+                if np.any(s != 1):
+                    big = np.asarray(abs(Ai).max(axis=1).todense()).reshape(-1)
+                    notes.append(scaling_note(b.name, keys.get(b.name), idx, s, big))
+                    Ai, rhs, scale = (sp.diags(s) @ Ai).tocsr(), s * rhs, s
+                highs.extend(highs_notes(b.name, keys.get(b.name), idx, Ai, rhs))
+            lhs = Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx)))
             if forms is not None:
                 qe = quad_rows_expr(forms, idx, x)
                 lhs = lhs if qe is None else lhs + qe
-            c = _relation(sense, lhs, bound - b.body.const[idx])
+            c = _relation(sense, lhs, rhs)
             constraints.append(c)
-            parts[b.name].append(Part(c, idx, sense))
-    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
+            parts[b.name].append(Part(c, idx, sense, scale))
+    far = (np.isfinite(low.lb) & (np.abs(low.lb) >= HIGHS_INFINITE)) | \
+        (np.isfinite(low.ub) & (np.abs(low.ub) >= HIGHS_INFINITE))
+    if far.any():
+        highs.append("%d variable bound%s beyond 1e20 (HiGHS reads them as infinite)"
+                     % (int(far.sum()), "" if far.sum() == 1 else "s"))
     quadratic = qi.objective is not None or bool(qi.blocks)
     return Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
                    inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
                    frozenset({"soc"}) if qi.blocks else frozenset(),
-                   sum(b.n for b in inst.blocks))
+                   sum(b.n for b in inst.blocks), notes, highs)
 
 
 def _chain(inst: Instance, opts: dict):
@@ -303,7 +388,8 @@ class CvxpyAlgebra:
         if e == -1:
             self.cones.add("soc")
             return cp.inv_pos(a)
-        if e.is_integer() and e > 2 and int(e) % 2 == 1:
+        if e.is_integer() and e > 2 and int(e) % 2 == 1 and not a.is_nonneg():
+            # abs(e)^3, max(x, 0)^3: convex and increasing on [0, inf), so power() is DCP
             raise _NotRepresentable("an odd power x^%d (not convex on all of R)" % int(e))
         self.cones.add("soc")
         return cp.power(a, e)
@@ -601,6 +687,13 @@ class CvxpyProgram(Program):
                 status = low.problem.status
                 if status == cvxpy_settings.INFEASIBLE_OR_UNBOUNDED:
                     status = self._settle(kw)
+                elif status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):
+                    # conic solvers report a dual infeasibility certificate of an infeasible
+                    # model (exp(x) <= 0) as unbounded: unbounded needs a feasible point
+                    settled = self._settle(kw)
+                    status = status if settled == cp.SOLVER_ERROR else settled
+                    if settled == cp.SOLVER_ERROR:
+                        message = "the solver says unbounded; a feasibility check was inconclusive"
         except (cp.error.SolverError, ValueError) as exc:
             # cvxpy raises ValueError("Cannot unpack invalid solution") on an UNKNOWN status
             status, message = cp.SOLVER_ERROR, str(exc)
@@ -624,6 +717,9 @@ class CvxpyProgram(Program):
                                  "passes": list(low.passes), "cvxpy_status": status}
         if message:
             stats["message"] = message
+        notes = list(low.notes) + (list(low.highs_notes) if self.solver == "HIGHS" else [])
+        if notes:
+            stats["notes"] = notes
         ss = low.problem.solver_stats if status != cp.SOLVER_ERROR else None
         if ss is not None and ss.num_iters is not None:
             stats["iterations"] = int(ss.num_iters)
@@ -642,19 +738,39 @@ class CvxpyProgram(Program):
             res.values = unflatten(model, x)
             res.duals = {name: per_row(low.keys[name][0], d, low.keys[name][1])
                          for name, d in sol.duals.items() if name in low.keys}
-            if low.instance is not None:
-                o = low.instance.objective
-                res.objective = None if o is None else float(o.evaluate(x)[0])
-                res.max_violation = max_violation(low.instance, x)
-            else:
-                res.objective = objective_value(model, x)
-                res.max_violation = point_violation(model, x)
+            with np.errstate(all="ignore"):
+                if low.instance is not None:
+                    o = low.instance.objective
+                    res.objective = None if o is None else float(o.evaluate(x)[0])
+                    res.max_violation = max_violation(low.instance, x)
+                else:
+                    res.objective = objective_value(model, x)
+                    res.max_violation = point_violation(model, x)
+            self._no_nan(res, x)
         if ss is not None and ss.solve_time is not None:
             res.times["solver"] = float(ss.solve_time)
         if status != cp.SOLVER_ERROR and low.problem.compilation_time is not None:
             res.times["canonicalize"] = float(low.problem.compilation_time)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
         return res
+
+    @staticmethod
+    def _no_nan(res: Result, x: np.ndarray) -> None:
+        """A point with nan in it, or a nan objective or violation, is not an answer:
+        the status becomes ``error`` with the reason (never ``optimal``)."""
+        if res.status not in ("optimal", "feasible"):
+            return
+        why = None
+        if not np.all(np.isfinite(x)):
+            why = "the solver's point has non-finite values"
+        elif res.objective is not None and np.isnan(res.objective):
+            why = "the objective is nan at the solver's point"
+        elif res.max_violation is not None and np.isnan(res.max_violation):
+            why = "the constraints cannot be evaluated at the solver's point (nan)"
+        if why is not None:
+            res.status = "error"
+            res.stats["message"] = why
+            res.stats.setdefault("notes", []).append(why)
 
     def _duals(self, low: Lowered) -> dict[str, np.ndarray]:
         """Signed shadow prices per block (see the module docstring); none for MIPs."""
@@ -673,6 +789,8 @@ class CvxpyProgram(Program):
                     ok = False
                     break
                 y = np.asarray(y, dtype=np.float64).reshape(-1)
+                if p.scale is not None:
+                    y = y * p.scale
                 d[p.rows] += {"==": -1.0, "<=": -1.0, ">=": 1.0}[p.sense] * y
             if ok:
                 out[name] = s * d + 0.0    # + 0.0: no negative zeros in reports
