@@ -921,8 +921,10 @@ class Checker:
             out = sympy.Mod(a, b)
         else:
             out = sympy.Pow(a, b)
-        if folded:
+        if folded or out is sympy.nan or out is sympy.zoo:
             self.check_folded(out, node)
+        elif (out.is_Mul or out.is_Add) and out.args[0].is_Number:
+            self.check_folded(out.args[0], node)    # 1e300 * x * 1e10: sympy folds 1e310
         if op not in ("+", "-") or len(out.args) <= 16:
             # a long explicit sum is not noted: hashing each partial sum would be quadratic
             scope.note(out, node.span)

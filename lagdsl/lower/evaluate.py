@@ -333,8 +333,9 @@ class Evaluator:
             wrong = bad & ~inf_in | np.isnan(out)
             if wrong.any():
                 r = int(np.flatnonzero(wrong)[0])
-                what = "undefined (nan)" if np.isnan(out[r]) else "beyond float64 (%g)" % out[r]
-                raise _Arithmetic("%s over its set is %s%s" % (e.kind, what, _row_context(rows, r)))
+                what = "is undefined (nan)" if np.isnan(out[r]) else \
+                    "overflows float64 (its value is beyond 1.8e308)"
+                raise _Arithmetic("the %s %s%s" % (e.kind, what, _row_context(rows, r)))
         return out
 
     # --- unknowns --------------------------------------------------------------------
