@@ -923,7 +923,7 @@ class Checker:
             out = sympy.Pow(a, b)
         if folded or out is sympy.nan or out is sympy.zoo:
             self.check_folded(out, node)
-        elif (out.is_Mul or out.is_Add) and out.args[0].is_Number:
+        elif (out.is_Mul or out.is_Add) and out.args[0].is_Number and out.args[0].is_finite:
             self.check_folded(out.args[0], node)    # 1e300 * x * 1e10: sympy folds 1e310
         if op not in ("+", "-") or len(out.args) <= 16:
             # a long explicit sum is not noted: hashing each partial sum would be quadratic
@@ -977,7 +977,7 @@ class Checker:
                              node.span)
         if not out.is_number:
             return
-        if out.is_real is False:
+        if out.is_extended_real is False:
             raise self.error("%s is not a real number" % _short_text(self.span_text(node.span)),
                              node.span)
         if out.is_finite and out.is_Number and abs(float(out)) > FLOAT_MAX:

@@ -361,10 +361,15 @@ class Evaluator:
         bad = ~np.isfinite(vals)
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
-            raise _Arithmetic("%g appears next to unknowns (as a coefficient or a constant "
+            err = _Arithmetic("%g appears next to unknowns (as a coefficient or a constant "
                               "term)%s" % (vals[r], _row_context(rows, r)),
                               "inf means \"no bound\" only as a whole bound: x <= inf, "
                               "var x >= -inf")
+            # -inf moved over from the other side (x >= y + inf) has no span: point at inf
+            literal = self._noted(sympy.oo) if e in (sympy.oo, sympy.S.NegativeInfinity) else None
+            if literal is not None and self._noted(e) is None:
+                raise LagDataError(err.message, literal, err.hint, self.model.source)
+            raise err
         return vals
 
     def _value(self, e, rows: Rows, alg: Algebra):
