@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import LagDataError
 from ..ir.model import Constraint, Model
 from ..ir.values import labels as product_labels
 from ..result import FamilyValues
@@ -74,11 +75,26 @@ def variable_arrays(model: Model):
     lbs, ubs, types = [], [], []
     for v in model.vars.values():
         n = model.var_size(v.name)
+        _check_var_bounds(model, v)
         lbs.append(np.broadcast_to(v.lower, (n,)))
         ubs.append(np.broadcast_to(v.upper, (n,)))
         types.append(np.full(n, {"real": "C", "integer": "I", "binary": "B"}[v.domain]))
     cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
     return cat(lbs, np.float64), cat(ubs, np.float64), cat(types, "U1")
+
+
+def _check_var_bounds(model: Model, v) -> None:
+    """A lower bound of +inf, an upper bound of -inf or a nan bound has no meaning (the
+    front end refuses them; this guards models built in Python or read from IR)."""
+    lo, hi = np.asarray(v.lower, dtype=np.float64), np.asarray(v.upper, dtype=np.float64)
+    bad = np.isposinf(lo) | np.isnan(lo) | np.isneginf(hi) | np.isnan(hi)
+    if bad.any():
+        k = int(np.flatnonzero(np.broadcast_to(bad, np.broadcast_shapes(lo.shape, hi.shape)).reshape(-1))[0])
+        l, u = np.broadcast_to(lo, bad.shape).reshape(-1)[k], np.broadcast_to(hi, bad.shape).reshape(-1)[k]
+        label = "" if v.is_scalar else "[%s]" % var_keys(model, v.name)[k]
+        raise LagDataError("var %s%s has bounds [%g, %g]: a lower bound must be below +inf and an "
+                           "upper bound above -inf" % (v.name, label, l, u), v.span,
+                           source=model.source)
 
 
 def constraint_rows(ev: Evaluator, c: Constraint) -> Rows:
