@@ -27,6 +27,19 @@ SCIP also reports a time-limited incumbent this way; with a time limit that was 
 ``limit``); ``infeasible(_inaccurate)`` -> ``infeasible``; ``unbounded(_inaccurate)`` ->
 ``unbounded``; ``infeasible_or_unbounded`` is settled by a feasibility solve (zero objective);
 ``user_limit`` -> ``limit`` with the incumbent when there is one; a solver error -> ``error``.
+``unbounded`` is settled the same way: conic solvers report the certificate of an infeasible
+model with a free objective direction as unbounded, so a feasibility solve decides (it stays
+``unbounded`` only when the constraints have a point).  A point with nan in it, or a nan
+objective or violation, is ``error`` with the reason in ``stats["message"]`` — never
+``optimal``.
+
+Numerical honesty: HiGHS reads matrix entries with ``|a| < 1e-9`` as zero and bounds beyond
+``1e20`` as infinite, so ``1e-10 x >= 1`` would read ``0 >= 1``.  On the polynomial path every
+linear row whose largest coefficient lies outside ``[1e-3, 1e6]`` is multiplied by a power of
+two (exact) that brings it near 1; duals are scaled back, so they stay in the user's units.
+Each scaled family, and — when the solver is HiGHS — each coefficient it would still drop or
+bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  Odd powers
+of non-negative expressions (``abs(x - 2)^3``) are ``cp.power``, convex and DCP.
 """
 from __future__ import annotations
 
