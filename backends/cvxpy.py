@@ -57,8 +57,9 @@ from lagdsl.errors import BackendRefusal, LagError
 from lagdsl.ir.classify import NONCONVEX_ATOMS, ModelClass, classify
 from lagdsl.ir.model import Model
 from lagdsl.lower.evaluate import Evaluator, reduce_data
-from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lower_instance,
-                                   max_violation, per_row, row_keys, unflatten, variable_arrays)
+from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lower_block,
+                                   lower_instance, max_violation, owner_label, per_row, row_keys,
+                                   unflatten, variable_arrays)
 from lagdsl.lower.numeric import objective_value, point_violation
 from lagdsl.lower.poly import NotPolynomial
 from lagdsl.lower.rows import Rows, segment_matrix
@@ -166,6 +167,23 @@ def scaling_note(name: str, keys, rows: np.ndarray, scale: np.ndarray, big: np.n
             % (name, len(k), big[k].min(), big[k].max(), _label(name, keys, first)))
 
 
+def scale_rows(name: str, keys, rows: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray,
+               notes: list, highs: list):
+    """``(A, rhs, scale)`` of linear rows ``A x (sense) rhs`` after row scaling by powers of
+    two — exact, and it keeps HiGHS from reading a row of tiny coefficients (``1e-10 x >=
+    1``) as ``0 >= 1``; ``scale`` is None when no row changed.  Appends the scaling note to
+    ``notes`` and what HiGHS would still change to ``highs``."""
+    scale = None
+    if A.nnz:
+        s = row_scale(A)
+        if np.any(s != 1):
+            big = np.asarray(abs(A).max(axis=1).todense()).reshape(-1)
+            notes.append(scaling_note(name, keys, rows, s, big))
+            A, rhs, scale = (sp.diags(s) @ A).tocsr(), s * rhs, s
+    highs.extend(highs_notes(name, keys, rows, A, rhs))
+    return A, rhs, scale
+
+
 def highs_notes(name: str, keys, rows: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) -> list[str]:
     """What HiGHS would change in these (already scaled) rows: coefficients it drops and
     right-hand sides it takes as infinite."""
@@ -266,15 +284,8 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
         parts[b.name] = []
         for sense, idx, bound in split_rows(b.lower, b.upper):
             Ai, rhs, scale = A[idx], bound - b.body.const[idx], None
-            if forms is None and Ai.nnz:
-                # Row scaling by powers of two: exact, and it keeps HiGHS from reading a
-                # row of tiny coefficients (1e-10 x >= 1) as 0 >= 1.
-                s = row_scale(Ai)
-                if np.any(s != 1):
-                    big = np.asarray(abs(Ai).max(axis=1).todense()).reshape(-1)
-                    notes.append(scaling_note(b.name, keys.get(b.name), idx, s, big))
-                    Ai, rhs, scale = (sp.diags(s) @ Ai).tocsr(), s * rhs, s
-                highs.extend(highs_notes(b.name, keys.get(b.name), idx, Ai, rhs))
+            if forms is None:
+                Ai, rhs, scale = scale_rows(b.name, keys.get(b.name), idx, Ai, rhs, notes, highs)
             lhs = Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx)))
             if forms is not None:
                 qe = quad_rows_expr(forms, idx, x)
@@ -542,8 +553,11 @@ def _curvature_ok(expr, need: str) -> bool:
     return expr.is_convex() if need == "convex" else expr.is_concave()
 
 
-def lower_dcp(model: Model, opts: dict) -> Lowered:
-    """A non-polynomial model through :class:`CvxpyAlgebra`; refuses what is not DCP."""
+def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowered:
+    """A non-polynomial model through :class:`CvxpyAlgebra`; refuses what is not DCP.
+    Linear constraint families (by ``cls``, the model's classification) become sparse rows
+    as on the polynomial path, row scaling included."""
+    cls = cls or classify(model)
     lb, ub, vtype = variable_arrays(model)
     x = flat_variable(lb, ub, vtype)
     alg = CvxpyAlgebra(model, x)
@@ -562,8 +576,24 @@ def lower_dcp(model: Model, opts: dict) -> Lowered:
     keys = {}
     constraints = []
     n_rows = 0
+    notes: list[str] = []
+    highs: list[str] = []
     for c in model.constraints.values():
         if c.region is not None:
+            continue
+        block = _linear_block(model, c, cls.details.get("constraints", {}).get(c.name))
+        if block is not None:
+            # a linear family: sparse rows, scaled as on the polynomial path
+            keys[c.name] = (block.keys(), not c.binding)
+            n_rows += block.n
+            parts[c.name] = []
+            A = linear_part(block.body, model.num_unknowns)
+            for sense, idx, bound in split_rows(block.lower, block.upper):
+                Ai, rhs, scale = scale_rows(c.name, keys[c.name], idx, A[idx],
+                                            bound - block.body.const[idx], notes, highs)
+                con = _relation(sense, Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx))), rhs)
+                constraints.append(con)
+                parts[c.name].append(Part(con, idx, sense, scale))
             continue
         ev = _TracingEvaluator(model, owner=c, origin=origin)
         rows = constraint_rows(ev, c)
@@ -584,12 +614,20 @@ def lower_dcp(model: Model, opts: dict) -> Lowered:
             parts[c.name].append(Part(con, idx, sense))
     return Lowered(cp.Problem(objective, constraints), x, parts, keys, path="dcp",
                    integer=bool((vtype != "C").any()), quadratic=False,
-                   cones=frozenset(alg.cones), rows=n_rows)
+                   cones=frozenset(alg.cones), rows=n_rows, notes=notes, highs_notes=highs)
 
 
-def owner_label(owner) -> str:
-    """``constraint NAME`` or ``objective NAME``, as refusals name what they refuse."""
-    return ("constraint %s" if hasattr(owner, "body") else "objective %s") % owner.name
+def _linear_block(model: Model, c, info: dict | None):
+    """Constraint ``c`` as a linear :class:`~lagdsl.lower.instance.Block`, or None when its
+    classification ``info`` or its lowering says it is not linear (then the cvxpy algebra
+    lowers it)."""
+    if info is None or info.get("atoms") or info.get("degree") not in (0, 1):
+        return None
+    try:
+        block = lower_block(model, c)
+    except NotPolynomial:
+        return None
+    return block if block.body.degree <= 1 else None
 
 
 def _evaluate(ev: Evaluator, owner, expr, rows: Rows, alg: CvxpyAlgebra):
@@ -895,7 +933,7 @@ class CvxpyBackend(Backend):
                 except NotPolynomial:
                     low = None
             if low is None:
-                low = lower_dcp(model, opts)
+                low = lower_dcp(model, opts, cls)
         except PassError as exc:
             raise self.refusal(exc.message, exc.span, exc.hint, model.source) from None
         self._cache = (weakref.ref(model), key, (low, cls))

@@ -240,3 +240,11 @@ def test_powers_of_abs_are_accepted_and_solved():
     assert r.objective == pytest.approx(16, abs=1e-5)
     with pytest.raises(BackendRefusal, match="odd power"):
         cvxpy_backend.BACKEND.compile(compile_text("var x\nminimize f: (x - 2)^3\n", "m.lag"))
+
+
+def test_linear_rows_of_a_dcp_model_are_scaled_too():
+    r = solve("var x >= 0, <= 1e13\nminimize f: abs(x - 5)\nsubject to c: 1e-10 * x >= 1\n")
+    assert r.status == "optimal" and r.stats["path"] == "dcp"
+    assert r.objective == pytest.approx(1e10 - 5, rel=1e-9)
+    assert r.duals["c"] == pytest.approx(1e10, rel=1e-6)
+    assert r.stats["notes"][0].startswith("constraint c: row scaled by 2^33")
