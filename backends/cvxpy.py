@@ -131,6 +131,8 @@ class Part:
 HIGHS_SMALL = 1e-9
 #: ... and bounds at or beyond this as infinite (its ``infinite_bound``).
 HIGHS_INFINITE = 1e20
+#: A point violating no constraint by more than this (relative to its size) is feasible.
+FEASIBILITY_TOL = 1e-6
 #: Rows whose largest coefficient lies outside this band are scaled to a largest of about 1.
 SCALE_BAND = (1e-3, 1e6)
 
@@ -718,6 +720,7 @@ class CvxpyProgram(Program):
         self.model, self.low, self.cls, self.opts = model, low, cls, opts
         self.t_lower = t_lower
         self.solver = pick_solver(low, opts["solver"])
+        self.used_solver, self.doubt = self.solver, None     # what the last solve() used
 
     def emit(self, fmt: str) -> str:
         """LP or MPS text of the model (from :mod:`lagdsl.export`, imported when asked)."""
@@ -732,6 +735,7 @@ class CvxpyProgram(Program):
         t0 = time.perf_counter()
         kw = solver_options(self.solver, opts, low.integer)
         message = None
+        self.used_solver, self.doubt = self.solver, None
         try:
             with quiet_stdout(bool(opts["verbose"])):
                 low.problem.solve(solver=self.solver, verbose=bool(opts["verbose"]), **kw)
@@ -745,6 +749,9 @@ class CvxpyProgram(Program):
                     status = status if settled == cp.SOLVER_ERROR else settled
                     if settled == cp.SOLVER_ERROR:
                         message = "the solver says unbounded; a feasibility check was inconclusive"
+                elif status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) and not low.integer \
+                        and self.solver != "HIGHS":
+                    status = self._doubt_infeasible(kw, status)
         except (cp.error.SolverError, ValueError) as exc:
             # cvxpy raises ValueError("Cannot unpack invalid solution") on an UNKNOWN status
             status, message = cp.SOLVER_ERROR, str(exc)
@@ -759,16 +766,61 @@ class CvxpyProgram(Program):
             return cp.INFEASIBLE
         return cp.UNBOUNDED if feas.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else cp.SOLVER_ERROR
 
+    def _doubt_infeasible(self, kw: dict, status: str) -> str:
+        """An interior-point solver's ``infeasible`` on a badly scaled model can be false
+        (Clarabel: ``min x^2`` over ``1e5 <= x <= 1e13``).  A feasibility solve that finds a
+        point meeting every constraint (measured by lagdsl, in the user's model) refutes it:
+        the model is solved again with a fallback solver, and if that fails too the feasible
+        point is reported as ``feasible``.  Each step is a line in ``stats["notes"]``."""
+        low = self.low
+        feas = cp.Problem(cp.Minimize(0), low.problem.constraints)
+        try:
+            feas.solve(solver=self.solver, **kw)
+        except (cp.error.SolverError, ValueError):
+            return status
+        if feas.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or low.x.value is None:
+            return status
+        point = np.asarray(low.x.value, dtype=np.float64).reshape(-1).copy()
+        viol = self._violation(point)
+        if not viol <= FEASIBILITY_TOL * max(1.0, float(np.max(np.abs(point), initial=0.0))):
+            return status
+        why = ("%s reported infeasible, but lagdsl found a point that meets every constraint "
+               "(max violation %.3g)" % (self.solver, viol))
+        for other in ("SCS", "CLARABEL"):
+            if other == self.solver:
+                continue
+            try:
+                low.problem.solve(solver=other, **solver_options(other, self.opts, False))
+            except (cp.error.SolverError, ValueError):
+                continue
+            if low.problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+                self.used_solver = other
+                self.doubt = "%s; solved again with %s" % (why, other)
+                return low.problem.status
+        low.x.value = point.reshape(low.x.shape)
+        self.doubt = "%s; no other solver found an optimum, so that point is reported" % why
+        return cp.OPTIMAL_INACCURATE
+
+    def _violation(self, xv: np.ndarray) -> float:
+        """The largest violation, in the user's model, of a point of the lowered variable."""
+        x = Chain.invert(Solution(xv, {}), self.low.inverse).x[:self.model.num_unknowns]
+        with np.errstate(all="ignore"):
+            if self.low.instance is not None:
+                return max_violation(self.low.instance, x)
+            return point_violation(self.model, x)
+
     def _result(self, status: str, message: str | None, t_solve: float) -> Result:
         low, model = self.low, self.model
         lstatus = STATUS.get(status, "error")
-        stats: dict[str, Any] = {"solver": self.solver, "class": self.cls.kind,
+        stats: dict[str, Any] = {"solver": self.used_solver, "class": self.cls.kind,
                                  "unknowns": model.num_unknowns, "rows": low.rows,
                                  "lowered_unknowns": int(low.x.size), "path": low.path,
                                  "passes": list(low.passes), "cvxpy_status": status}
         if message:
             stats["message"] = message
-        notes = list(low.notes) + (list(low.highs_notes) if self.solver == "HIGHS" else [])
+        notes = list(low.notes) + (list(low.highs_notes) if self.used_solver == "HIGHS" else [])
+        if self.doubt:
+            notes.append(self.doubt)
         if notes:
             stats["notes"] = notes
         ss = low.problem.solver_stats if status != cp.SOLVER_ERROR else None

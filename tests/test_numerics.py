@@ -248,3 +248,15 @@ def test_linear_rows_of_a_dcp_model_are_scaled_too():
     assert r.objective == pytest.approx(1e10 - 5, rel=1e-9)
     assert r.duals["c"] == pytest.approx(1e10, rel=1e-6)
     assert r.stats["notes"][0].startswith("constraint c: row scaled by 2^33")
+
+
+def test_false_infeasible_of_an_interior_point_solver_is_refuted():
+    # Clarabel (0.11) calls min x^2 over 1e5 <= x <= 1e13 infeasible; a feasibility solve
+    # finds a point, lagdsl measures it, and SCS solves the model
+    r = solve("var x >= 0, <= 1e13\nminimize f: x^2\nsubject to c: x >= 1e5\n")
+    assert r.status in ("optimal", "feasible")
+    assert r.values["x"] == pytest.approx(1e5, rel=1e-6)
+    assert any("reported infeasible, but lagdsl found a point" in n for n in r.stats["notes"])
+    # a truly infeasible model stays infeasible
+    r = solve("var x\nvar y\nminimize f: x + y^2\nsubject to c: y >= 1\nsubject to d: y <= 0\n")
+    assert r.status == "infeasible"
