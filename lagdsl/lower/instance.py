@@ -133,9 +133,11 @@ def lower_block(model: Model, c: Constraint) -> Block:
     rows = constraint_rows(ev, c)
     alg = PolyAlgebra(model)
     try:
-        body = ev.value(c.body, rows, alg)
+        with np.errstate(over="ignore", invalid="ignore"):
+            body = ev.value(c.body, rows, alg)
     except NotPolynomial as exc:
         raise NotPolynomial("constraint %s: %s" % (c.name, exc)) from exc
+    check_finite_poly(model, c, body, row_keys(c, rows) if c.binding else None)
     return Block(c.name, c, rows, body, bound_vector(ev, c.lower, rows, -np.inf),
                  bound_vector(ev, c.upper, rows, np.inf))
 
@@ -146,9 +148,47 @@ def lower_objective(model: Model) -> PolyBatch | None:
         return None
     ev = Evaluator(model, owner=model.objective)
     try:
-        return ev.value(model.objective.expr, Rows.unit(), PolyAlgebra(model))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = ev.value(model.objective.expr, Rows.unit(), PolyAlgebra(model))
     except NotPolynomial as exc:
         raise NotPolynomial("objective %s: %s" % (model.objective.name, exc)) from exc
+    check_finite_poly(model, model.objective, out, None)
+    return out
+
+
+def check_finite_poly(model: Model, owner, poly: PolyBatch, keys) -> None:
+    """Products of finite data can still overflow (``a * (x + b * y)`` with a = b = 1e200):
+    a coefficient or constant beyond float64 is an error at the constraint or objective,
+    naming the row and the unknown, never a row handed to a solver."""
+    parts = [("constant term", poly.const, None)]
+    if poly.lin is not None:
+        parts.append(("coefficient", poly.lin.data, poly.lin))
+    if poly.quad is not None:
+        parts.append(("quadratic coefficient", poly.quad.coef, None))
+    for what, values, lin in parts:
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            continue
+        k = int(np.flatnonzero(bad)[0])
+        if lin is not None:
+            row = int(np.searchsorted(lin.indptr, k, side="right") - 1)
+            what = "coefficient of %s" % _column_name(model, int(lin.indices[k]))
+        elif what == "constant term":
+            row = k
+        else:
+            row = int(poly.quad.row[k])
+        where = "" if keys is None else " (row %s[%s])" % (owner.name, keys[row])
+        raise LagDataError("%s%s: the %s is %s; products of the data overflow float64 (beyond "
+                           "about 1.8e308)" % (owner_label(owner), where, what, values[k]),
+                           owner.span, source=model.source)
+
+
+def _column_name(model: Model, col: int) -> str:
+    """The user's name of flat unknown ``col`` (``x[3]``, ``t``)."""
+    for name, (a, b) in model.var_offsets().items():
+        if a <= col < b:
+            return name if model.vars[name].is_scalar else "%s[%s]" % (name, var_keys(model, name)[col - a])
+    return "unknown %d" % col
 
 
 def lower_instance(model: Model) -> Instance:
