@@ -581,8 +581,10 @@ class Checker:
         if dep is None:
             return SetName(sympy.Symbol(self.static_set(node)))
         if isinstance(node, ast.BinOp) and node.op == "..":
-            return SetRange(self.data_expr(node.left, scope, "a range bound"),
+            term = SetRange(self.data_expr(node.left, scope, "a range bound"),
                             self.data_expr(node.right, scope, "a range bound"))
+            scope.note(term, node.span)
+            return term
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
             return self.family_ref(node, scope)
         raise self.error("this set depends on the index %s" % dep.name, node.span,
