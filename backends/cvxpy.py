@@ -63,7 +63,8 @@ from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lowe
 from lagdsl.lower.numeric import objective_value, point_violation
 from lagdsl.lower.poly import NotPolynomial
 from lagdsl.lower.rows import Rows, segment_matrix
-from lagdsl.passes.base import Chain, PassError, Solution, binary_mask, linear_part, polys
+from lagdsl.passes.base import (Chain, PassError, Solution, binary_mask, column_label, linear_part,
+                                polys)
 from lagdsl.passes.binary_product2linear import BinaryProduct2Linear
 from lagdsl.passes.quad2form import NonConvexQuadratic, QuadForms, QuadInstance, Quadratic2QuadForm
 from lagdsl.result import Result
@@ -298,8 +299,10 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
     far = (np.isfinite(low.lb) & (np.abs(low.lb) >= HIGHS_INFINITE)) | \
         (np.isfinite(low.ub) & (np.abs(low.ub) >= HIGHS_INFINITE))
     if far.any():
-        highs.append("%d variable bound%s beyond 1e20 (HiGHS reads them as infinite)"
-                     % (int(far.sum()), "" if far.sum() == 1 else "s"))
+        k = int(np.flatnonzero(far)[0])
+        bound = low.ub[k] if np.isfinite(low.ub[k]) and abs(low.ub[k]) >= HIGHS_INFINITE else low.lb[k]
+        highs.append("var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
+            column_label(low, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum())))
     quadratic = qi.objective is not None or bool(qi.blocks)
     return Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
                    inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
@@ -866,8 +869,8 @@ class CvxpyProgram(Program):
         why = None
         if not np.all(np.isfinite(x)):
             why = "the solver's point has non-finite values"
-        elif res.objective is not None and np.isnan(res.objective):
-            why = "the objective is nan at the solver's point"
+        elif res.objective is not None and not np.isfinite(res.objective):
+            why = "the objective is %s at the solver's point" % res.objective
         elif res.max_violation is not None and np.isnan(res.max_violation):
             why = "the constraints cannot be evaluated at the solver's point (nan)"
         if why is not None:

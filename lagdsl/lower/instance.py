@@ -172,7 +172,7 @@ def check_finite_poly(model: Model, owner, poly: PolyBatch, keys) -> None:
         k = int(np.flatnonzero(bad)[0])
         if lin is not None:
             row = int(np.searchsorted(lin.indptr, k, side="right") - 1)
-            what = "coefficient of %s" % _column_name(model, int(lin.indices[k]))
+            what = "coefficient of %s" % column_name(model, int(lin.indices[k]))
         elif what == "constant term":
             row = k
         else:
@@ -183,7 +183,7 @@ def check_finite_poly(model: Model, owner, poly: PolyBatch, keys) -> None:
                            owner.span, source=model.source)
 
 
-def _column_name(model: Model, col: int) -> str:
+def column_name(model: Model, col: int) -> str:
     """The user's name of flat unknown ``col`` (``x[3]``, ``t``)."""
     for name, (a, b) in model.var_offsets().items():
         if a <= col < b:
