@@ -9,6 +9,7 @@ tensor.  Aggregates expand the rows by their bindings and reduce back by segment
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import numpy as np
@@ -207,9 +208,8 @@ class Evaluator:
             b = np.asarray(self.data(e.base, rows), dtype=np.float64)
             x = np.asarray(self.data(e.exp, rows), dtype=np.float64)
             return self._op(e, "^", b, x, np.power, rows)
-        if isinstance(e, sympy.Mod):
-            a = np.asarray(self.data(e.args[0], rows), dtype=np.float64)
-            b = np.asarray(self.data(e.args[1], rows), dtype=np.float64)
+        if isinstance(e, sympy.Mod):      # integers stay integers (subscripts such as p mod n)
+            a, b = self.data(e.args[0], rows), self.data(e.args[1], rows)
             return self._op(e, "mod", a, b, np.mod, rows)
         if isinstance(e, (sympy.Min, sympy.Max)):
             f = np.minimum if isinstance(e, sympy.Min) else np.maximum
@@ -286,6 +286,11 @@ class Evaluator:
             if pre is not None:
                 self._arith(pre[0], pre[1], args, rows, op)
             out = f(*args)
+            if np.asarray(out).dtype.kind in "iu" and op in ("+", "*"):
+                # int64 arithmetic wraps around silently: beyond it, the value is a float
+                wide = f(*(np.asarray(x, dtype=np.float64) for x in args))
+                if np.any(np.abs(wide) >= 2.0 ** 63):
+                    out = wide
         arr = np.asarray(out)
         if arr.dtype.kind != "f":
             return out
@@ -494,8 +499,15 @@ def _row_context(rows: Rows, r: int | None) -> str:
     """`` (at i=3, j=b)`` for row ``r`` of ``rows``; empty without bound indices."""
     if r is None or not rows.cols:
         return ""
-    return " (at %s)" % ", ".join("%s=%s" % (k, v[r] if np.ndim(v) else v)
-                                  for k, v in rows.cols.items() if not str(k).startswith("_"))
+    shown = [(k, v) for k, v in rows.cols.items() if not _HIDDEN.match(str(k))]
+    if not shown:
+        return ""
+    return " (at %s)" % ", ".join("%s=%s" % (k, v[r] if np.ndim(v) else v) for k, v in shown)
+
+
+#: Index symbols a user did not name: a declaration's unnamed axes (``x#0.0``) and the
+#: fresh symbols of membership tests (``_m0``).
+_HIDDEN = re.compile(r".*#|_m\d+$")
 
 
 def reduce_data(kind: str, vals: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:
