@@ -260,3 +260,61 @@ def test_false_infeasible_of_an_interior_point_solver_is_refuted():
     # a truly infeasible model stays infeasible
     r = solve("var x\nvar y\nminimize f: x + y^2\nsubject to c: y >= 1\nsubject to d: y <= 0\n")
     assert r.status == "infeasible"
+
+
+# --- property: data arithmetic never escapes as a warning, nan or internal error --------------
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+LEAVES = ["z[i]", "i", "0", "1", "-1", "0.5", "1e300", "inf", "w"]
+UNARY = ["log", "sqrt", "exp", "abs", "sin", "tanh"]
+BINARY = ["+", "-", "*", "/", "^", "mod"]
+
+
+@st.composite
+def data_expr(draw, depth=3):
+    if depth == 0 or draw(st.booleans()):
+        return draw(st.sampled_from(LEAVES))
+    if draw(st.integers(0, 3)) == 0:
+        return "%s(%s)" % (draw(st.sampled_from(UNARY)), draw(data_expr(depth - 1)))
+    if draw(st.integers(0, 5)) == 0:
+        return "max(j in I : j > %s) z[j]" % draw(st.sampled_from(["i", "0", "5"]))
+    return "(%s %s %s)" % (draw(data_expr(depth - 1)), draw(st.sampled_from(BINARY)),
+                           draw(data_expr(depth - 1)))
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(data_expr())
+def test_data_arithmetic_has_a_value_or_a_positioned_error(expr):
+    import warnings
+    text = "set I = 1..4\nparam z[I] = [2, 0, -3, 1e200]\nparam w = 7\nparam a[i in I] = %s\n" % expr
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # a numpy RuntimeWarning fails the test
+        try:
+            m = compile_text(text, "m.lag")
+        except LagError as err:
+            assert err.span is not None and err.span.line == 4, err.format()
+            return
+    v = m.params["a"].values
+    assert not np.isnan(v).any()                  # nan never becomes a parameter value
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(data_expr(), data_expr())
+def test_rows_get_finite_coefficients_or_a_positioned_error(coef, rhs):
+    import warnings
+    from lagdsl.lower.instance import lower_instance
+    text = ("set I = 1..4\nparam z[I] = [2, 0, -3, 1e200]\nparam w = 7\nvar x[I] >= 0, <= 1\n"
+            "minimize f: sum(i in I) x[i]\nsubject to c[i in I]: (%s) * x[i] + x[1] <= (%s)\n"
+            % (coef, rhs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            inst = lower_instance(compile_text(text, "m.lag"))
+        except LagError as err:
+            assert err.span is not None and err.span.line == 6, err.format()
+            return
+    b = inst.blocks[0]
+    assert np.isfinite(b.body.lin.data).all() and np.isfinite(b.body.const).all()
+    assert not np.isnan(b.upper).any() and not np.isneginf(b.upper).any()

@@ -905,24 +905,33 @@ class Checker:
         later on data (a division, a power, ``mod``) are noted with their span so that the
         evaluator points at them."""
         op, folded = node.op, _is_num(a) and _is_num(b)
+        if op in ("/", "mod") and _is_num(b) and float(b) == 0:
+            raise self.error("division by zero" if op == "/" else "mod 0 (division by zero)",
+                             node.span)
         if folded:
             early = self.guard_numbers(op, a, b, node)
             if early is not None:
                 return early
-        if op == "+":
-            out = a + b
-        elif op == "-":
-            out = a - b
-        elif op == "*":
-            out = a * b
-        elif op == "/":
-            if not _is_num(b):
-                scope.note(sympy.Pow(b, -1), node.span)
-            out = a / b
-        elif op == "mod":
-            out = sympy.Mod(a, b)
-        else:
-            out = sympy.Pow(a, b)
+        try:
+            if op == "+":
+                out = a + b
+            elif op == "-":
+                out = a - b
+            elif op == "*":
+                out = a * b
+            elif op == "/":
+                if not _is_num(b):
+                    scope.note(sympy.Pow(b, -1), node.span)
+                out = a / b
+            elif op == "mod":
+                # sympy's Mod simplifies symbolic arguments with polynomial gcds, which
+                # fail on floats such as 1e300; the evaluator computes it on the data
+                out = sympy.Mod(a, b, evaluate=folded)
+            else:
+                out = sympy.Pow(a, b)
+        except (ArithmeticError, ValueError) as exc:    # sympy's own limits on huge numbers
+            raise self.error("%s cannot be computed: %s" % (
+                _short_text(self.span_text(node.span)), exc), node.span) from None
         if folded or out is sympy.nan or out is sympy.zoo:
             self.check_folded(out, node)
         elif (out.is_Mul or out.is_Add) and out.args[0].is_Number and out.args[0].is_finite:
@@ -935,20 +944,17 @@ class Checker:
     def guard_numbers(self, op: str, a, b, node):
         """Refuse constant arithmetic without a value; returns a replacement for a power
         too small to matter (an exact ``2^-(10^9)`` would not finish), else None."""
-        if op == "/" and b == 0:
-            raise self.error("division by zero", node.span)
-        if op == "mod" and b == 0:
-            raise self.error("mod 0 (division by zero)", node.span)
         if op != "^" or not (a.is_finite and b.is_finite):
             return None
-        if a == 0 and b < 0:
+        fa, fb = float(a), float(b)
+        if fa == 0 and fb < 0:
             raise self.error("0 ^ %s is a division by zero" % b, node.span)
-        if a < 0 and not float(b).is_integer():
+        if fa < 0 and not fb.is_integer():
             raise self.error("a negative number to a fractional power (%s ^ %s) is not a real "
                              "number" % (_short_text(str(a)), _short_text(str(b))), node.span)
-        if a == 0 or abs(a) == 1:
+        if fa == 0 or abs(fa) == 1:
             return None
-        magnitude = float(b) * math.log10(abs(float(a)))
+        magnitude = fb * math.log10(abs(fa))
         if magnitude > 308.2:
             raise self.error("%s overflows float64: it has about %.0f digits" % (
                 _short_text(self.span_text(node.span)), magnitude + 1), node.span,
