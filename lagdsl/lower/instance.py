@@ -111,13 +111,13 @@ def bound_vector(ev: Evaluator, e, rows: Rows, default: float) -> np.ndarray:
     if e is None:
         return np.full(rows.n, default)
     v = _bcast(np.asarray(ev.data(e, rows), dtype=np.float64), rows.n).astype(np.float64)
-    wrong = v == -default
+    wrong = (v == -default) | np.isnan(v)
     if wrong.any():
         r = int(np.flatnonzero(wrong)[0])
-        side = "lower" if default < 0 else "upper"
+        side = "a lower" if default < 0 else "an upper"
         ctx = ", ".join("%s=%s" % (k, c[r]) for k, c in rows.cols.items())
         ev.fail("%s has %s bound of %g%s: no number can meet it" % (
-            owner_label(ev.owner), "a lower" if side == "lower" else "an upper", -default, " (at %s)" % ctx if ctx else ""), e,
+            owner_label(ev.owner), side, v[r], " (at %s)" % ctx if ctx else ""), e,
             "inf means \"no bound\" only as an upper bound, -inf only as a lower bound")
     return v
 
