@@ -286,7 +286,7 @@ class Evaluator:
             if pre is not None:
                 self._arith(pre[0], pre[1], args, rows, op)
             out = f(*args)
-            if np.asarray(out).dtype.kind in "iu" and op in ("+", "*"):
+            if op in ("+", "*") and np.asarray(out).dtype.kind in "iu" and _may_wrap(op, a, b):
                 # int64 arithmetic wraps around silently: beyond it, the value is a float
                 wide = f(*(np.asarray(x, dtype=np.float64) for x in args))
                 if np.any(np.abs(wide) >= 2.0 ** 63):
@@ -451,6 +451,13 @@ def number_value(e):
 def _short(e) -> str:
     text = str(e.evalf(4)) if e.is_Float else str(e)
     return text if len(text) <= 24 else "%s...(%d digits)" % (text[:12], len(text))
+
+
+def _may_wrap(op: str, a, b) -> bool:
+    """Whether integer ``a op b`` could leave int64, from the operands' extremes."""
+    big = [max(abs(float(np.min(x))), abs(float(np.max(x)))) if np.size(x) else 0.0
+           for x in (a, b)]
+    return (big[0] + big[1] if op == "+" else big[0] * big[1]) >= 2.0 ** 62
 
 
 def _domain_error(op: str, a, b):

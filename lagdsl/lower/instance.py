@@ -137,7 +137,7 @@ def lower_block(model: Model, c: Constraint) -> Block:
             body = ev.value(c.body, rows, alg)
     except NotPolynomial as exc:
         raise NotPolynomial("constraint %s: %s" % (c.name, exc)) from exc
-    check_finite_poly(model, c, body, row_keys(c, rows) if c.binding else None)
+    check_finite_poly(model, c, body, rows)
     return Block(c.name, c, rows, body, bound_vector(ev, c.lower, rows, -np.inf),
                  bound_vector(ev, c.upper, rows, np.inf))
 
@@ -156,7 +156,7 @@ def lower_objective(model: Model) -> PolyBatch | None:
     return out
 
 
-def check_finite_poly(model: Model, owner, poly: PolyBatch, keys) -> None:
+def check_finite_poly(model: Model, owner, poly: PolyBatch, rows: Rows | None) -> None:
     """Products of finite data can still overflow (``a * (x + b * y)`` with a = b = 1e200):
     a coefficient or constant beyond float64 is an error at the constraint or objective,
     naming the row and the unknown, never a row handed to a solver."""
@@ -177,7 +177,9 @@ def check_finite_poly(model: Model, owner, poly: PolyBatch, keys) -> None:
             row = k
         else:
             row = int(poly.quad.row[k])
-        where = "" if keys is None else " (row %s[%s])" % (owner.name, keys[row])
+        where = ""
+        if rows is not None and getattr(owner, "binding", None):
+            where = " (row %s[%s])" % (owner.name, row_keys(owner, rows.take(np.array([row])))[0])
         raise LagDataError("%s%s: the %s is %s; products of the data overflow float64 (beyond "
                            "about 1.8e308)" % (owner_label(owner), where, what, values[k]),
                            owner.span, source=model.source)
