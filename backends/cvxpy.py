@@ -405,8 +405,33 @@ class CvxpyAlgebra:
         if not _is_expr(a):
             return np.power(a, p)
         if p.size and not np.all(p == p.flat[0]):
-            raise _NotRepresentable("a power whose exponent changes from row to row")
-        e = float(p.flat[0]) if p.size else 1.0
+            return self._pow_by_exponent(a, p.reshape(-1))
+        return self._pow(a, float(p.flat[0]) if p.size else 1.0)
+
+    #: At most this many distinct exponents in one power (``abs(x[i] - c[i])^p[i]``).
+    MAX_EXPONENTS = 64
+
+    def _pow_by_exponent(self, a, p: np.ndarray):
+        """A power whose exponent changes from row to row: one atom per distinct exponent
+        over its rows, put back in place by sparse 0/1 selections (convex pieces stay
+        convex under a non-negative selection)."""
+        exps, which = np.unique(p, return_inverse=True)
+        if len(exps) > self.MAX_EXPONENTS:
+            raise _NotRepresentable("a power with %d different exponents (at most %d)"
+                                    % (len(exps), self.MAX_EXPONENTS))
+        n = len(p)
+        out = None
+        for k, e in enumerate(exps):
+            rows = np.flatnonzero(which == k)
+            piece = self._pow(a[rows], float(e))
+            place = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                                  shape=(n, len(rows)))
+            term = place @ piece
+            out = term if out is None else out + term
+        return out
+
+    def _pow(self, a, e: float):
+        """``a ^ e`` for one exponent, as the DCP atom that represents it."""
         if e == 1:
             return a
         if e == 2:

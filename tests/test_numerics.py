@@ -318,3 +318,11 @@ def test_rows_get_finite_coefficients_or_a_positioned_error(coef, rhs):
     b = inst.blocks[0]
     assert np.isfinite(b.body.lin.data).all() and np.isfinite(b.body.const).all()
     assert not np.isnan(b.upper).any() and not np.isneginf(b.upper).any()
+
+
+def test_powers_of_abs_with_exponents_from_data():
+    r = solve("set I = 1..3\nparam p[I] = [1.5, 3, 4]\nvar x[I]\n"
+              "minimize f: sum(i in I) abs(x[i] - 1)^p[i]\nsubject to c[i in I]: x[i] >= i + 1\n")
+    assert r.status == "optimal" and r.objective == pytest.approx(1 + 8 + 81, abs=1e-5)
+    # d objective / d bound = p |x - 1|^(p - 1)
+    assert [r.duals["c"][k] for k in "123"] == pytest.approx([1.5, 12, 108], rel=1e-3)
