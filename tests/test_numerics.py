@@ -326,3 +326,27 @@ def test_powers_of_abs_with_exponents_from_data():
     assert r.status == "optimal" and r.objective == pytest.approx(1 + 8 + 81, abs=1e-5)
     # d objective / d bound = p |x - 1|^(p - 1)
     assert [r.duals["c"][k] for k in "123"] == pytest.approx([1.5, 12, 108], rel=1e-3)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.integers(0, 10 ** 6), st.lists(st.integers(-12, 12), min_size=3, max_size=3))
+def test_row_multipliers_do_not_change_the_optimum_or_the_duals(seed, ks):
+    # multiplying a row by 10^k (k in -12..12) changes neither the feasible set nor the
+    # optimum; its dual scales by 10^-k -- whatever HiGHS's thresholds would make of it
+    rng = np.random.default_rng(seed)
+    A, b, c = rng.integers(1, 9, (3, 3)), rng.integers(5, 20, 3), rng.integers(1, 9, 3)
+
+    def model(mult):
+        rows = "\n".join("subject to r%d: %s <= %r" % (i, " + ".join(
+            "%r * x[%d]" % (float(A[i, j] * mult[i]), j + 1) for j in range(3)), float(b[i] * mult[i]))
+            for i in range(3))
+        return "set J = 1..3\nvar x[J] >= 0\nmaximize f: %s\n%s\n" % (
+            " + ".join("%d * x[%d]" % (c[j], j + 1) for j in range(3)), rows)
+
+    base = solve(model([1, 1, 1]))
+    scaled = solve(model([10.0 ** k for k in ks]))
+    assert scaled.status == base.status == "optimal"
+    assert scaled.objective == pytest.approx(base.objective, rel=1e-7)
+    for i in range(3):
+        assert scaled.duals["r%d" % i] * 10.0 ** ks[i] == pytest.approx(base.duals["r%d" % i],
+                                                                        rel=1e-5, abs=1e-7)
