@@ -162,9 +162,10 @@ def scaling_note(name: str, keys, rows: np.ndarray, scale: np.ndarray, big: np.n
     k = np.flatnonzero(scale != 1)
     first = int(rows[k[0]])
     if len(k) == 1:
-        return ("constraint %s: row scaled by 2^%d (its largest coefficient is %g; HiGHS "
-                "reads |a| < 1e-9 as zero); the answer is for the row as written"
-                % (_label(name, keys, first), int(round(np.log2(scale[k[0]]))), big[k[0]]))
+        why = "HiGHS reads |a| < 1e-9 as zero" if big[k[0]] < 1 else "solvers lose digits on it"
+        return ("constraint %s: row scaled by 2^%d (its largest coefficient is %g; %s); the "
+                "answer is for the row as written"
+                % (_label(name, keys, first), int(round(np.log2(scale[k[0]]))), big[k[0]], why))
     return ("constraint %s: %d rows scaled by powers of 2 (largest coefficients from %g to %g, "
             "first %s); the answer is for the rows as written"
             % (name, len(k), big[k].min(), big[k].max(), _label(name, keys, first)))
