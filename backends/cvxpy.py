@@ -60,7 +60,7 @@ from lagdsl.lower.evaluate import Evaluator, reduce_data
 from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lower_block,
                                    lower_instance, max_violation, owner_label, per_row, row_keys,
                                    unflatten, variable_arrays)
-from lagdsl.lower.numeric import objective_value, point_violation
+from lagdsl.lower.numeric import NumericAlgebra, objective_value, point_violation
 from lagdsl.lower.poly import NotPolynomial
 from lagdsl.lower.rows import Rows, segment_matrix
 from lagdsl.passes.base import (Chain, PassError, Solution, binary_mask, column_label, linear_part,
@@ -144,10 +144,35 @@ def row_scale(A: sp.csr_matrix) -> np.ndarray:
     big = np.zeros(A.shape[0])
     if A.nnz:
         big = np.asarray(abs(A).max(axis=1).todense()).reshape(-1)
-    out = np.ones(A.shape[0])
-    off = (big > 0) & ((big < SCALE_BAND[0]) | (big > SCALE_BAND[1]))
+    return _scale_for(big)
+
+
+def _scale_for(big: np.ndarray) -> np.ndarray:
+    """Powers of two bringing positive finite magnitudes outside :data:`SCALE_BAND` near 1."""
+    out = np.ones(len(big))
+    off = np.isfinite(big) & (big > 0) & ((big < SCALE_BAND[0]) | (big > SCALE_BAND[1]))
     out[off] = np.exp2(-np.round(np.log2(big[off])))
     return out
+
+
+def body_spread(model: Model, c, rows: Rows, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    """How much each row of a nonlinear body changes over a few points of the unit box
+    (moved inside the variables' bounds): the scale of its coefficients, which cvxpy's
+    canonical form will carry to the solver.  nan where the body cannot be evaluated."""
+    rng = np.random.default_rng(0)        # fixed: the same model always scales the same
+    N = model.num_unknowns
+    vals = []
+    for _ in range(4):
+        p = np.clip(rng.uniform(-1.0, 1.0, N), lb, ub)
+        p = np.where(np.isfinite(lb) & ~np.isfinite(ub), lb + np.abs(p), p)
+        with np.errstate(all="ignore"):
+            try:
+                v = Evaluator(model, owner=c).value(c.body, rows, NumericAlgebra(model, p))
+            except (LagError, ValueError, FloatingPointError):
+                return np.full(rows.n, np.nan)
+        vals.append(np.broadcast_to(np.asarray(v, dtype=np.float64), (rows.n,)))
+    with np.errstate(all="ignore"):
+        return np.max([np.abs(v - vals[0]) for v in vals[1:]], axis=0)
 
 
 def _label(name: str, keys, r: int) -> str:
@@ -633,6 +658,7 @@ def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowere
         keys[c.name] = (row_keys(c, rows), not c.binding)
         n_rows += rows.n
         parts[c.name] = []
+        spread = body_spread(model, c, rows, lb, ub) if _is_expr(body) else None
         for sense, idx, bound in split_rows(lo, hi):
             lhs = body if len(idx) == rows.n else body[idx]
             need = {"==": "affine", "<=": "convex", ">=": "concave"}[sense]
@@ -640,9 +666,16 @@ def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowere
                 lhs = cp.Constant(lhs)
             if not _curvature_ok(lhs, need):
                 raise dcp_refusal(model, c, "constraint %s" % c.name, lhs, need, origin)
+            scale = None
+            if spread is not None:
+                # a nonlinear row's scale, measured: 1e-10 * abs(x) <= 1 varies by ~1e-10
+                s = _scale_for(spread[idx])
+                if np.any(s != 1):
+                    notes.append(scaling_note(c.name, keys[c.name], idx, s, spread[idx]))
+                    lhs, bound, scale = cp.multiply(s, lhs), s * bound, s
             con = _relation(sense, lhs, bound)
             constraints.append(con)
-            parts[c.name].append(Part(con, idx, sense))
+            parts[c.name].append(Part(con, idx, sense, scale))
     return Lowered(cp.Problem(objective, constraints), x, parts, keys, path="dcp",
                    integer=bool((vtype != "C").any()), quadratic=False,
                    cones=frozenset(alg.cones), rows=n_rows, notes=notes, highs_notes=highs)

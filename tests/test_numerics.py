@@ -350,3 +350,12 @@ def test_row_multipliers_do_not_change_the_optimum_or_the_duals(seed, ks):
     for i in range(3):
         assert scaled.duals["r%d" % i] * 10.0 ** ks[i] == pytest.approx(base.duals["r%d" % i],
                                                                         rel=1e-5, abs=1e-7)
+
+
+def test_nonlinear_rows_of_tiny_scale_are_scaled_by_their_measured_spread():
+    r = solve("var x\nmaximize f: x\nsubject to c: 1e-10 * abs(x) <= 1\n")
+    assert r.status == "optimal" and r.objective == pytest.approx(1e10, rel=1e-7)
+    assert r.duals["c"] == pytest.approx(1e10, rel=1e-5)
+    assert r.stats["notes"][0].startswith("constraint c: row scaled by 2^3")
+    r = solve("var x\nmaximize f: x\nsubject to c: 1e-10 * max(x, 2 * x) <= 1\n")
+    assert r.objective == pytest.approx(5e9, rel=1e-7)
