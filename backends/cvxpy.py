@@ -34,9 +34,11 @@ objective or violation, is ``error`` with the reason in ``stats["message"]`` —
 ``optimal``.
 
 Numerical honesty: HiGHS reads matrix entries with ``|a| < 1e-9`` as zero and bounds beyond
-``1e20`` as infinite, so ``1e-10 x >= 1`` would read ``0 >= 1``.  On the polynomial path every
-linear row whose largest coefficient lies outside ``[1e-3, 1e6]`` is multiplied by a power of
-two (exact) that brings it near 1; duals are scaled back, so they stay in the user's units.
+``1e20`` as infinite, so ``1e-10 x >= 1`` would read ``0 >= 1``.  Every linear row (on either
+path) whose largest coefficient lies outside ``[1e-3, 1e6]`` is multiplied by a power of two
+(exact) that brings it near 1; a nonlinear row on the DCP path is scaled the same way by its
+measured spread (:func:`body_spread`: how much it changes over a few fixed points of the unit
+box); duals are scaled back, so they stay in the user's units.
 Each scaled family, and — when the solver is HiGHS — each coefficient it would still drop or
 bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  Odd powers
 of non-negative expressions (``abs(x - 2)^3``) are ``cp.power``, convex and DCP.
