@@ -784,7 +784,7 @@ class CvxpyProgram(Program):
         self.model, self.low, self.cls, self.opts = model, low, cls, opts
         self.t_lower = t_lower
         self.solver = pick_solver(low, opts["solver"])
-        self.used_solver, self.doubt = self.solver, None     # what the last solve() used
+        self.used_solver, self.run_notes = self.solver, []   # what the last solve() used, saw
 
     def emit(self, fmt: str) -> str:
         """LP or MPS text of the model (from :mod:`lagdsl.export`, imported when asked)."""
@@ -799,9 +799,11 @@ class CvxpyProgram(Program):
         t0 = time.perf_counter()
         kw = solver_options(self.solver, opts, low.integer)
         message = None
-        self.used_solver, self.doubt = self.solver, None
+        self.used_solver, self.run_notes = self.solver, []
         try:
             with quiet_stdout(bool(opts["verbose"])):
+                if self.solver == "HIGHS" and low.path == "dcp":
+                    self.run_notes.extend(self._canonical_drops())
                 low.problem.solve(solver=self.solver, verbose=bool(opts["verbose"]), **kw)
                 status = low.problem.status
                 if status == cvxpy_settings.INFEASIBLE_OR_UNBOUNDED:
@@ -829,6 +831,26 @@ class CvxpyProgram(Program):
         if feas.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             return cp.INFEASIBLE
         return cp.UNBOUNDED if feas.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else cp.SOLVER_ERROR
+
+    def _canonical_drops(self) -> list[str]:
+        """On the DCP path, cvxpy's reformulation (abs, max, norms) builds HiGHS's rows, so
+        mixed rows such as ``1e-10 * x + abs(y) <= 1`` can only be checked in the matrix HiGHS
+        receives.  cvxpy keeps that reformulation for the solve that follows, so looking costs
+        nothing more."""
+        try:
+            data = self.low.problem.get_problem_data(cp.HIGHS)[0]
+        except (cp.error.SolverError, cp.error.DCPError, ValueError, KeyError):
+            return []
+        A = data.get("A")
+        if A is None or not sp.issparse(A) or not A.nnz:
+            return []
+        vals = np.abs(A.data)
+        tiny = (vals > 0) & (vals < HIGHS_SMALL)
+        if not tiny.any():
+            return []
+        return ["HiGHS reads %d coefficient%s of the reformulated model below 1e-9 as zero "
+                "(e.g. %g); scale the rows they are in" % (
+                    int(tiny.sum()), "" if tiny.sum() == 1 else "s", float(A.data[tiny][0]))]
 
     def _doubt_infeasible(self, kw: dict, status: str) -> str:
         """An interior-point solver's ``infeasible`` on a badly scaled model can be false
@@ -859,10 +881,11 @@ class CvxpyProgram(Program):
                 continue
             if low.problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
                 self.used_solver = other
-                self.doubt = "%s; solved again with %s" % (why, other)
+                self.run_notes.append("%s; solved again with %s" % (why, other))
                 return low.problem.status
         low.x.value = point.reshape(low.x.shape)
-        self.doubt = "%s; no other solver found an optimum, so that point is reported" % why
+        self.run_notes.append("%s; no other solver found an optimum, so that point is reported"
+                              % why)
         return cp.OPTIMAL_INACCURATE
 
     def _violation(self, xv: np.ndarray) -> float:
@@ -883,8 +906,7 @@ class CvxpyProgram(Program):
         if message:
             stats["message"] = message
         notes = list(low.notes) + (list(low.highs_notes) if self.used_solver == "HIGHS" else [])
-        if self.doubt:
-            notes.append(self.doubt)
+        notes.extend(self.run_notes)
         if notes:
             stats["notes"] = notes
         ss = low.problem.solver_stats if status != cp.SOLVER_ERROR else None

@@ -359,3 +359,10 @@ def test_nonlinear_rows_of_tiny_scale_are_scaled_by_their_measured_spread():
     assert r.stats["notes"][0].startswith("constraint c: row scaled by 2^3")
     r = solve("var x\nmaximize f: x\nsubject to c: 1e-10 * max(x, 2 * x) <= 1\n")
     assert r.objective == pytest.approx(5e9, rel=1e-7)
+
+
+def test_mixed_rows_of_a_reformulated_model_are_reported():
+    # the row mixes a tiny coefficient with abs(y): no scaling keeps both, so it is said
+    r = solve("var x\nvar y\nmaximize f: x\nsubject to c: 1e-10 * x + abs(y) <= 1\n")
+    assert r.stats["notes"] == ["HiGHS reads 1 coefficient of the reformulated model below 1e-9 "
+                                "as zero (e.g. 1e-10); scale the rows they are in"]
