@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -63,7 +63,7 @@ from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lowe
                                    lower_instance, max_violation, owner_label, per_row, row_keys,
                                    unflatten, variable_arrays)
 from lagdsl.lower.numeric import NumericAlgebra, objective_value, point_violation
-from lagdsl.lower.poly import NotPolynomial
+from lagdsl.lower.poly import NotPolynomial, PolyBatch, Quad
 from lagdsl.lower.rows import Rows, segment_matrix
 from lagdsl.passes.base import (Chain, PassError, Solution, binary_mask, column_label, linear_part,
                                 polys)
@@ -298,7 +298,11 @@ def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
 def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
     """A polynomial instance as a cvxpy problem: linearise binary products (see
     :func:`_chain`), check and factor the remaining quadratics, build vector rows."""
-    chain, (problem, inverse) = _chain(inst, opts)
+    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
+    notes: list[str] = []
+    highs: list[str] = []
+    scaled, pre = prescale_quadratic_rows(inst, keys, notes)
+    chain, (problem, inverse) = _chain(scaled, opts)
     qi = problem if isinstance(problem, QuadInstance) else QuadInstance(problem)
     low = qi.inst
     x = flat_variable(low.lb, low.ub, low.vtype)
@@ -306,9 +310,6 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
     objective = _poly_objective(low, qi.objective, x, N)
     parts: dict[str, list[Part]] = {}
     constraints = []
-    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
-    notes: list[str] = []
-    highs: list[str] = []
     for b in low.blocks:
         A = linear_part(b.body, N)
         forms = qi.blocks.get(b.name)
@@ -317,6 +318,8 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
             Ai, rhs, scale = A[idx], bound - b.body.const[idx], None
             if forms is None:
                 Ai, rhs, scale = scale_rows(b.name, keys.get(b.name), idx, Ai, rhs, notes, highs)
+            if b.name in pre:
+                scale = pre[b.name][idx] * (1.0 if scale is None else scale)
             lhs = Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx)))
             if forms is not None:
                 qe = quad_rows_expr(forms, idx, x)
@@ -336,6 +339,36 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
                    inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
                    frozenset({"soc"}) if qi.blocks else frozenset(),
                    sum(b.n for b in inst.blocks), notes, highs)
+
+
+def prescale_quadratic_rows(inst: Instance, keys: dict, notes: list):
+    """The instance with each quadratic row whose coefficients (linear and quadratic) are
+    all tiny or huge multiplied by a power of two, before the quadratic forms are checked
+    and factored (the factoring drops eigenvalues below 1e-9, so ``1e-10 (x + y)^2 <= 1``
+    would lose its curvature); and ``{block: per-row scale}`` for the duals."""
+    pre: dict[str, np.ndarray] = {}
+    blocks = []
+    for b in inst.blocks:
+        q = b.body.quad
+        if q is None or not len(q.coef) or b.n == 0:
+            blocks.append(b)
+            continue
+        big = np.zeros(b.n)
+        np.maximum.at(big, q.row, np.abs(q.coef))
+        if b.body.lin is not None and b.body.lin.nnz:
+            big = np.maximum(big, np.asarray(abs(b.body.lin).max(axis=1).todense()).reshape(-1))
+        s = _scale_for(big)
+        if np.all(s == 1):
+            blocks.append(b)
+            continue
+        notes.append(scaling_note(b.name, keys.get(b.name), np.arange(b.n), s, big))
+        body = PolyBatch(b.body.const * s, None if b.body.lin is None else (sp.diags(s) @ b.body.lin).tocsr(),
+                         Quad(q.row, q.i, q.j, q.coef * s[q.row]))
+        pre[b.name] = s
+        blocks.append(replace(b, body=body, lower=b.lower * s, upper=b.upper * s))
+    if not pre:
+        return inst, pre
+    return replace(inst, blocks=blocks), pre
 
 
 def _chain(inst: Instance, opts: dict):

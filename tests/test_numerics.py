@@ -366,3 +366,14 @@ def test_mixed_rows_of_a_reformulated_model_are_reported():
     r = solve("var x\nvar y\nmaximize f: x\nsubject to c: 1e-10 * x + abs(y) <= 1\n")
     assert r.stats["notes"] == ["HiGHS reads 1 coefficient of the reformulated model below 1e-9 "
                                 "as zero (e.g. 1e-10); scale the rows they are in"]
+
+
+def test_tiny_quadratic_rows_keep_their_curvature():
+    # the factoring of x'Px drops eigenvalues below 1e-9: unscaled, this row would vanish
+    # and the answer would be 3; scaled first, x + y <= 1 holds and the optimum is 2
+    r = solve("var x in [-1, 1]\nvar y in [-1, 1]\nmaximize f: x + 2 * y\n"
+              "subject to c: 1e-10 * (x + y)^2 <= 1e-10\n")
+    assert r.status == "optimal" and r.objective == pytest.approx(2, abs=1e-6)
+    assert r.max_violation < 1e-9
+    assert r.stats["notes"][0].startswith("constraint c: row scaled by 2^33")
+    assert r.duals["c"] == pytest.approx(1e10 / 2, rel=1e-3)    # d f / d u at (x + y)^2 = 1
