@@ -274,6 +274,7 @@ class Lowered:
     quadratic: bool = False
     cones: frozenset = frozenset()
     rows: int = 0
+    bounded: bool = False                               # the objective cannot be unbounded
     notes: list = field(default_factory=list)          # for stats["notes"], any solver
     highs_notes: list = field(default_factory=list)    # ... when the solver is HiGHS
 
@@ -335,10 +336,29 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
         highs.append("var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
             column_label(low, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum())))
     quadratic = qi.objective is not None or bool(qi.blocks)
-    return Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
-                   inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
-                   frozenset({"soc"}) if qi.blocks else frozenset(),
-                   sum(b.n for b in inst.blocks), notes, highs)
+    out = Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
+                  inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
+                  frozenset({"soc"}) if qi.blocks else frozenset(),
+                  sum(b.n for b in inst.blocks), notes, highs)
+    out.bounded = strictly_convex_objective(low, qi.objective)
+    return out
+
+
+def strictly_convex_objective(inst: Instance, forms: QuadForms | None) -> bool:
+    """Whether the objective is strictly convex (concave, when maximising) in every unknown
+    it uses: then it is bounded in its sense on any feasible set, and ``unbounded`` from a
+    solver is a numerical failure (``min 1e-10 x^2 - x`` comes back unbounded from Clarabel)."""
+    o = inst.objective
+    if o is None or forms is None or forms.P is None or not forms.P.nnz or not len(forms.eig):
+        return False
+    want = 1 if inst.sense == "minimize" else -1
+    if int(forms.sign[0]) != want:
+        return False
+    size = float(np.max(np.abs(forms.P.data)))
+    if not want * float(forms.eig[0]) > 1e-9 * size:
+        return False
+    used = linear_part(o, inst.N).indices if o.lin is not None else np.zeros(0, np.int64)
+    return bool(np.all(np.isin(used, forms.support)))
 
 
 def prescale_quadratic_rows(inst: Instance, keys: dict, notes: list):
@@ -848,6 +868,12 @@ class CvxpyProgram(Program):
                     status = status if settled == cp.SOLVER_ERROR else settled
                     if settled == cp.SOLVER_ERROR:
                         message = "the solver says unbounded; a feasibility check was inconclusive"
+                    elif status == cp.UNBOUNDED and low.bounded:
+                        status = cp.SOLVER_ERROR
+                        message = ("%s says unbounded, but the objective is strictly %s in every "
+                                   "unknown it uses, so it is bounded: the model is badly scaled "
+                                   "(rescale its unknowns)" % (self.solver, "convex" if isinstance(
+                                       low.problem.objective, cp.Minimize) else "concave"))
                 elif status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) and not low.integer \
                         and self.solver != "HIGHS":
                     status = self._doubt_infeasible(kw, status)

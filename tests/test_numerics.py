@@ -377,3 +377,11 @@ def test_tiny_quadratic_rows_keep_their_curvature():
     assert r.max_violation < 1e-9
     assert r.stats["notes"][0].startswith("constraint c: row scaled by 2^33")
     assert r.duals["c"] == pytest.approx(1e10 / 2, rel=1e-3)    # d f / d u at (x + y)^2 = 1
+
+
+def test_unbounded_from_a_strictly_convex_objective_is_an_error_with_its_reason():
+    r = solve("var x >= 0\nminimize f: 1e-10 * x^2 - x\n")        # optimum 5e9, Clarabel fails
+    assert r.status in ("error", "optimal")       # never "unbounded"
+    if r.status == "error":
+        assert "the objective is strictly convex in every unknown it uses" in r.stats["message"]
+    assert solve("var x\nvar y\nminimize f: x^2 - y\n").status == "unbounded"    # y is free
