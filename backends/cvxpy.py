@@ -274,9 +274,9 @@ class Lowered:
     quadratic: bool = False
     cones: frozenset = frozenset()
     rows: int = 0
-    bounded: bool = False                               # the objective cannot be unbounded
     notes: list = field(default_factory=list)          # for stats["notes"], any solver
     highs_notes: list = field(default_factory=list)    # ... when the solver is HiGHS
+    bounded: bool = False                               # the objective cannot be unbounded
 
 
 def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
