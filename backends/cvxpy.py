@@ -29,7 +29,11 @@ SCIP also reports a time-limited incumbent this way; with a time limit that was 
 ``user_limit`` -> ``limit`` with the incumbent when there is one; a solver error -> ``error``.
 ``unbounded`` is settled the same way: conic solvers report the certificate of an infeasible
 model with a free objective direction as unbounded, so a feasibility solve decides (it stays
-``unbounded`` only when the constraints have a point).  A point with nan in it, or a nan
+``unbounded`` only when the constraints have a point, and becomes ``error`` with the reason
+when the objective is strictly convex in every unknown it uses, so that it cannot be
+unbounded).  A continuous solver's ``infeasible`` is checked by a feasibility solve measured
+in the user's model; refuted, the model is solved again with a fallback solver (SCS or
+Clarabel), or the feasible point is reported as ``feasible``.  A point with nan in it, or a nan
 objective or violation, is ``error`` with the reason in ``stats["message"]`` — never
 ``optimal``.
 
@@ -38,7 +42,8 @@ Numerical honesty: HiGHS reads matrix entries with ``|a| < 1e-9`` as zero and bo
 path) whose largest coefficient lies outside ``[1e-3, 1e6]`` is multiplied by a power of two
 (exact) that brings it near 1; a nonlinear row on the DCP path is scaled the same way by its
 measured spread (:func:`body_spread`: how much it changes over a few fixed points of the unit
-box); duals are scaled back, so they stay in the user's units.
+box), and a quadratic row by its largest coefficient before its form is factored
+(:func:`prescale_quadratic_rows`); duals are scaled back, so they stay in the user's units.
 Each scaled family, and — when the solver is HiGHS — each coefficient it would still drop or
 bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  Odd powers
 of non-negative expressions (``abs(x - 2)^3``) are ``cp.power``, convex and DCP.
