@@ -526,7 +526,13 @@ def reduce_data(kind: str, vals: np.ndarray, parent: np.ndarray, n: int) -> np.n
     if kind == "norm1":
         return np.bincount(parent, weights=np.abs(vals), minlength=n)
     if kind == "norm2":
-        return np.sqrt(np.bincount(parent, weights=vals * vals, minlength=n))
+        # scaled by each segment's largest entry, so that norm2 of 1e200s does not overflow
+        m = np.zeros(n)
+        np.maximum.at(m, parent, np.abs(vals))
+        safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = safe * np.sqrt(np.bincount(parent, weights=(vals / safe[parent]) ** 2, minlength=n))
+        return np.where(np.isinf(m), np.inf, np.where(m > 0, out, 0.0))
     init = {"prod": 1.0, "max": -np.inf, "min": np.inf, "norminf": 0.0, "logsumexp": -np.inf}[kind]
     out = np.full(n, init)
     if kind == "prod":
