@@ -27,12 +27,32 @@ SCIP also reports a time-limited incumbent this way; with a time limit that was 
 ``limit``); ``infeasible(_inaccurate)`` -> ``infeasible``; ``unbounded(_inaccurate)`` ->
 ``unbounded``; ``infeasible_or_unbounded`` is settled by a feasibility solve (zero objective);
 ``user_limit`` -> ``limit`` with the incumbent when there is one; a solver error -> ``error``.
+``unbounded`` is settled the same way: conic solvers report the certificate of an infeasible
+model with a free objective direction as unbounded, so a feasibility solve decides (it stays
+``unbounded`` only when the constraints have a point, and becomes ``error`` with the reason
+when the objective is strictly convex in every unknown it uses, so that it cannot be
+unbounded).  A continuous solver's ``infeasible`` is checked by a feasibility solve measured
+in the user's model; refuted, the model is solved again with a fallback solver (SCS or
+Clarabel), or the feasible point is reported as ``feasible``.  A point with nan in it, or a nan
+objective or violation, is ``error`` with the reason in ``stats["message"]`` — never
+``optimal``.
+
+Numerical honesty: HiGHS reads matrix entries with ``|a| < 1e-9`` as zero and bounds beyond
+``1e20`` as infinite, so ``1e-10 x >= 1`` would read ``0 >= 1``.  Every linear row (on either
+path) whose largest coefficient lies outside ``[1e-3, 1e6]`` is multiplied by a power of two
+(exact) that brings it near 1; a nonlinear row on the DCP path is scaled the same way by its
+measured spread (:func:`body_spread`: how much it changes over a few fixed points of the unit
+box), and a quadratic row by its largest coefficient before its form is factored
+(:func:`prescale_quadratic_rows`); duals are scaled back, so they stay in the user's units.
+Each scaled family, and — when the solver is HiGHS — each coefficient it would still drop or
+bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  Odd powers
+of non-negative expressions (``abs(x - 2)^3``) are ``cp.power``, convex and DCP.
 """
 from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,12 +64,14 @@ from lagdsl.errors import BackendRefusal, LagError
 from lagdsl.ir.classify import NONCONVEX_ATOMS, ModelClass, classify
 from lagdsl.ir.model import Model
 from lagdsl.lower.evaluate import Evaluator, reduce_data
-from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lower_instance,
-                                   max_violation, per_row, row_keys, unflatten, variable_arrays)
-from lagdsl.lower.numeric import objective_value, point_violation
-from lagdsl.lower.poly import NotPolynomial
+from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lower_block,
+                                   lower_instance, max_violation, owner_label, per_row, row_keys,
+                                   unflatten, variable_arrays)
+from lagdsl.lower.numeric import NumericAlgebra, objective_value, point_violation
+from lagdsl.lower.poly import NotPolynomial, PolyBatch, Quad
 from lagdsl.lower.rows import Rows, segment_matrix
-from lagdsl.passes.base import Chain, PassError, Solution, binary_mask, linear_part, polys
+from lagdsl.passes.base import (Chain, PassError, Solution, binary_mask, column_label, linear_part,
+                                polys)
 from lagdsl.passes.binary_product2linear import BinaryProduct2Linear
 from lagdsl.passes.quad2form import NonConvexQuadratic, QuadForms, QuadInstance, Quadratic2QuadForm
 from lagdsl.result import Result
@@ -101,11 +123,122 @@ def flat_variable(lb: np.ndarray, ub: np.ndarray, vtype: np.ndarray) -> cp.Varia
 
 @dataclass
 class Part:
-    """One vector constraint of a block: ``sense`` is ``==``, ``<=`` or ``>=`` over ``rows``."""
+    """One vector constraint of a block: ``sense`` is ``==``, ``<=`` or ``>=`` over ``rows``;
+    ``scale`` (per row, or None) is the positive factor the rows were multiplied by, so that
+    a dual of the scaled row times it is the dual of the user's row."""
 
     constraint: cp.Constraint
     rows: np.ndarray
     sense: str
+    scale: np.ndarray | None = None
+
+
+# --- numerical honesty: what a solver would silently change --------------------------------
+
+#: HiGHS reads matrix entries with |a| below this as zero (its ``small_matrix_value``) ...
+HIGHS_SMALL = 1e-9
+#: ... and bounds at or beyond this as infinite (its ``infinite_bound``).
+HIGHS_INFINITE = 1e20
+#: A point violating no constraint by more than this (relative to its size) is feasible.
+FEASIBILITY_TOL = 1e-6
+#: Rows whose largest coefficient lies outside this band are scaled to a largest of about 1.
+SCALE_BAND = (1e-3, 1e6)
+
+
+def row_scale(A: sp.csr_matrix) -> np.ndarray:
+    """A power of two per row (exact in floating point) that brings the row's largest
+    coefficient near 1 when it lies outside :data:`SCALE_BAND`; 1 elsewhere."""
+    big = np.zeros(A.shape[0])
+    if A.nnz:
+        big = np.asarray(abs(A).max(axis=1).todense()).reshape(-1)
+    return _scale_for(big)
+
+
+def _scale_for(big: np.ndarray) -> np.ndarray:
+    """Powers of two bringing positive finite magnitudes outside :data:`SCALE_BAND` near 1."""
+    out = np.ones(len(big))
+    off = np.isfinite(big) & (big > 0) & ((big < SCALE_BAND[0]) | (big > SCALE_BAND[1]))
+    out[off] = np.exp2(-np.round(np.log2(big[off])))
+    return out
+
+
+def body_spread(model: Model, c, rows: Rows, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    """How much each row of a nonlinear body changes over a few points of the unit box
+    (moved inside the variables' bounds): the scale of its coefficients, which cvxpy's
+    canonical form will carry to the solver.  nan where the body cannot be evaluated."""
+    rng = np.random.default_rng(0)        # fixed: the same model always scales the same
+    N = model.num_unknowns
+    vals = []
+    for _ in range(4):
+        p = np.clip(rng.uniform(-1.0, 1.0, N), lb, ub)
+        p = np.where(np.isfinite(lb) & ~np.isfinite(ub), lb + np.abs(p), p)
+        with np.errstate(all="ignore"):
+            try:
+                v = Evaluator(model, owner=c).value(c.body, rows, NumericAlgebra(model, p))
+            except (LagError, ValueError, FloatingPointError):
+                return np.full(rows.n, np.nan)
+        vals.append(np.broadcast_to(np.asarray(v, dtype=np.float64), (rows.n,)))
+    with np.errstate(all="ignore"):
+        return np.max([np.abs(v - vals[0]) for v in vals[1:]], axis=0)
+
+
+def _label(name: str, keys, r: int) -> str:
+    """``c[3,a]`` for row ``r`` of constraint ``name`` (``c`` when it is scalar)."""
+    if keys is None or keys[1] or r >= len(keys[0]):
+        return name
+    return "%s[%s]" % (name, keys[0][r])
+
+
+def scaling_note(name: str, keys, rows: np.ndarray, scale: np.ndarray, big: np.ndarray) -> str:
+    """One line for ``stats["notes"]`` about the rows of a block that were scaled."""
+    k = np.flatnonzero(scale != 1)
+    first = int(rows[k[0]])
+    if len(k) == 1:
+        why = "HiGHS reads |a| < 1e-9 as zero" if big[k[0]] < 1 else "solvers lose digits on it"
+        return ("constraint %s: row scaled by 2^%d (its largest coefficient is %g; %s); the "
+                "answer is for the row as written"
+                % (_label(name, keys, first), int(round(np.log2(scale[k[0]]))), big[k[0]], why))
+    return ("constraint %s: %d rows scaled by powers of 2 (largest coefficients from %g to %g, "
+            "first %s); the answer is for the rows as written"
+            % (name, len(k), big[k].min(), big[k].max(), _label(name, keys, first)))
+
+
+def scale_rows(name: str, keys, rows: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray,
+               notes: list, highs: list):
+    """``(A, rhs, scale)`` of linear rows ``A x (sense) rhs`` after row scaling by powers of
+    two — exact, and it keeps HiGHS from reading a row of tiny coefficients (``1e-10 x >=
+    1``) as ``0 >= 1``; ``scale`` is None when no row changed.  Appends the scaling note to
+    ``notes`` and what HiGHS would still change to ``highs``."""
+    scale = None
+    if A.nnz:
+        s = row_scale(A)
+        if np.any(s != 1):
+            big = np.asarray(abs(A).max(axis=1).todense()).reshape(-1)
+            notes.append(scaling_note(name, keys, rows, s, big))
+            A, rhs, scale = (sp.diags(s) @ A).tocsr(), s * rhs, s
+    highs.extend(highs_notes(name, keys, rows, A, rhs))
+    return A, rhs, scale
+
+
+def highs_notes(name: str, keys, rows: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray) -> list[str]:
+    """What HiGHS would change in these (already scaled) rows: coefficients it drops and
+    right-hand sides it takes as infinite."""
+    out = []
+    tiny = A.nnz and np.abs(A.data) < HIGHS_SMALL
+    if tiny is not False and np.any(tiny):
+        e = int(np.flatnonzero(tiny)[0])
+        r = int(np.searchsorted(A.indptr, e, side="right") - 1)
+        out.append("constraint %s: HiGHS reads %d coefficient%s below 1e-9 as zero (e.g. %g, "
+                   "next to coefficients up to %g in the same row)"
+                   % (_label(name, keys, int(rows[r])), int(np.sum(tiny)),
+                      "" if np.sum(tiny) == 1 else "s", A.data[e],
+                      float(np.max(np.abs(A.data[A.indptr[r]:A.indptr[r + 1]])))))
+    far = np.isfinite(rhs) & (np.abs(rhs) >= HIGHS_INFINITE)
+    if np.any(far):
+        r = int(np.flatnonzero(far)[0])
+        out.append("constraint %s: HiGHS reads the bound %g (beyond 1e20) as infinite, so the "
+                   "row is not enforced" % (_label(name, keys, int(rows[r])), rhs[r]))
+    return out
 
 
 def split_rows(lower: np.ndarray, upper: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -146,6 +279,9 @@ class Lowered:
     quadratic: bool = False
     cones: frozenset = frozenset()
     rows: int = 0
+    notes: list = field(default_factory=list)          # for stats["notes"], any solver
+    highs_notes: list = field(default_factory=list)    # ... when the solver is HiGHS
+    bounded: bool = False                               # the objective cannot be unbounded
 
 
 def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
@@ -168,7 +304,11 @@ def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
 def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
     """A polynomial instance as a cvxpy problem: linearise binary products (see
     :func:`_chain`), check and factor the remaining quadratics, build vector rows."""
-    chain, (problem, inverse) = _chain(inst, opts)
+    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
+    notes: list[str] = []
+    highs: list[str] = []
+    scaled, pre = prescale_quadratic_rows(inst, keys, notes)
+    chain, (problem, inverse) = _chain(scaled, opts)
     qi = problem if isinstance(problem, QuadInstance) else QuadInstance(problem)
     low = qi.inst
     x = flat_variable(low.lb, low.ub, low.vtype)
@@ -181,19 +321,79 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
         forms = qi.blocks.get(b.name)
         parts[b.name] = []
         for sense, idx, bound in split_rows(b.lower, b.upper):
-            lhs = A[idx] @ x if A[idx].nnz else cp.Constant(np.zeros(len(idx)))
+            Ai, rhs, scale = A[idx], bound - b.body.const[idx], None
+            if forms is None:
+                Ai, rhs, scale = scale_rows(b.name, keys.get(b.name), idx, Ai, rhs, notes, highs)
+            if b.name in pre:
+                scale = pre[b.name][idx] * (1.0 if scale is None else scale)
+            lhs = Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx)))
             if forms is not None:
                 qe = quad_rows_expr(forms, idx, x)
                 lhs = lhs if qe is None else lhs + qe
-            c = _relation(sense, lhs, bound - b.body.const[idx])
+            c = _relation(sense, lhs, rhs)
             constraints.append(c)
-            parts[b.name].append(Part(c, idx, sense))
-    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
+            parts[b.name].append(Part(c, idx, sense, scale))
+    far = (np.isfinite(low.lb) & (np.abs(low.lb) >= HIGHS_INFINITE)) | \
+        (np.isfinite(low.ub) & (np.abs(low.ub) >= HIGHS_INFINITE))
+    if far.any():
+        k = int(np.flatnonzero(far)[0])
+        bound = low.ub[k] if np.isfinite(low.ub[k]) and abs(low.ub[k]) >= HIGHS_INFINITE else low.lb[k]
+        highs.append("var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
+            column_label(low, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum())))
     quadratic = qi.objective is not None or bool(qi.blocks)
-    return Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
-                   inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
-                   frozenset({"soc"}) if qi.blocks else frozenset(),
-                   sum(b.n for b in inst.blocks))
+    out = Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
+                  inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
+                  frozenset({"soc"}) if qi.blocks else frozenset(),
+                  sum(b.n for b in inst.blocks), notes, highs)
+    out.bounded = strictly_convex_objective(low, qi.objective)
+    return out
+
+
+def strictly_convex_objective(inst: Instance, forms: QuadForms | None) -> bool:
+    """Whether the objective is strictly convex (concave, when maximising) in every unknown
+    it uses: then it is bounded in its sense on any feasible set, and ``unbounded`` from a
+    solver is a numerical failure (``min 1e-10 x^2 - x`` comes back unbounded from Clarabel)."""
+    o = inst.objective
+    if o is None or forms is None or forms.P is None or not forms.P.nnz or not len(forms.eig):
+        return False
+    want = 1 if inst.sense == "minimize" else -1
+    if int(forms.sign[0]) != want:
+        return False
+    size = float(np.max(np.abs(forms.P.data)))
+    if not want * float(forms.eig[0]) > 1e-9 * size:
+        return False
+    used = linear_part(o, inst.N).indices if o.lin is not None else np.zeros(0, np.int64)
+    return bool(np.all(np.isin(used, forms.support)))
+
+
+def prescale_quadratic_rows(inst: Instance, keys: dict, notes: list):
+    """The instance with each quadratic row whose coefficients (linear and quadratic) are
+    all tiny or huge multiplied by a power of two, before the quadratic forms are checked
+    and factored (the factoring drops eigenvalues below 1e-9, so ``1e-10 (x + y)^2 <= 1``
+    would lose its curvature); and ``{block: per-row scale}`` for the duals."""
+    pre: dict[str, np.ndarray] = {}
+    blocks = []
+    for b in inst.blocks:
+        q = b.body.quad
+        if q is None or not len(q.coef) or b.n == 0:
+            blocks.append(b)
+            continue
+        big = np.zeros(b.n)
+        np.maximum.at(big, q.row, np.abs(q.coef))
+        if b.body.lin is not None and b.body.lin.nnz:
+            big = np.maximum(big, np.asarray(abs(b.body.lin).max(axis=1).todense()).reshape(-1))
+        s = _scale_for(big)
+        if np.all(s == 1):
+            blocks.append(b)
+            continue
+        notes.append(scaling_note(b.name, keys.get(b.name), np.arange(b.n), s, big))
+        body = PolyBatch(b.body.const * s, None if b.body.lin is None else (sp.diags(s) @ b.body.lin).tocsr(),
+                         Quad(q.row, q.i, q.j, q.coef * s[q.row]))
+        pre[b.name] = s
+        blocks.append(replace(b, body=body, lower=b.lower * s, upper=b.upper * s))
+    if not pre:
+        return inst, pre
+    return replace(inst, blocks=blocks), pre
 
 
 def _chain(inst: Instance, opts: dict):
@@ -291,8 +491,33 @@ class CvxpyAlgebra:
         if not _is_expr(a):
             return np.power(a, p)
         if p.size and not np.all(p == p.flat[0]):
-            raise _NotRepresentable("a power whose exponent changes from row to row")
-        e = float(p.flat[0]) if p.size else 1.0
+            return self._pow_by_exponent(a, p.reshape(-1))
+        return self._pow(a, float(p.flat[0]) if p.size else 1.0)
+
+    #: At most this many distinct exponents in one power (``abs(x[i] - c[i])^p[i]``).
+    MAX_EXPONENTS = 64
+
+    def _pow_by_exponent(self, a, p: np.ndarray):
+        """A power whose exponent changes from row to row: one atom per distinct exponent
+        over its rows, put back in place by sparse 0/1 selections (convex pieces stay
+        convex under a non-negative selection)."""
+        exps, which = np.unique(p, return_inverse=True)
+        if len(exps) > self.MAX_EXPONENTS:
+            raise _NotRepresentable("a power with %d different exponents (at most %d)"
+                                    % (len(exps), self.MAX_EXPONENTS))
+        n = len(p)
+        out = None
+        for k, e in enumerate(exps):
+            rows = np.flatnonzero(which == k)
+            piece = self._pow(a[rows], float(e))
+            place = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                                  shape=(n, len(rows)))
+            term = place @ piece
+            out = term if out is None else out + term
+        return out
+
+    def _pow(self, a, e: float):
+        """``a ^ e`` for one exponent, as the DCP atom that represents it."""
         if e == 1:
             return a
         if e == 2:
@@ -303,7 +528,8 @@ class CvxpyAlgebra:
         if e == -1:
             self.cones.add("soc")
             return cp.inv_pos(a)
-        if e.is_integer() and e > 2 and int(e) % 2 == 1:
+        if e.is_integer() and e > 2 and int(e) % 2 == 1 and not a.is_nonneg():
+            # abs(e)^3, max(x, 0)^3: convex and increasing on [0, inf), so power() is DCP
             raise _NotRepresentable("an odd power x^%d (not convex on all of R)" % int(e))
         self.cones.add("soc")
         return cp.power(a, e)
@@ -443,8 +669,11 @@ def _curvature_ok(expr, need: str) -> bool:
     return expr.is_convex() if need == "convex" else expr.is_concave()
 
 
-def lower_dcp(model: Model, opts: dict) -> Lowered:
-    """A non-polynomial model through :class:`CvxpyAlgebra`; refuses what is not DCP."""
+def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowered:
+    """A non-polynomial model through :class:`CvxpyAlgebra`; refuses what is not DCP.
+    Linear constraint families (by ``cls``, the model's classification) become sparse rows
+    as on the polynomial path, row scaling included."""
+    cls = cls or classify(model)
     lb, ub, vtype = variable_arrays(model)
     x = flat_variable(lb, ub, vtype)
     alg = CvxpyAlgebra(model, x)
@@ -463,8 +692,24 @@ def lower_dcp(model: Model, opts: dict) -> Lowered:
     keys = {}
     constraints = []
     n_rows = 0
+    notes: list[str] = []
+    highs: list[str] = []
     for c in model.constraints.values():
         if c.region is not None:
+            continue
+        block = _linear_block(model, c, cls.details.get("constraints", {}).get(c.name))
+        if block is not None:
+            # a linear family: sparse rows, scaled as on the polynomial path
+            keys[c.name] = (block.keys(), not c.binding)
+            n_rows += block.n
+            parts[c.name] = []
+            A = linear_part(block.body, model.num_unknowns)
+            for sense, idx, bound in split_rows(block.lower, block.upper):
+                Ai, rhs, scale = scale_rows(c.name, keys[c.name], idx, A[idx],
+                                            bound - block.body.const[idx], notes, highs)
+                con = _relation(sense, Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx))), rhs)
+                constraints.append(con)
+                parts[c.name].append(Part(con, idx, sense, scale))
             continue
         ev = _TracingEvaluator(model, owner=c, origin=origin)
         rows = constraint_rows(ev, c)
@@ -473,6 +718,7 @@ def lower_dcp(model: Model, opts: dict) -> Lowered:
         keys[c.name] = (row_keys(c, rows), not c.binding)
         n_rows += rows.n
         parts[c.name] = []
+        spread = body_spread(model, c, rows, lb, ub) if _is_expr(body) else None
         for sense, idx, bound in split_rows(lo, hi):
             lhs = body if len(idx) == rows.n else body[idx]
             need = {"==": "affine", "<=": "convex", ">=": "concave"}[sense]
@@ -480,17 +726,32 @@ def lower_dcp(model: Model, opts: dict) -> Lowered:
                 lhs = cp.Constant(lhs)
             if not _curvature_ok(lhs, need):
                 raise dcp_refusal(model, c, "constraint %s" % c.name, lhs, need, origin)
+            scale = None
+            if spread is not None:
+                # a nonlinear row's scale, measured: 1e-10 * abs(x) <= 1 varies by ~1e-10
+                s = _scale_for(spread[idx])
+                if np.any(s != 1):
+                    notes.append(scaling_note(c.name, keys[c.name], idx, s, spread[idx]))
+                    lhs, bound, scale = cp.multiply(s, lhs), s * bound, s
             con = _relation(sense, lhs, bound)
             constraints.append(con)
-            parts[c.name].append(Part(con, idx, sense))
+            parts[c.name].append(Part(con, idx, sense, scale))
     return Lowered(cp.Problem(objective, constraints), x, parts, keys, path="dcp",
                    integer=bool((vtype != "C").any()), quadratic=False,
-                   cones=frozenset(alg.cones), rows=n_rows)
+                   cones=frozenset(alg.cones), rows=n_rows, notes=notes, highs_notes=highs)
 
 
-def owner_label(owner) -> str:
-    """``constraint NAME`` or ``objective NAME``, as refusals name what they refuse."""
-    return ("constraint %s" if hasattr(owner, "body") else "objective %s") % owner.name
+def _linear_block(model: Model, c, info: dict | None):
+    """Constraint ``c`` as a linear :class:`~lagdsl.lower.instance.Block`, or None when its
+    classification ``info`` or its lowering says it is not linear (then the cvxpy algebra
+    lowers it)."""
+    if info is None or info.get("atoms") or info.get("degree") not in (0, 1):
+        return None
+    try:
+        block = lower_block(model, c)
+    except NotPolynomial:
+        return None
+    return block if block.body.degree <= 1 else None
 
 
 def _evaluate(ev: Evaluator, owner, expr, rows: Rows, alg: CvxpyAlgebra):
@@ -581,6 +842,7 @@ class CvxpyProgram(Program):
         self.model, self.low, self.cls, self.opts = model, low, cls, opts
         self.t_lower = t_lower
         self.solver = pick_solver(low, opts["solver"])
+        self.used_solver, self.run_notes = self.solver, []   # what the last solve() used, saw
 
     def emit(self, fmt: str) -> str:
         """LP or MPS text of the model (from :mod:`lagdsl.export`, imported when asked)."""
@@ -595,12 +857,31 @@ class CvxpyProgram(Program):
         t0 = time.perf_counter()
         kw = solver_options(self.solver, opts, low.integer)
         message = None
+        self.used_solver, self.run_notes = self.solver, []
         try:
             with quiet_stdout(bool(opts["verbose"])):
+                if self.solver == "HIGHS" and low.path == "dcp":
+                    self.run_notes.extend(self._canonical_drops())
                 low.problem.solve(solver=self.solver, verbose=bool(opts["verbose"]), **kw)
                 status = low.problem.status
                 if status == cvxpy_settings.INFEASIBLE_OR_UNBOUNDED:
                     status = self._settle(kw)
+                elif status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):
+                    # conic solvers report a dual infeasibility certificate of an infeasible
+                    # model (exp(x) <= 0) as unbounded: unbounded needs a feasible point
+                    settled = self._settle(kw)
+                    status = status if settled == cp.SOLVER_ERROR else settled
+                    if settled == cp.SOLVER_ERROR:
+                        message = "the solver says unbounded; a feasibility check was inconclusive"
+                    elif status == cp.UNBOUNDED and low.bounded:
+                        status = cp.SOLVER_ERROR
+                        message = ("%s says unbounded, but the objective is strictly %s in every "
+                                   "unknown it uses, so it is bounded: the model is badly scaled "
+                                   "(rescale its unknowns)" % (self.solver, "convex" if isinstance(
+                                       low.problem.objective, cp.Minimize) else "concave"))
+                elif status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) and not low.integer \
+                        and self.solver != "HIGHS":
+                    status = self._doubt_infeasible(kw, status)
         except (cp.error.SolverError, ValueError) as exc:
             # cvxpy raises ValueError("Cannot unpack invalid solution") on an UNKNOWN status
             status, message = cp.SOLVER_ERROR, str(exc)
@@ -615,15 +896,83 @@ class CvxpyProgram(Program):
             return cp.INFEASIBLE
         return cp.UNBOUNDED if feas.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else cp.SOLVER_ERROR
 
+    def _canonical_drops(self) -> list[str]:
+        """On the DCP path, cvxpy's reformulation (abs, max, norms) builds HiGHS's rows, so
+        mixed rows such as ``1e-10 * x + abs(y) <= 1`` can only be checked in the matrix HiGHS
+        receives.  cvxpy keeps that reformulation for the solve that follows, so looking costs
+        nothing more."""
+        try:
+            data = self.low.problem.get_problem_data(cp.HIGHS)[0]
+        except (cp.error.SolverError, cp.error.DCPError, ValueError, KeyError):
+            return []
+        A = data.get("A")
+        if A is None or not sp.issparse(A) or not A.nnz:
+            return []
+        vals = np.abs(A.data)
+        tiny = (vals > 0) & (vals < HIGHS_SMALL)
+        if not tiny.any():
+            return []
+        return ["HiGHS reads %d coefficient%s of the reformulated model below 1e-9 as zero "
+                "(e.g. %g); scale the rows they are in" % (
+                    int(tiny.sum()), "" if tiny.sum() == 1 else "s", float(A.data[tiny][0]))]
+
+    def _doubt_infeasible(self, kw: dict, status: str) -> str:
+        """An interior-point solver's ``infeasible`` on a badly scaled model can be false
+        (Clarabel: ``min x^2`` over ``1e5 <= x <= 1e13``).  A feasibility solve that finds a
+        point meeting every constraint (measured by lagdsl, in the user's model) refutes it:
+        the model is solved again with a fallback solver, and if that fails too the feasible
+        point is reported as ``feasible``.  Each step is a line in ``stats["notes"]``."""
+        low = self.low
+        feas = cp.Problem(cp.Minimize(0), low.problem.constraints)
+        try:
+            feas.solve(solver=self.solver, **kw)
+        except (cp.error.SolverError, ValueError):
+            return status
+        if feas.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or low.x.value is None:
+            return status
+        point = np.asarray(low.x.value, dtype=np.float64).reshape(-1).copy()
+        viol = self._violation(point)
+        if not viol <= FEASIBILITY_TOL * max(1.0, float(np.max(np.abs(point), initial=0.0))):
+            return status
+        why = ("%s reported infeasible, but lagdsl found a point that meets every constraint "
+               "(max violation %.3g)" % (self.solver, viol))
+        for other in ("SCS", "CLARABEL"):
+            if other == self.solver:
+                continue
+            try:
+                low.problem.solve(solver=other, **solver_options(other, self.opts, False))
+            except (cp.error.SolverError, ValueError):
+                continue
+            if low.problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+                self.used_solver = other
+                self.run_notes.append("%s; solved again with %s" % (why, other))
+                return low.problem.status
+        low.x.value = point.reshape(low.x.shape)
+        self.run_notes.append("%s; no other solver found an optimum, so that point is reported"
+                              % why)
+        return cp.OPTIMAL_INACCURATE
+
+    def _violation(self, xv: np.ndarray) -> float:
+        """The largest violation, in the user's model, of a point of the lowered variable."""
+        x = Chain.invert(Solution(xv, {}), self.low.inverse).x[:self.model.num_unknowns]
+        with np.errstate(all="ignore"):
+            if self.low.instance is not None:
+                return max_violation(self.low.instance, x)
+            return point_violation(self.model, x)
+
     def _result(self, status: str, message: str | None, t_solve: float) -> Result:
         low, model = self.low, self.model
         lstatus = STATUS.get(status, "error")
-        stats: dict[str, Any] = {"solver": self.solver, "class": self.cls.kind,
+        stats: dict[str, Any] = {"solver": self.used_solver, "class": self.cls.kind,
                                  "unknowns": model.num_unknowns, "rows": low.rows,
                                  "lowered_unknowns": int(low.x.size), "path": low.path,
                                  "passes": list(low.passes), "cvxpy_status": status}
         if message:
             stats["message"] = message
+        notes = list(low.notes) + (list(low.highs_notes) if self.used_solver == "HIGHS" else [])
+        notes.extend(self.run_notes)
+        if notes:
+            stats["notes"] = notes
         ss = low.problem.solver_stats if status != cp.SOLVER_ERROR else None
         if ss is not None and ss.num_iters is not None:
             stats["iterations"] = int(ss.num_iters)
@@ -642,19 +991,39 @@ class CvxpyProgram(Program):
             res.values = unflatten(model, x)
             res.duals = {name: per_row(low.keys[name][0], d, low.keys[name][1])
                          for name, d in sol.duals.items() if name in low.keys}
-            if low.instance is not None:
-                o = low.instance.objective
-                res.objective = None if o is None else float(o.evaluate(x)[0])
-                res.max_violation = max_violation(low.instance, x)
-            else:
-                res.objective = objective_value(model, x)
-                res.max_violation = point_violation(model, x)
+            with np.errstate(all="ignore"):
+                if low.instance is not None:
+                    o = low.instance.objective
+                    res.objective = None if o is None else float(o.evaluate(x)[0])
+                    res.max_violation = max_violation(low.instance, x)
+                else:
+                    res.objective = objective_value(model, x)
+                    res.max_violation = point_violation(model, x)
+            self._no_nan(res, x)
         if ss is not None and ss.solve_time is not None:
             res.times["solver"] = float(ss.solve_time)
         if status != cp.SOLVER_ERROR and low.problem.compilation_time is not None:
             res.times["canonicalize"] = float(low.problem.compilation_time)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
         return res
+
+    @staticmethod
+    def _no_nan(res: Result, x: np.ndarray) -> None:
+        """A point with nan in it, or a nan objective or violation, is not an answer:
+        the status becomes ``error`` with the reason (never ``optimal``)."""
+        if res.status not in ("optimal", "feasible"):
+            return
+        why = None
+        if not np.all(np.isfinite(x)):
+            why = "the solver's point has non-finite values"
+        elif res.objective is not None and not np.isfinite(res.objective):
+            why = "the objective is %s at the solver's point" % res.objective
+        elif res.max_violation is not None and np.isnan(res.max_violation):
+            why = "the constraints cannot be evaluated at the solver's point (nan)"
+        if why is not None:
+            res.status = "error"
+            res.stats["message"] = why
+            res.stats.setdefault("notes", []).append(why)
 
     def _duals(self, low: Lowered) -> dict[str, np.ndarray]:
         """Signed shadow prices per block (see the module docstring); none for MIPs."""
@@ -673,6 +1042,8 @@ class CvxpyProgram(Program):
                     ok = False
                     break
                 y = np.asarray(y, dtype=np.float64).reshape(-1)
+                if p.scale is not None:
+                    y = y * p.scale
                 d[p.rows] += {"==": -1.0, "<=": -1.0, ">=": 1.0}[p.sense] * y
             if ok:
                 out[name] = s * d + 0.0    # + 0.0: no negative zeros in reports
@@ -764,7 +1135,7 @@ class CvxpyBackend(Backend):
                 except NotPolynomial:
                     low = None
             if low is None:
-                low = lower_dcp(model, opts)
+                low = lower_dcp(model, opts, cls)
         except PassError as exc:
             raise self.refusal(exc.message, exc.span, exc.hint, model.source) from None
         self._cache = (weakref.ref(model), key, (low, cls))

@@ -19,12 +19,8 @@ def stdout_redirected(to_stderr: bool):
         saved_fd = None
     target = sys.stderr if to_stderr else open(os.devnull, "w")
     try:
-        try:
-            target_fd = target.fileno()
-        except (OSError, ValueError):   # sys.stderr replaced by an in-memory stream (Jupyter, tests)
-            target_fd = None
-        if saved_fd is not None and target_fd is not None:
-            os.dup2(target_fd, 1)
+        if saved_fd is not None:
+            _point_fd1_at(target)
         sys.stdout = target
         yield
     finally:
@@ -38,3 +34,21 @@ def stdout_redirected(to_stderr: bool):
             os.close(saved_fd)
         if not to_stderr:
             target.close()
+
+
+def _point_fd1_at(target) -> None:
+    """Make file descriptor 1 write where ``target`` does; a ``target`` without a descriptor
+    of its own (an ``io.StringIO`` standing in for stderr, as in tests and notebooks) gets
+    Python's prints, and what C code prints on descriptor 1 goes to the null device."""
+    try:
+        fd = target.fileno()
+    except (AttributeError, OSError, ValueError):   # io.UnsupportedOperation is an OSError
+        fd = None
+    if fd is not None:
+        os.dup2(fd, 1)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+    finally:
+        os.close(null)

@@ -346,7 +346,8 @@ def test_unused_variable_and_empty_rows_survive(tmp_path):
     want = assert_round_trip(m, tmp_path)
     assert want == pytest.approx(6)
     lp = emit(m, "lp")
-    assert " vacuous: 0 x <= 1" in lp and " constant: 0 x >= -1" in lp and "nobound" not in lp
+    assert " vacuous: 0 x <= 1" in lp and " constant: 0 x >= -1" in lp and " nobound:" not in lp
+    assert "\\ 1 row without a finite bound (free) left out: nobound\n" in lp   # said, not lost
     assert "fixedbin = 1" in lp and "General\n unused fixedbin n\n" in lp and " n >=" not in lp
     mps = emit(m, "mps")
     assert "    unused obj 0\n" in mps and " FX BND fixedbin 1" in mps and " PL BND n\n" in mps

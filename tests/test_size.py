@@ -117,7 +117,7 @@ def test_explicit_sum_of_100000_terms_solves():
 
 def test_power_tower_is_refused_before_sympy_builds_it():
     # 9^9^9 has 370 million digits; sympy would compute every one of them
-    with pytest.raises(LagError, match=r"9 \^ 387420489 is too large to compute exactly") as err:
+    with pytest.raises(LagError, match=r"9\^9\^9 overflows float64: it has about 369693101 digits") as err:
         lagdsl.parse("var x >= 0\nminimize f: x + 9^9^9\n", path="m.lag")
     assert (err.value.span.line, err.value.span.col) == (2, 17)
     assert lagdsl.parse("var x >= 0\nminimize f: x + 2^10 + 4^(1/2)\n").ir.objective.expr.args[0] == 1026
@@ -125,9 +125,9 @@ def test_power_tower_is_refused_before_sympy_builds_it():
 
 def test_fuzz_findings_are_positioned_errors(tmp_path):
     # found by bench/fuzz.py: sympy raised ZeroDivisionError, a float graph path a TypeError
-    with pytest.raises(LagError, match="mod 0: the divisor is zero") as err:
+    with pytest.raises(LagError, match=r"mod 0 \(division by zero\)") as err:
         lagdsl.parse("set I = 1..3\nvar x[I] >= 0\nminimize f: sum(i in I) (i mod 0) * x[i]\n")
-    assert (err.value.span.line, err.value.span.col) == (3, 32)
+    assert (err.value.span.line, err.value.span.col) == (3, 26)
     with pytest.raises(LagError, match='graph G: "file" must be a path'):
         lagdsl.parse("graph G\nvar x[G.nodes] binary\nmaximize f: sum(v in G.nodes) x[v]\n",
                      data={"G": {"file": 1.5}}, base_dir=str(tmp_path))

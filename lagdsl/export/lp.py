@@ -70,6 +70,7 @@ class Flat:
     lb: np.ndarray               # (N,) effective bounds
     ub: np.ndarray
     kind: np.ndarray             # (N,) 'C' continuous, 'I' general integer, 'B' binary in [0, 1]
+    free: tuple = ()             # names of rows left out: no finite bound (x <= inf)
 
     @property
     def N(self) -> int:
@@ -156,7 +157,9 @@ def flatten(inst, fmt: str = "LP") -> Flat:
         raise BackendRefusal("%s export: row %s has lower bound %s above upper bound %s"
                              % (fmt, blk_name, fmt_number(lo[r]), fmt_number(hi[r])),
                              source=inst.model.source)
+    _refuse_non_finite(inst, fmt, A, lo, hi, rnames)
     keep = np.isfinite(lo) | np.isfinite(hi)
+    free = tuple(rnames[~keep].tolist())
     if not keep.all():
         A, lo, hi, rnames = A[keep], lo[keep], hi[keep], rnames[keep]
 
@@ -180,8 +183,42 @@ def flatten(inst, fmt: str = "LP") -> Flat:
         ub[b] = np.minimum(ub[b], 1.0)
         kind[b & ((lb != 0) | (ub != 1))] = "I"
     name = inst.model.name or "model"
+    cols = np.array(variable_names(inst), dtype=object)
+    for what, v in (("an objective coefficient", c), ("the objective constant", np.array([c0])),
+                    ("a quadratic objective coefficient", qv)):
+        if not np.all(np.isfinite(v)):
+            raise BackendRefusal("%s export: %s is %s" % (fmt, what, fmt_number_safe(v[~np.isfinite(v)][0])),
+                                 source=inst.model.source)
+    wrong = np.isposinf(lb) | np.isneginf(ub) | np.isnan(lb) | np.isnan(ub)
+    if wrong.any():
+        k = int(np.flatnonzero(wrong)[0])
+        raise BackendRefusal("%s export: unknown %s has bounds [%s, %s]" % (
+            fmt, cols[k], fmt_number_safe(lb[k]), fmt_number_safe(ub[k])), source=inst.model.source)
     return Flat(name, inst.sense, obj_name, c, c0, qi, qj, qv, A, lo, hi, rnames,
-                np.array(variable_names(inst), dtype=object), lb, ub, kind)
+                cols, lb, ub, kind, free)
+
+
+def fmt_number_safe(v: float) -> str:
+    """A number for a message, nan included."""
+    return "nan" if v != v else fmt_number(v)
+
+
+def _refuse_non_finite(inst, fmt: str, A, lo, hi, rnames) -> None:
+    """Rows are written whole or not at all: a coefficient that is not finite, a nan bound,
+    a lower bound of +inf or an upper bound of -inf is refused with the row's name (the
+    front end refuses them too; this guards models built in Python or read from IR)."""
+    bad_rows = np.zeros(len(lo), dtype=bool)
+    if A.nnz:
+        bad = ~np.isfinite(A.data)
+        if bad.any():
+            bad_rows[np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))[bad]] = True
+    bad_rows |= np.isnan(lo) | np.isnan(hi) | np.isposinf(lo) | np.isneginf(hi)
+    if bad_rows.any():
+        r = int(np.flatnonzero(bad_rows)[0])
+        raise BackendRefusal("%s export: row %s has a coefficient or bound that is not a finite "
+                             "number (bounds [%s, %s])" % (fmt, rnames[r], fmt_number_safe(lo[r]),
+                                                           fmt_number_safe(hi[r])),
+                             source=inst.model.source)
 
 
 # --- LP text -------------------------------------------------------------------------
@@ -306,8 +343,11 @@ def write_lp(inst) -> str:
     heads = " " + all_names + ":"
     tails = all_ops + fmt_numbers(all_rhs) + "\n"
 
-    out = ["\\ lagdsl LP export of model %s\n" % _comment(f.name),
-           "maximize\n" if f.sense == "maximize" else "minimize\n",
+    out = ["\\ lagdsl LP export of model %s\n" % _comment(f.name)]
+    if f.free:
+        out.append("\\ %d row%s without a finite bound (free) left out: %s\n" % (
+            len(f.free), "" if len(f.free) == 1 else "s", _free_list(f.free)))
+    out += ["maximize\n" if f.sense == "maximize" else "minimize\n",
            _objective_text(f),
            "Subject To\n",
            _rows_text(A, f.col_names, heads.astype(object), tails.astype(object))]
@@ -322,6 +362,12 @@ def write_lp(inst) -> str:
         out += ["Binary\n", _name_lines(binv)]
     out.append("End\n")
     return "".join(out)
+
+
+def _free_list(names, limit: int = 10) -> str:
+    """The first ``limit`` row names, then how many more."""
+    shown = " ".join(names[:limit])
+    return shown if len(names) <= limit else "%s and %d more" % (shown, len(names) - limit)
 
 
 def _comment(s: str) -> str:

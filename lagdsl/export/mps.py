@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lp import Flat, _comment, flatten
+from .lp import Flat, _comment, _free_list, flatten
 from .names import fmt_numbers
 
 
@@ -105,6 +105,9 @@ def write_mps(inst) -> str:
     rhs = np.where(le, f.hi, f.lo)
 
     out = ["NAME %s\n" % _mps_name(f.name)]
+    if f.free:
+        out.append("* %d row%s without a finite bound (free) left out: %s\n" % (
+            len(f.free), "" if len(f.free) == 1 else "s", _free_list(f.free)))
     if f.sense == "maximize":
         out.append("OBJSENSE\n    MAX\n")
     out.append("ROWS\n N  %s\n" % f.obj_name)

@@ -32,12 +32,11 @@ from ..ir.model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Reg
 from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef,
                       SetName, SetRange, Str)
 from ..ir.values import ParamValue, SetValue, norm_element
-from ..lower.evaluate import Evaluator
-from ..limits import (MAX_EXPRESSION_DEPTH, MAX_POW_BITS, check_size, expression_depth,
-                      power_too_large)
+from ..lower.evaluate import FLOAT_MAX, Evaluator
+from ..limits import MAX_EXPRESSION_DEPTH, check_size, expression_depth
 from ..lower.rows import Rows
 from . import ast
-from .data import coerce_param, coerce_set, expand_graph, load_graph
+from .data import check_element_number, coerce_param, coerce_set, expand_graph, load_graph
 
 #: Words a user reads in messages for each kind of name.
 KIND_WORDS = {"set": "set", "param": "param", "var": "var", "graph": "graph", "domain": "domain",
@@ -320,6 +319,9 @@ class Checker:
         v = self.eval_number(node, what)
         if not float(v).is_integer():
             raise self.error("%s must be an integer, got %s" % (what, v), node.span)
+        if abs(v) >= 2.0 ** 63:
+            raise self.error("%s must be a 64-bit integer (below about 9.2e18), got %g" % (what, v),
+                             node.span)
         return int(v)
 
     # --- statements ----------------------------------------------------------------------
@@ -429,6 +431,9 @@ class Checker:
             blo, bhi = self.bound_values(b, rows, scope)
             lo, hi = np.maximum(lo, blo), np.minimum(hi, bhi)
         start = None if st.start is None else self.eval_over(st.start, rows, scope, "a start value")
+        if start is not None and not np.isfinite(start).all():
+            raise self.error("the start value of %s is %g: a start value must be finite" % (
+                st.name, start[np.flatnonzero(~np.isfinite(start))[0]]), st.start.span)
         bad = np.flatnonzero(lo > hi)
         if bad.size:
             where = self.row_label(axes, int(bad[0]))
@@ -449,16 +454,31 @@ class Checker:
         """(lower, upper) arrays from one bound clause."""
         inf = np.full(rows.n, np.inf)
         if b.kind == ">=":
-            return self.eval_over(b.lo, rows, scope, "a bound"), inf
+            return self.bound_side(b.lo, rows, scope, "lower"), inf
         if b.kind == "<=":
-            return -inf, self.eval_over(b.lo, rows, scope, "a bound")
+            return -inf, self.bound_side(b.lo, rows, scope, "upper")
         if b.kind == "interval":
-            return (self.eval_over(b.lo, rows, scope, "a bound"),
-                    self.eval_over(b.hi, rows, scope, "a bound"))
+            return (self.bound_side(b.lo, rows, scope, "lower"),
+                    self.bound_side(b.hi, rows, scope, "upper"))
         if isinstance(b.lo, ast.BinOp) and b.lo.op == "..":
-            return (self.eval_over(b.lo.left, rows, scope, "a bound"),
-                    self.eval_over(b.lo.right, rows, scope, "a bound"))
+            return (self.bound_side(b.lo.left, rows, scope, "lower"),
+                    self.bound_side(b.lo.right, rows, scope, "upper"))
         raise self.error("a variable's 'in' takes an interval [lo, hi] or a range lo..hi", b.lo.span)
+
+    def bound_side(self, node, rows: Rows, scope: Scope, side: str) -> np.ndarray:
+        """One side of a variable's bounds; ``-inf`` below and ``inf`` above mean "no
+        bound", the other infinity no value can meet."""
+        v = self.eval_over(node, rows, scope, "a bound")
+        wrong = np.isposinf(v) if side == "lower" else np.isneginf(v)
+        if wrong.any():
+            r = int(np.flatnonzero(wrong)[0])
+            where = ", ".join("%s=%s" % (k, c[r]) for k, c in rows.cols.items()
+                              if "#" not in str(k))
+            raise self.error("%s has %s bound of %s: no number can meet it%s" % (
+                scope.owner, "a lower" if side == "lower" else "an upper",
+                "inf" if side == "lower" else "-inf", " (at %s)" % where if where else ""),
+                node.span, "inf means \"no bound\" as an upper bound, -inf as a lower bound")
+        return v
 
     def _stmt_GraphDecl(self, st: ast.GraphDecl, k: int) -> None:
         self.check_new(st.name, st.name_span)
@@ -488,6 +508,10 @@ class Checker:
                     c.name, KIND_WORDS[kind], c.name, _where(at)), c.span, "rename the coordinate")
             lo = self.eval_number(c.lo, "a domain bound")
             hi = self.eval_number(c.hi, "a domain bound")
+            for v, n in ((lo, c.lo), (hi, c.hi)):
+                if not math.isfinite(v):
+                    raise self.error("a domain bound must be finite, not %g" % v, n.span,
+                                     "a field lives on a bounded box")
             if not lo < hi:
                 raise self.error("coordinate %s of domain %s has an empty interval [%g, %g]" % (
                     c.name, st.name, lo, hi), c.span, "write [lo, hi] with lo < hi")
@@ -536,6 +560,7 @@ class Checker:
         if st.region is not None:
             region, scope = self.region(st.region, scope)
         body, lower, upper = self.relation(st.expr, scope)
+        self.check_bounds(st, lower, upper, scope)
         self.model.constraints[st.name] = Constraint(
             st.name, body, lower, upper, tuple(overs), cond, region, st.name_span, scope.spans)
         self.declare(st.name, "constraint", st.name_span)
@@ -566,6 +591,18 @@ class Checker:
         for t, o in ((lo, lo_node), (hi, hi_node)):
             self.require_data(t, o, "a range bound", scope.owner)
         return body, lo, hi
+
+    def check_bounds(self, st, lower, upper, scope: Scope) -> None:
+        """A constant bound of inf below (``x >= inf``) or -inf above cannot be met; say so
+        here rather than let the row be dropped as free.  Data bounds are checked when
+        the constraint is lowered (:func:`lagdsl.lower.instance.bound_vector`)."""
+        for bound, bad, side in ((lower, sympy.oo, "lower"), (upper, sympy.S.NegativeInfinity, "upper")):
+            if bound is bad:
+                raise self.error("constraint %s has %s bound of %s: no number can meet it" % (
+                    st.name, "a lower" if side == "lower" else "an upper",
+                    "inf" if side == "lower" else "-inf"), scope.spans.get(bound, st.name_span),
+                    "inf means \"no bound\" only as an upper bound (x <= inf), -inf only as a "
+                    "lower bound")
 
     def region(self, r: ast.RegionAst, scope: Scope):
         """The :class:`Region` of ``on ...`` and the scope with its coordinates."""
@@ -637,8 +674,10 @@ class Checker:
         if dep is None:
             return SetName(sympy.Symbol(self.static_set(node)))
         if isinstance(node, ast.BinOp) and node.op == "..":
-            return SetRange(self.data_expr(node.left, scope, "a range bound"),
+            term = SetRange(self.data_expr(node.left, scope, "a range bound"),
                             self.data_expr(node.right, scope, "a range bound"))
+            scope.note(term, node.span)
+            return term
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
             return self.family_ref(node, scope)
         raise self.error("this set depends on the index %s" % dep.name, node.span,
@@ -727,7 +766,9 @@ class Checker:
         if isinstance(node, ast.Compare):
             raise self.error("expected a set element, got a condition", node.span,
                              "a comprehension binds every item: {i in I : cond}")
-        return norm_element(self.eval_number(node, "a set element"))
+        v = self.eval_number(node, "a set element")
+        check_element_number("the set element", v, node.span, self.source)
+        return norm_element(v)
 
     def comprehension(self, node: ast.SetLiteral) -> SetValue:
         """``{(i, j) in I cross J : cond}``: the bound tuples where ``cond`` holds."""
@@ -806,7 +847,12 @@ class Checker:
         return getattr(self, "_x_" + type(node).__name__)(node, scope)
 
     def _x_Number(self, node: ast.Number, scope: Scope):
-        return sympy.Integer(node.value) if isinstance(node.value, int) else sympy.Float(node.value)
+        v = node.value
+        if not math.isfinite(v if isinstance(v, float) else float(min(abs(v), 10 ** 309))):
+            raise self.error("the number %s is beyond the range of float64 (about 1.8e308)"
+                             % _short_text(self.span_text(node.span)), node.span,
+                             "write inf for \"no bound\"; other numbers must be finite")
+        return sympy.Integer(v) if isinstance(v, int) else sympy.Float(v)
 
     def _x_String(self, node: ast.String, scope: Scope):
         return Str(node.value)
@@ -818,6 +864,7 @@ class Checker:
         if name in scope.coords:
             return scope.coords[name]
         if name in CONSTANTS:
+            scope.note(CONSTANTS[name], node.span)
             return CONSTANTS[name]
         kind = self.kind(name)
         if kind is None:
@@ -899,7 +946,13 @@ class Checker:
         args = [self.expr(a, scope) for a in node.args]
         for a, an in zip(args, node.args):
             self.numeric(a, an)
-        return FUNCTIONS[f](*args)
+        if all(_is_num(a) for a in args):
+            self.guard_function(f, args, node)
+        out = FUNCTIONS[f](*args)
+        if all(_is_num(a) for a in args):
+            self.check_folded(out, node)
+        scope.note(out, node.span)
+        return out
 
     def graft_negated_body(self, left, right):
         """``sum(i in I) -x[i]`` parses as the call ``sum(i in I)`` minus ``x[i]``: the grammar
@@ -937,7 +990,9 @@ class Checker:
             overs, inner, cond = self.bindings(node.args, node.cond, scope)
             body = self.expr(node.body, inner)
             self.numeric(body, node.body)
-            return Agg(f, overs, cond, body)
+            out = Agg(f, overs, cond, body)
+            scope.note(out, node.span)
+            return out
         if f == "integral":
             return self.integral(node, scope)
         raise self.error("unexpected expression after %s(...)" % f, node.body.span,
@@ -945,6 +1000,8 @@ class Checker:
                          % ", ".join(AGG_KINDS + VECTOR_AGG_KINDS))
 
     def _x_BinOp(self, node: ast.BinOp, scope: Scope):
+        if node.op in _SET_OPS:          # a leaf of the arithmetic walk, never one of its nodes
+            raise self.error("a set (%s) is used where a number is needed" % node.op, node.span)
         return self.arithmetic(node, scope)
 
     def _x_Neg(self, node: ast.Neg, scope: Scope):
@@ -973,12 +1030,12 @@ class Checker:
                     done[id(node)] = self._operand(node, getattr(self, "_x_" + type(node).__name__)(node, scope), root)
                     continue
                 parts[id(node)] = p
-                pending = [c for _op, c in p[1] if id(c) not in done]
+                pending = [c for _op, c, _at in p[1] if id(c) not in done]
                 if pending:
                     stack.extend(reversed(pending))
                     continue
             stack.pop()
-            done[id(node)] = self._operand(node, self.arithmetic_combine(node, p, done), root)
+            done[id(node)] = self._operand(node, self.arithmetic_combine(node, p, done, scope), root)
         return done[id(root)]
 
     def _operand(self, node, e, root):
@@ -989,51 +1046,165 @@ class Checker:
         return e
 
     def arithmetic_parts(self, node):
-        """``(kind, [(op, operand), ...])`` of an arithmetic node, or None for a leaf."""
+        """``(kind, [(op, operand, at), ...])`` of an arithmetic node, or None for a leaf;
+        ``at`` is the operator node that brought the operand in (None for the first), so
+        that an error found while folding points at it."""
         if isinstance(node, ast.Neg):
             negate = False
             while isinstance(node, ast.Neg):    # `- - - x`: one node, not a recursion
                 node, negate = node.operand, not negate
-            return "neg", [(negate, node)]
+            return "neg", [(negate, node, None)]
         if not isinstance(node, ast.BinOp) or node.op in _SET_OPS:
             return None
-        if node.op in ("+", "-"):
-            terms = []
-            while isinstance(node, ast.BinOp) and node.op in ("+", "-"):
+        if node.op in ("+", "-", "*", "/"):
+            ops = ("+", "-") if node.op in ("+", "-") else ("*", "/")
+            steps = []
+            while isinstance(node, ast.BinOp) and node.op in ops:
                 if node.op == "-":
                     grafted = self.graft_negated_body(node.left, node.right)
                     if grafted is not None:
                         node = grafted
                         continue
-                terms.append((node.op, node.right))
+                steps.append((node.op, node.right, node))
                 node = node.left
-            terms.append(("+", node))
-            terms.reverse()
-            return "sum", terms
-        if node.op in ("*", "/"):
-            return "product", chain(node, ("*", "/"))
-        return node.op, [(None, node.left), (None, node.right)]
+            steps.append((ops[0], node, None))
+            steps.reverse()
+            return ("sum" if ops[0] == "+" else "product"), steps
+        return node.op, [(None, node.left, None), (None, node.right, None)]
 
-    def arithmetic_combine(self, node, parts: tuple, done: dict):
-        """The sympy value of an arithmetic node from its converted operands."""
+    def arithmetic_combine(self, node, parts: tuple, done: dict, scope: Scope):
+        """The sympy value of an arithmetic node from its converted operands.  Constant
+        operands are folded as they come, so that what has no float64 value (``1/0``,
+        ``inf - inf``, ``1e308 * 10``, ``9^9^9``) is refused at the operator where it
+        happens, before sympy computes it; a division by an expression is noted with its
+        span so that the evaluator can point at it when data makes it zero."""
         kind, items = parts
-        vals = [done[id(c)] for _op, c in items]
+        vals = [done[id(c)] for _op, c, _at in items]
         if kind == "neg":
-            return -vals[0] if items[0][0] else vals[0]
-        if kind == "sum":
-            return sympy.Add(*(v if op == "+" else -v for (op, _c), v in zip(items, vals)))
-        if kind == "product":
-            return sympy.Mul(*(1 / v if op == "/" else v for (op, _c), v in zip(items, vals)))
-        a, b = vals
-        if kind == "mod":
-            if b.is_zero:           # sympy raises ZeroDivisionError on a literal `mod 0`
-                raise self.error("mod 0: the divisor is zero", node.right.span)
-            return sympy.Mod(a, b)
-        if power_too_large(a, b):
-            raise self.error("%s ^ %s is too large to compute exactly" % (_brief(a), _brief(b)),
-                             node.span, "powers of numbers are computed exactly; this one would "
-                             "have more than %d bits" % MAX_POW_BITS)
-        return sympy.Pow(a, b)
+            if not items[0][0]:
+                return vals[0]
+            out = -vals[0]
+            if len(out.args) <= 16:
+                scope.note(out, node.span)
+            return out
+        if kind in ("sum", "product"):
+            terms, constant = [], None
+            for (op, _c, at), v in zip(items, vals):
+                if op == "/":
+                    if _is_num(v) and float(v) == 0:
+                        raise self.error("division by zero", at.span)
+                    if not _is_num(v):
+                        scope.note(sympy.Pow(v, -1), at.span)
+                t = -v if op == "-" else 1 / v if op == "/" else v
+                terms.append(t)
+                if _is_num(t):
+                    constant = t if constant is None else constant + t if kind == "sum" else constant * t
+                    if at is not None:
+                        self.check_folded(constant, at)
+            out = sympy.Add(*terms) if kind == "sum" else sympy.Mul(*terms)
+            if _is_num(out) or out is sympy.nan or out is sympy.zoo:
+                self.check_folded(out, node)
+            elif (out.is_Mul or out.is_Add) and out.args[0].is_Number and out.args[0].is_finite:
+                self.check_folded(out.args[0], node)    # 1e300 * x * 1e10: sympy folds 1e310
+            if len(out.args) <= 16:     # hashing a huge sum for the note table costs too much
+                scope.note(out, node.span)
+            return out
+        return self.binary_arithmetic(node, vals[0], vals[1], scope)
+
+    def binary_arithmetic(self, node: ast.BinOp, a, b, scope: Scope):
+        """``a op b`` in sympy.  Constant operands are folded here, so what has no float64
+        value (``1/0``, ``5 mod 0``, ``inf - inf``, ``9^9^9``) is refused at ``node`` before
+        sympy computes it -- an exact power tower would take minutes.  Nodes that can fail
+        later on data (a division, a power, ``mod``) are noted with their span so that the
+        evaluator points at them."""
+        op, folded = node.op, _is_num(a) and _is_num(b)
+        if op in ("/", "mod") and _is_num(b) and float(b) == 0:
+            raise self.error("division by zero" if op == "/" else "mod 0 (division by zero)",
+                             node.span)
+        if folded:
+            early = self.guard_numbers(op, a, b, node)
+            if early is not None:
+                return early
+        try:
+            if op == "+":
+                out = a + b
+            elif op == "-":
+                out = a - b
+            elif op == "*":
+                out = a * b
+            elif op == "/":
+                if not _is_num(b):
+                    scope.note(sympy.Pow(b, -1), node.span)
+                out = a / b
+            elif op == "mod":
+                # sympy's Mod simplifies symbolic arguments with polynomial gcds, which
+                # fail on floats such as 1e300; the evaluator computes it on the data
+                out = sympy.Mod(a, b, evaluate=folded)
+            else:
+                out = sympy.Pow(a, b)
+        except (ArithmeticError, ValueError) as exc:    # sympy's own limits on huge numbers
+            raise self.error("%s cannot be computed: %s" % (
+                _short_text(self.span_text(node.span)), exc), node.span) from None
+        if folded or out is sympy.nan or out is sympy.zoo:
+            self.check_folded(out, node)
+        elif (out.is_Mul or out.is_Add) and out.args[0].is_Number and out.args[0].is_finite:
+            self.check_folded(out.args[0], node)    # 1e300 * x * 1e10: sympy folds 1e310
+        if op not in ("+", "-") or len(out.args) <= 16:
+            # a long explicit sum is not noted: hashing each partial sum would be quadratic
+            scope.note(out, node.span)
+        return out
+
+    def guard_numbers(self, op: str, a, b, node):
+        """Refuse constant arithmetic without a value; returns a replacement for a power
+        too small to matter (an exact ``2^-(10^9)`` would not finish), else None."""
+        if op != "^" or not (a.is_finite and b.is_finite):
+            return None
+        fa, fb = float(a), float(b)
+        if fa == 0 and fb < 0:
+            raise self.error("0 ^ %s is a division by zero" % b, node.span)
+        if fa < 0 and not fb.is_integer():
+            raise self.error("a negative number to a fractional power (%s ^ %s) is not a real "
+                             "number" % (_short_text(str(a)), _short_text(str(b))), node.span)
+        if fa == 0 or abs(fa) == 1:
+            return None
+        magnitude = fb * math.log10(abs(fa))
+        if magnitude > 308.2:
+            raise self.error("%s overflows float64: it has about %.0f digits" % (
+                _short_text(self.span_text(node.span)), magnitude + 1), node.span,
+                "the largest float64 is about 1.8e308")
+        if magnitude < -400:
+            return sympy.Float(0.0)         # below the smallest float64
+        return None
+
+    def guard_function(self, f: str, args, node) -> None:
+        """Refuse a function of constants outside its domain (``log(0)``, ``sqrt(-1)``)."""
+        a = args[0]
+        if f == "log" and a.is_finite and a <= 0:
+            raise self.error("log of %s" % ("0 (it is -inf)" if a == 0 else "a negative number (%s)"
+                                            % _short_text(str(a))), node.span)
+        if f == "sqrt" and a.is_finite and a < 0:
+            raise self.error("sqrt of a negative number (%s)" % _short_text(str(a)), node.span)
+        if f == "exp" and a.is_finite and a > 709.78:
+            raise self.error("exp(%s) overflows float64 (its value is beyond 1.8e308)"
+                             % _short_text(str(a)), node.span)
+
+    def check_folded(self, out, node) -> None:
+        """A folded constant must be a real float64 (or ``inf`` from ``inf``)."""
+        if out is sympy.nan:
+            raise self.error("%s is undefined (nan)" % _short_text(self.span_text(node.span)),
+                             node.span, "inf - inf, 0 * inf and inf / inf have no value")
+        if out is sympy.zoo:
+            raise self.error("%s is a division by zero" % _short_text(self.span_text(node.span)),
+                             node.span)
+        if not out.is_number:
+            return
+        if out.is_extended_real is False:
+            raise self.error("%s is not a real number" % _short_text(self.span_text(node.span)),
+                             node.span)
+        if out.is_finite and out.is_Number and abs(float(out)) > FLOAT_MAX:
+            raise self.error("%s overflows float64 (its value is beyond 1.8e308)"
+                             % _short_text(self.span_text(node.span)), node.span)
+
 
     def _not_a_number(what: str, hint: str | None = None):
         """A handler for constructs that are never numbers (conditions, tuples, sets)."""
@@ -1130,10 +1301,14 @@ class Checker:
         return sympy.Integral(body, *limits)
 
 
-def _brief(e) -> str:
-    """A number for a message, without printing all of its digits."""
-    text = str(e)
-    return text if len(text) <= 24 else "%s...(%d digits)" % (text[:12], len(text))
+def _is_num(e) -> bool:
+    """A sympy constant the checker folds: a number (``inf`` included) or ``pi``."""
+    return bool(e.is_Number or e.is_NumberSymbol) and e is not sympy.nan
+
+
+def _short_text(text: str) -> str:
+    """Source text or a number, cut to a readable length for a message."""
+    return text if len(text) <= 40 else text[:30] + "... (%d characters)" % len(text)
 
 
 def _flat(e) -> tuple:

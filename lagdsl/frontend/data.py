@@ -52,6 +52,33 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating, np.bool_))
 
 
+def _as_float(v) -> float | None:
+    """``v`` as a finite float, or None when it has no finite float64 value: ``NaN``,
+    ``Infinity``, a JSON number beyond float64 such as ``1e400`` (Python reads it as inf) or
+    a 400-digit integer."""
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+_BOUND_HINT = ("data values must be finite float64 numbers (1e400 is beyond them); to leave a "
+               "bound out, give null or omit the entry and declare \"default inf\"")
+
+
+_GRAPH_HINT = "edge and node attributes must be finite numbers (1e400 is beyond float64)"
+
+
+def _not_finite(what, v, span, source, hint=_BOUND_HINT) -> LagDataError:
+    """The error for a data value without a finite float64 value; ``what`` names it."""
+    shown = _show(v)
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        text = str(v)
+        shown = "%s... (an integer of %d digits)" % (text[:12], len(text.lstrip("-")))
+    return _err("%s is %s, not a finite number" % (what, shown), span, source, hint=hint)
+
+
 def _show(v) -> str:
     """A data value as the user wrote it: JSON where possible (strings in double quotes)."""
     if isinstance(v, np.generic):
@@ -240,8 +267,30 @@ def _has_duplicate_rows(arr) -> bool:
     return bool(np.any(np.all(s[1:] == s[:-1], axis=1)))
 
 
+#: Set elements are held in int64 columns; a number beyond them cannot be an element.
+ELEMENT_LIMIT = 2.0 ** 63
+
+
+def check_element_number(what, v, span=None, source=None) -> None:
+    """Refuse a numeric set element without a finite value or beyond int64 (elements are
+    held as int64 columns when integral); ``what`` names the element in the message."""
+    if not _is_number(v) or isinstance(v, (bool, np.bool_)):
+        return
+    f = _as_float(v)
+    if f is None:
+        raise _not_finite(what, v, span, source,
+                          "set elements are strings, finite numbers or tuples of them")
+    if abs(f) >= ELEMENT_LIMIT:
+        raise _err("%s %s is beyond the 64-bit integers (about 9.2e18) a set element can be"
+                   % (what, _show(v) if len(str(v)) < 30 else "%s... (%d digits)"
+                      % (str(v)[:12], len(str(v)))), span, source,
+                   hint="use a string label for such an element")
+
+
 def _set_element(name, e, span, source):
     """One element, canonical: a scalar or a tuple of scalars."""
+    for v in (e if isinstance(e, (list, tuple)) else (e,)):
+        check_element_number("set %s: an element" % name, v, span, source)
     if isinstance(e, (list, tuple)):
         if not e or any(not _is_scalar(v) for v in e):
             raise _err("set %s: element %s is not a scalar or a tuple of scalars"
@@ -259,7 +308,7 @@ def _is_scalar(v) -> bool:
         return False
     if isinstance(v, str):
         return True
-    return _is_number(v) and math.isfinite(float(v))
+    return _is_number(v) and _as_float(v) is not None
 
 
 def _arity(e) -> int:
@@ -332,7 +381,10 @@ def coerce_param(name, index_names, sets, raw, default=None, span=None, source=N
 
 def _scalar_value(decl, raw, span, source) -> np.ndarray:
     if _is_number(raw) and not isinstance(raw, np.ndarray):
-        return np.array(float(raw))
+        f = _as_float(raw)
+        if f is None:
+            raise _not_finite("%s: the data value" % decl, raw, span, source)
+        return np.array(f)
     raise _err("%s expects a number; data has %s" % (decl, _show_kind(raw)), span, source)
 
 
@@ -368,10 +420,18 @@ def _from_list(name, decl, index_names, sets, raw, span, source) -> np.ndarray:
     except (ValueError, TypeError, OverflowError):  # ragged nesting
         arr = None
     if arr is not None and arr.dtype.kind in "biuf" and arr.shape == shape:
-        return arr.astype(np.float64)
+        out = arr.astype(np.float64)
+        _check_finite(name, decl, sets, out, np.zeros(shape, dtype=bool), raw, span, source)
+        return out
     if arr is not None and arr.dtype == object and arr.shape == shape \
             and set(map(type, arr.flat)) <= _PLAIN_NUMBER_TYPES:
-        return arr.astype(np.float64)       # numbers with nulls: None becomes NaN (missing)
+        try:
+            out = arr.astype(np.float64)    # numbers with nulls: None becomes NaN (missing)
+        except OverflowError:               # an integer beyond float64: the walk names it
+            out = None
+        if out is not None:
+            _check_finite(name, decl, sets, out, np.equal(arr, None), raw, span, source)
+            return out
     flat: list = []
     _walk(name, decl, index_names, sets, raw, (), flat, span, source)
     return np.array(flat, dtype=np.float64).reshape(shape)
@@ -384,7 +444,10 @@ def _walk(name, decl, index_names, sets, x, pos, flat, span, source):
         if x is None:
             flat.append(math.nan)                   # null: not given
         elif _is_number(x) and not isinstance(x, np.ndarray):
-            flat.append(float(x))
+            f = _as_float(x)
+            if f is None:
+                raise _not_finite("%s: %s" % (decl, _at(name, sets, pos)), x, span, source)
+            flat.append(f)
         elif isinstance(x, (list, tuple, np.ndarray)):
             raise _err("%s expects a number at %s; data has a list %s (more nesting than the "
                        "%d index set(s))" % (decl, _at(name, sets, pos), _show(_plain(x)),
@@ -403,6 +466,14 @@ def _walk(name, decl, index_names, sets, x, pos, flat, span, source):
                    hint=_shape_hint(name, index_names, sets))
     for k, item in enumerate(x):
         _walk(name, decl, index_names, sets, item, pos + (k,), flat, span, source)
+
+
+def _check_finite(name, decl, sets, arr, missing, raw, span, source) -> None:
+    """Refuse NaN and infinities among the given (not missing) values of ``arr``."""
+    bad = ~np.isfinite(arr) & ~missing
+    if bad.any():
+        pos = np.unravel_index(int(np.argmax(bad)), arr.shape)
+        raise _not_finite("%s: %s" % (decl, _at(name, sets, pos)), arr[pos].item(), span, source)
 
 
 def _plain(x):
@@ -452,7 +523,10 @@ def _from_dict(name, decl, index_names, sets, raw, span, source) -> np.ndarray:
         if not _is_number(value) or isinstance(value, np.ndarray):
             raise _err("%s expects a number at %s; data has %s"
                        % (decl, _at(name, sets, pos), _show_kind(value)), span, source)
-        arr[pos] = float(value)
+        f = _as_float(value)
+        if f is None:
+            raise _not_finite("%s: %s" % (decl, _at(name, sets, pos)), value, span, source)
+        arr[pos] = f
     return arr
 
 
@@ -651,6 +725,9 @@ def _edge_list_line(name, G, toks, attr, with_weight, span, src):
         if not _is_number(w):
             raise _err("graph %s: %s of edge %s must be a number; the file has %s"
                        % (name, attr, _show((u, v)), _show(toks[2])), span, src)
+        if _as_float(w) is None:
+            raise _not_finite("graph %s: %s of edge %s" % (name, attr, _show((u, v))),
+                              w, span, src, _GRAPH_HINT)
         attrs[attr] = float(w)
     G.add_edge(u, v, **attrs)
 
@@ -746,6 +823,8 @@ def _check_attr_number(name, where, val, span, source):
     if val is not None and (not _is_number(val) or isinstance(val, np.ndarray)):
         raise _err("graph %s: %s must be a number; data has %s" % (name, where, _show_kind(val)),
                    span, source)
+    if val is not None and _as_float(val) is None:
+        raise _not_finite("graph %s: %s" % (name, where), val, span, source, _GRAPH_HINT)
 
 
 def _set_node_attrs(name, G, node_attrs, nodes, span, source):
@@ -880,6 +959,10 @@ def _attr_column(name, what, attr, items, dicts) -> np.ndarray:
         if not _is_number(val):
             raise _err("graph %s: %s attribute %s of %s must be a number; data has %s"
                        % (name, what, _show(attr), _show(item), _show_kind(val)))
+        if _as_float(val) is None:
+            raise _not_finite("graph %s: %s attribute %s of %s" % (name, what, _show(attr),
+                                                                  _show(item)), val, None, None,
+                              _GRAPH_HINT)
         vals[k] = float(val)
     return vals
 

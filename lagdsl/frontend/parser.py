@@ -278,7 +278,9 @@ class _ToAst(Transformer):
 
     def number(self, meta, c):
         text = str(c[0])
-        value = int(text) if text.isdigit() else float(text)
+        # an integer of more than 309 digits is beyond float64 anyway (the checker says so);
+        # float() keeps int()'s 4300-digit limit from turning it into an internal error
+        value = int(text) if text.isdigit() and len(text) <= 309 else float(text)
         return ast.Number(self._span(meta), value)
 
     def string(self, meta, c):

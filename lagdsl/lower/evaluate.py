@@ -9,6 +9,7 @@ tensor.  Aggregates expand the rows by their bindings and reduce back by segment
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import numpy as np
@@ -68,6 +69,7 @@ class Evaluator:
         self.owner = owner
         self._has_var: dict = {}
         self._families: dict = {}
+        self._depth = 0
 
     # --- errors ----------------------------------------------------------------------
     def span_of(self, node) -> Span | None:
@@ -180,20 +182,41 @@ class Evaluator:
     # --- data ------------------------------------------------------------------------
     def data(self, e, rows: Rows):
         """Value of a data expression for every row: a numpy array of length ``rows.n``
-        (or a 0-d scalar when it does not depend on the rows)."""
+        (or a 0-d scalar when it does not depend on the rows).
+
+        Arithmetic that has no float64 value (division by zero, ``mod 0``, log or sqrt of a
+        negative number, ``max`` over an empty set, ``inf - inf``, overflow) is a
+        :class:`LagDataError` at the innermost sub-expression whose source position is known,
+        naming the operands and the row."""
+        self._depth += 1
+        try:
+            return self._data(e, rows)
+        except _Arithmetic as err:
+            span = self._noted(e)
+            if span is not None or self._depth == 1:
+                raise LagDataError(err.message, span or self.span_of(None), err.hint,
+                                   self.model.source) from None
+            raise
+        finally:
+            self._depth -= 1
+
+    def _noted(self, node) -> Span | None:
+        spans = getattr(self.owner, "spans", None) or {}
+        return spans.get(node) if node is not None else None
+
+    def _data(self, e, rows: Rows):
         if isinstance(e, (BooleanTrue, BooleanFalse)):
             return np.bool_(bool(e))
         if isinstance(e, Str):
             return np.array(e.name, dtype=object)
+        if e is sympy.zoo:
+            raise _Arithmetic("division by zero")
+        if e is sympy.nan:
+            raise _Arithmetic("an undefined number (nan), e.g. inf - inf or 0 * inf")
         if e.is_Number:
-            # an integer beyond int64 (2**300 from nested brackets) is a float, as numpy would
-            return np.float64(e) if not e.is_Integer or abs(e) >= 2 ** 63 else np.int64(int(e))
+            return number_value(e)      # beyond int64 a float64, beyond float64 an error
         if e.is_NumberSymbol:          # pi, E (exp(1) evaluates to E), ...
             return np.float64(float(e))
-        if e is sympy.oo:
-            return np.float64(np.inf)
-        if e is sympy.zoo or e is sympy.nan:
-            self.fail("division by zero in data")
         if isinstance(e, sympy.Symbol):
             if e in rows.cols:
                 return rows.cols[e]
@@ -214,20 +237,22 @@ class Evaluator:
         if isinstance(e, sympy.Add):
             out = self.data(e.args[0], rows)
             for a in e.args[1:]:
-                out = out + self.data(a, rows)
+                b = self.data(a, rows)
+                out = self._op(e, "+", out, b, np.add, rows)
             return out
         if isinstance(e, sympy.Mul):
             out = self.data(e.args[0], rows)
             for a in e.args[1:]:
-                out = out * self.data(a, rows)
+                b = self.data(a, rows)
+                out = self._op(e, "*", out, b, np.multiply, rows)
             return out
         if isinstance(e, sympy.Pow):
             b = np.asarray(self.data(e.base, rows), dtype=np.float64)
-            x = self.data(e.exp, rows)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.power(b, x)
-        if isinstance(e, sympy.Mod):
-            return np.mod(self.data(e.args[0], rows), self.data(e.args[1], rows))
+            x = np.asarray(self.data(e.exp, rows), dtype=np.float64)
+            return self._op(e, "^", b, x, np.power, rows)
+        if isinstance(e, sympy.Mod):      # integers stay integers (subscripts such as p mod n)
+            a, b = self.data(e.args[0], rows), self.data(e.args[1], rows)
+            return self._op(e, "mod", a, b, np.mod, rows)
         if isinstance(e, (sympy.Min, sympy.Max)):
             f = np.minimum if isinstance(e, sympy.Min) else np.maximum
             out = self.data(e.args[0], rows)
@@ -238,8 +263,8 @@ class Evaluator:
             f = np.floor if isinstance(e, sympy.floor) else np.ceil
             return f(np.asarray(self.data(e.args[0], rows), dtype=np.float64))
         if type(e) in _NP_FUNCS:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return _NP_FUNCS[type(e)](np.asarray(self.data(e.args[0], rows), dtype=np.float64))
+            a = np.asarray(self.data(e.args[0], rows), dtype=np.float64)
+            return self._op(e, FUNC_NAMES[type(e)], a, None, _NP_FUNCS[type(e)], rows)
         if isinstance(e, Relational):
             a, b = self.data(e.lhs, rows), self.data(e.rhs, rows)
             op = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
@@ -262,7 +287,7 @@ class Evaluator:
         if isinstance(e, Agg):
             inner, parent = self.bind(rows, e.bindings, e.cond)
             vals = _bcast(self.data(e.body, inner), inner.n).astype(np.float64)
-            return reduce_data(e.kind, vals, parent, rows.n)
+            return self._reduce(e, vals, parent, rows)
         if isinstance(e, sympy.Piecewise):
             out = None
             for val, c in reversed(e.args):
@@ -291,11 +316,112 @@ class Evaluator:
             return np.bincount(parent[hit], minlength=rows.n) > 0
         self.fail("cannot test membership in %s" % term, e)
 
+    # --- arithmetic that has no float64 value -----------------------------------------
+    def _op(self, e, op: str, a, b, f, rows: Rows):
+        """``f(a, b)`` (or ``f(a)`` when ``b`` is None) with numpy's warnings off; a result
+        that is not finite where the operands are is an error, and so is nan out of
+        infinite operands (``inf - inf``).  Infinite operands may otherwise give infinity:
+        ``inf`` means "no bound" and the consumer decides whether it may appear."""
+        args = (a,) if b is None else (a, b)
+        with np.errstate(all="ignore"):
+            pre = _domain_error(op, a, b)
+            if pre is not None:
+                self._arith(pre[0], pre[1], args, rows, op)
+            out = f(*args)
+            if op in ("+", "*") and np.asarray(out).dtype.kind in "iu" and _may_wrap(op, a, b):
+                # int64 arithmetic wraps around silently: beyond it, the value is a float
+                wide = f(*(np.asarray(x, dtype=np.float64) for x in args))
+                if np.any(np.abs(wide) >= 2.0 ** 63):
+                    out = wide
+        arr = np.asarray(out)
+        if arr.dtype.kind != "f":
+            return out
+        bad = ~np.isfinite(arr)
+        if not bad.any():
+            return out
+        ins = [np.asarray(x, dtype=np.float64) for x in args]
+        fin = np.ones(arr.shape, dtype=bool)
+        nan_in = np.zeros(arr.shape, dtype=bool)
+        for x in ins:
+            fin &= np.isfinite(x)
+            nan_in |= np.isnan(x)
+        wrong = bad & fin | (np.isnan(arr) & ~nan_in)
+        if wrong.any():
+            self._arith(wrong, None, args, rows, op, out=arr)
+        return out
+
+    def _arith(self, mask, message, args, rows: Rows, op: str, out=None):
+        """Raise for the first row of ``mask`` with the operands' values and the row."""
+        mask = np.broadcast_to(mask, np.broadcast_shapes(*(np.shape(x) for x in args))
+                               if args else np.shape(mask))
+        r = int(np.flatnonzero(mask.reshape(-1))[0]) if mask.ndim else 0
+        vals = [float(np.broadcast_to(x, mask.shape).reshape(-1)[r]) if mask.ndim else float(x)
+                for x in args]
+        if message is None:
+            res = float(np.asarray(out).reshape(-1)[r] if np.ndim(out) else out)
+            message = _describe(op, vals, res)
+        raise _Arithmetic(message + _row_context(rows, r if mask.ndim else None))
+
+    def _reduce(self, e: Agg, vals: np.ndarray, parent: np.ndarray, rows: Rows) -> np.ndarray:
+        """A data aggregate; ``max``/``min``/``logsumexp`` over an empty set has no value."""
+        with np.errstate(all="ignore"):
+            out = reduce_data(e.kind, vals, parent, rows.n)
+        if e.kind in ("max", "min", "logsumexp"):
+            empty = np.bincount(parent, minlength=rows.n) == 0
+            if empty.any():
+                r = int(np.flatnonzero(empty)[0])
+                raise _Arithmetic("%s over an empty set%s" % (e.kind, _row_context(rows, r)),
+                                  "%s has no value over an empty set; filter out the rows "
+                                  "where the set is empty with ':'" % e.kind)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            inf_in = np.bincount(parent, weights=(~np.isfinite(vals)).astype(np.float64),
+                                 minlength=rows.n) > 0
+            wrong = bad & ~inf_in | np.isnan(out)
+            if wrong.any():
+                r = int(np.flatnonzero(wrong)[0])
+                what = "is undefined (nan)" if np.isnan(out[r]) else \
+                    "overflows float64 (its value is beyond 1.8e308)"
+                raise _Arithmetic("the %s %s%s" % (e.kind, what, _row_context(rows, r)))
+        return out
+
     # --- unknowns --------------------------------------------------------------------
     def value(self, e, rows: Rows, alg: Algebra):
-        """Value of ``e`` for every row in algebra ``alg``."""
+        """Value of ``e`` for every row in algebra ``alg``.  Data next to unknowns (a
+        coefficient, a constant term, an exponent) must be finite: ``inf`` means "no bound"
+        only as a whole bound."""
+        self._depth += 1
+        try:
+            return self._value(e, rows, alg)
+        except _Arithmetic as err:
+            span = self._noted(e)
+            if span is not None or self._depth == 1:
+                raise LagDataError(err.message, span or self.span_of(None), err.hint,
+                                   self.model.source) from None
+            raise
+        finally:
+            self._depth -= 1
+
+    def finite(self, e, vals, rows: Rows) -> np.ndarray:
+        """``vals`` as a float64 row vector; a non-finite entry is an error at ``e``."""
+        vals = _bcast(np.asarray(vals, dtype=np.float64), rows.n)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            err = _Arithmetic("%g appears next to unknowns (as a coefficient or a constant "
+                              "term)%s" % (vals[r], _row_context(rows, r)),
+                              "inf means \"no bound\" only as a whole bound: x <= inf, "
+                              "var x >= -inf")
+            # -inf moved over from the other side (x >= y + inf) has no span: point at inf
+            literal = self._noted(sympy.oo) if e in (sympy.oo, sympy.S.NegativeInfinity) else None
+            if literal is not None and self._noted(e) is None:
+                raise LagDataError(err.message, literal, err.hint, self.model.source)
+            raise err
+        return vals
+
+    def _value(self, e, rows: Rows, alg: Algebra):
         if not self.has_var(e):
-            return alg.const(_bcast(np.asarray(self.data(e, rows), dtype=np.float64), rows.n))
+            return alg.const(self.finite(e, self.data(e, rows), rows))
         if isinstance(e, sympy.Symbol):
             return alg.var(e.name, np.zeros(rows.n, dtype=np.int64))
         if isinstance(e, sympy.Indexed):
@@ -318,14 +444,14 @@ class Evaluator:
             for a in rest[1:]:
                 out = alg.mul(out, self.value(a, rows, alg))
             if data:
-                c = self.data(sympy.Mul(*data), rows)
-                out = alg.mul(alg.const(_bcast(np.asarray(c, dtype=np.float64), rows.n)), out)
+                m = sympy.Mul(*data)
+                out = alg.mul(alg.const(self.finite(m, self.data(m, rows), rows)), out)
             return out
         if isinstance(e, sympy.Pow):
             base = self.value(e.base, rows, alg)
             if self.has_var(e.exp):
                 return alg.pow(base, self.value(e.exp, rows, alg))
-            return alg.pow(base, _bcast(np.asarray(self.data(e.exp, rows), dtype=np.float64), rows.n))
+            return alg.pow(base, self.finite(e.exp, self.data(e.exp, rows), rows))
         if isinstance(e, Agg):
             inner, parent = self.bind(rows, e.bindings, e.cond)
             return alg.reduce(e.kind, self.value(e.body, inner, alg), parent, rows.n)
@@ -357,6 +483,106 @@ def _constant_term(a, model: Model):
     return coef, a.base.label.name, subs
 
 
+class _Arithmetic(Exception):
+    """Data arithmetic without a float64 value; :meth:`Evaluator.data` turns it into a
+    positioned :class:`LagDataError` at the nearest sub-expression with a known span."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+#: The largest float64; integers beyond it have no float64 value.
+FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def number_value(e):
+    """A sympy number as numpy: int64 when it fits, else float64; beyond float64 (a literal
+    such as ``1e400`` or a 400-digit integer) it is an error.  ``oo`` is ``inf``."""
+    if e is sympy.oo or e is sympy.S.NegativeInfinity:
+        return np.float64(np.inf if e is sympy.oo else -np.inf)
+    if e.is_Integer:
+        v = int(e)
+        if -2 ** 63 <= v < 2 ** 63:
+            return np.int64(v)
+        if abs(v) <= FLOAT_MAX:
+            return np.float64(v)
+    else:
+        v = float(e)
+        if np.isfinite(v):
+            return np.float64(v)
+    raise _Arithmetic("the number %s is beyond the range of float64 (about 1.8e308)" % _short(e))
+
+
+def _short(e) -> str:
+    text = str(e.evalf(4)) if e.is_Float else str(e)
+    return text if len(text) <= 24 else "%s...(%d digits)" % (text[:12], len(text))
+
+
+def _may_wrap(op: str, a, b) -> bool:
+    """Whether integer ``a op b`` could leave int64, from the operands' extremes."""
+    big = [max(abs(float(np.min(x))), abs(float(np.max(x)))) if np.size(x) else 0.0
+           for x in (a, b)]
+    return (big[0] + big[1] if op == "+" else big[0] * big[1]) >= 2.0 ** 62
+
+
+def _domain_error(op: str, a, b):
+    """``(mask, message)`` for operands outside an operation's domain, checked before
+    computing so that the message names the cause rather than the nan it would give."""
+    if op == "^":
+        zero_neg = (a == 0) & (b < 0)
+        if np.any(zero_neg):
+            bb = np.broadcast_to(b, np.shape(zero_neg))
+            return zero_neg, ("division by zero" if np.all(bb[zero_neg] == -1)
+                              else "0 to a negative power (division by zero)")
+        frac = (a < 0) & np.isfinite(b) & (np.mod(b, 1) != 0)
+        if np.any(frac):
+            return frac, ("sqrt of a negative number" if np.all(b == 0.5) else
+                          "a negative number to a fractional power is not a real number")
+    elif op == "mod":
+        zero = b == 0
+        if np.any(zero):
+            return zero, "mod 0 (division by zero)"
+    elif op == "log":
+        neg = a <= 0
+        if np.any(neg):
+            aa = np.broadcast_to(a, np.shape(neg))
+            return neg, "log of 0 (it is -inf)" if np.all(aa[neg] == 0) else \
+                "log of a negative number"
+    return None
+
+
+def _describe(op: str, vals: list, res: float) -> str:
+    """Why a result is not finite, with the operands' values."""
+    v = ["%g" % x for x in vals]
+    if op in ("+", "*", "^", "mod"):
+        shown = {"+": "%s + %s", "*": "%s * %s", "^": "%s ^ %s", "mod": "%s mod %s"}[op] % tuple(v)
+    else:
+        shown = "%s(%s)" % (op, v[0])
+    if np.isnan(res) and op == "+":
+        return "inf - inf is undefined (nan)"
+    if np.isnan(res) and op == "*":
+        return "0 * inf is undefined (nan)"
+    if np.isnan(res):
+        return "%s is undefined (nan)" % shown
+    return "%s overflows float64 (its value is beyond 1.8e308)" % shown
+
+
+def _row_context(rows: Rows, r: int | None) -> str:
+    """`` (at i=3, j=b)`` for row ``r`` of ``rows``; empty without bound indices."""
+    if r is None or not rows.cols:
+        return ""
+    shown = [(k, v) for k, v in rows.cols.items() if not _HIDDEN.match(str(k))]
+    if not shown:
+        return ""
+    return " (at %s)" % ", ".join("%s=%s" % (k, v[r] if np.ndim(v) else v) for k, v in shown)
+
+
+#: Index symbols a user did not name: a declaration's unnamed axes (``x#0.0``) and the
+#: fresh symbols of membership tests (``_m0``).
+_HIDDEN = re.compile(r".*#|_m\d+$")
+
+
 def reduce_data(kind: str, vals: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:
     """Segment-reduce numpy values by ``parent`` into ``n`` outputs."""
     if kind == "sum":
@@ -366,7 +592,13 @@ def reduce_data(kind: str, vals: np.ndarray, parent: np.ndarray, n: int) -> np.n
     if kind == "norm1":
         return np.bincount(parent, weights=np.abs(vals), minlength=n)
     if kind == "norm2":
-        return np.sqrt(np.bincount(parent, weights=vals * vals, minlength=n))
+        # scaled by each segment's largest entry, so that norm2 of 1e200s does not overflow
+        m = np.zeros(n)
+        np.maximum.at(m, parent, np.abs(vals))
+        safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = safe * np.sqrt(np.bincount(parent, weights=(vals / safe[parent]) ** 2, minlength=n))
+        return np.where(np.isinf(m), np.inf, np.where(m > 0, out, 0.0))
     init = {"prod": 1.0, "max": -np.inf, "min": np.inf, "norminf": 0.0, "logsumexp": -np.inf}[kind]
     out = np.full(n, init)
     if kind == "prod":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import LagDataError
 from ..ir.model import Constraint, Model
 from ..ir.values import labels as product_labels
 from ..result import FamilyValues
@@ -74,11 +75,26 @@ def variable_arrays(model: Model):
     lbs, ubs, types = [], [], []
     for v in model.vars.values():
         n = model.var_size(v.name)
+        _check_var_bounds(model, v)
         lbs.append(np.broadcast_to(v.lower, (n,)))
         ubs.append(np.broadcast_to(v.upper, (n,)))
         types.append(np.full(n, {"real": "C", "integer": "I", "binary": "B"}[v.domain]))
     cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
     return cat(lbs, np.float64), cat(ubs, np.float64), cat(types, "U1")
+
+
+def _check_var_bounds(model: Model, v) -> None:
+    """A lower bound of +inf, an upper bound of -inf or a nan bound has no meaning (the
+    front end refuses them; this guards models built in Python or read from IR)."""
+    lo, hi = np.asarray(v.lower, dtype=np.float64), np.asarray(v.upper, dtype=np.float64)
+    bad = np.isposinf(lo) | np.isnan(lo) | np.isneginf(hi) | np.isnan(hi)
+    if bad.any():
+        k = int(np.flatnonzero(np.broadcast_to(bad, np.broadcast_shapes(lo.shape, hi.shape)).reshape(-1))[0])
+        l, u = np.broadcast_to(lo, bad.shape).reshape(-1)[k], np.broadcast_to(hi, bad.shape).reshape(-1)[k]
+        label = "" if v.is_scalar else "[%s]" % var_keys(model, v.name)[k]
+        raise LagDataError("var %s%s has bounds [%g, %g]: a lower bound must be below +inf and an "
+                           "upper bound above -inf" % (v.name, label, l, u), v.span,
+                           source=model.source)
 
 
 def constraint_rows(ev: Evaluator, c: Constraint) -> Rows:
@@ -88,10 +104,27 @@ def constraint_rows(ev: Evaluator, c: Constraint) -> Rows:
 
 
 def bound_vector(ev: Evaluator, e, rows: Rows, default: float) -> np.ndarray:
-    """A data bound evaluated on every row (``default`` when absent)."""
+    """A data bound evaluated on every row (``default`` when absent: ``-inf`` for a lower
+    bound, ``inf`` for an upper).  The infinity of ``default`` means "no bound" and may come
+    from the data; the opposite one (a lower bound of ``inf``) no row can meet, and is an
+    error at the bound rather than a row silently dropped."""
     if e is None:
         return np.full(rows.n, default)
-    return _bcast(np.asarray(ev.data(e, rows), dtype=np.float64), rows.n).astype(np.float64)
+    v = _bcast(np.asarray(ev.data(e, rows), dtype=np.float64), rows.n).astype(np.float64)
+    wrong = (v == -default) | np.isnan(v)
+    if wrong.any():
+        r = int(np.flatnonzero(wrong)[0])
+        side = "a lower" if default < 0 else "an upper"
+        ctx = ", ".join("%s=%s" % (k, c[r]) for k, c in rows.cols.items())
+        ev.fail("%s has %s bound of %g%s: no number can meet it" % (
+            owner_label(ev.owner), side, v[r], " (at %s)" % ctx if ctx else ""), e,
+            "inf means \"no bound\" only as an upper bound, -inf only as a lower bound")
+    return v
+
+
+def owner_label(owner) -> str:
+    """``constraint NAME`` or ``objective NAME``, as messages name what they are about."""
+    return ("constraint %s" if hasattr(owner, "body") else "objective %s") % owner.name
 
 
 def lower_block(model: Model, c: Constraint) -> Block:
@@ -100,9 +133,11 @@ def lower_block(model: Model, c: Constraint) -> Block:
     rows = constraint_rows(ev, c)
     alg = PolyAlgebra(model)
     try:
-        body = ev.value(c.body, rows, alg)
+        with np.errstate(over="ignore", invalid="ignore"):
+            body = ev.value(c.body, rows, alg)
     except NotPolynomial as exc:
         raise NotPolynomial("constraint %s: %s" % (c.name, exc)) from exc
+    check_finite_poly(model, c, body, rows)
     return Block(c.name, c, rows, body, bound_vector(ev, c.lower, rows, -np.inf),
                  bound_vector(ev, c.upper, rows, np.inf))
 
@@ -113,9 +148,49 @@ def lower_objective(model: Model) -> PolyBatch | None:
         return None
     ev = Evaluator(model, owner=model.objective)
     try:
-        return ev.value(model.objective.expr, Rows.unit(), PolyAlgebra(model))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = ev.value(model.objective.expr, Rows.unit(), PolyAlgebra(model))
     except NotPolynomial as exc:
         raise NotPolynomial("objective %s: %s" % (model.objective.name, exc)) from exc
+    check_finite_poly(model, model.objective, out, None)
+    return out
+
+
+def check_finite_poly(model: Model, owner, poly: PolyBatch, rows: Rows | None) -> None:
+    """Products of finite data can still overflow (``a * (x + b * y)`` with a = b = 1e200):
+    a coefficient or constant beyond float64 is an error at the constraint or objective,
+    naming the row and the unknown, never a row handed to a solver."""
+    parts = [("constant term", poly.const, None)]
+    if poly.lin is not None:
+        parts.append(("coefficient", poly.lin.data, poly.lin))
+    if poly.quad is not None:
+        parts.append(("quadratic coefficient", poly.quad.coef, None))
+    for what, values, lin in parts:
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            continue
+        k = int(np.flatnonzero(bad)[0])
+        if lin is not None:
+            row = int(np.searchsorted(lin.indptr, k, side="right") - 1)
+            what = "coefficient of %s" % column_name(model, int(lin.indices[k]))
+        elif what == "constant term":
+            row = k
+        else:
+            row = int(poly.quad.row[k])
+        where = ""
+        if rows is not None and getattr(owner, "binding", None):
+            where = " (row %s[%s])" % (owner.name, row_keys(owner, rows.take(np.array([row])))[0])
+        raise LagDataError("%s%s: the %s is %s; products of the data overflow float64 (beyond "
+                           "about 1.8e308)" % (owner_label(owner), where, what, values[k]),
+                           owner.span, source=model.source)
+
+
+def column_name(model: Model, col: int) -> str:
+    """The user's name of flat unknown ``col`` (``x[3]``, ``t``)."""
+    for name, (a, b) in model.var_offsets().items():
+        if a <= col < b:
+            return name if model.vars[name].is_scalar else "%s[%s]" % (name, var_keys(model, name)[col - a])
+    return "unknown %d" % col
 
 
 def lower_instance(model: Model) -> Instance:

@@ -66,6 +66,12 @@ def expand(ev, rows: Rows, over: Over) -> tuple[Rows, np.ndarray]:
     if isinstance(term, SetRange):
         lo = np.asarray(ev.data(term.lo, rows), dtype=np.float64)
         hi = np.asarray(ev.data(term.hi, rows), dtype=np.float64)
+        for v in (lo, hi):
+            wide = ~(np.abs(v) < 2.0 ** 62)         # inf, nan, or beyond int64
+            if wide.any():
+                r = int(np.flatnonzero(np.broadcast_to(wide, (rows.n,)))[0])
+                ev.fail("a range bound is %g; range bounds must be finite integers within "
+                        "int64" % np.broadcast_to(v, (rows.n,))[r], term)
         lo = np.broadcast_to(np.ceil(lo), (rows.n,)).astype(np.int64)
         hi = np.broadcast_to(np.floor(hi), (rows.n,)).astype(np.int64)
         counts = np.maximum(hi - lo + 1, 0)
