@@ -194,26 +194,27 @@ def _maybe_ir_file(path: str) -> IRModel | None:
     return from_json(text)
 
 
-def load(path, data=None, params: dict | None = None) -> Model:
+def load(path, data=None, params: dict | None = None, allow_dirs=()) -> Model:
     """Compile the ``.lag`` file at ``path`` with ``data`` (None, a dict, or a JSON file
     path) and ``params`` (overrides such as ``{"n": 20}``).  A lagdsl IR JSON file (from
-    ``lagdsl compile --emit ir``) is read back as it is."""
+    ``lagdsl compile --emit ir``) is read back as it is.  Graph files named in the data must
+    lie in the data file's directory (the model's, for a dict) or in one of ``allow_dirs``."""
+    from .frontend.files import check_regular
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise LagError("model file not found: %s" % path)
-    if os.path.isdir(path):
-        raise LagError("%s is a directory, not a model file" % path)
+    check_regular(path, "model file", LagError)     # no FIFO, device or directory: never hang
     ir = _maybe_ir_file(path)
     if ir is not None:
         if data is not None or params:
             raise LagError("%s is compiled IR: its data is already bound (drop --data/--set)" % path)
         return Model(ir)
     from .frontend import compile_file
-    return Model(compile_file(path, data=data, params=params))
+    return Model(compile_file(path, data=data, params=params, allow_dirs=allow_dirs))
 
 
 def parse(text: str, data=None, params: dict | None = None, path: str = "<string>",
-          base_dir: str | None = None) -> Model:
-    """Compile ``.lag`` source text (see :func:`load` for ``data`` and ``params``)."""
+          base_dir: str | None = None, allow_dirs=()) -> Model:
+    """Compile ``.lag`` source text (see :func:`load` for ``data``, ``params`` and
+    ``allow_dirs``)."""
     from .frontend import compile_text
-    return Model(compile_text(text, path=path, data=data, params=params, base_dir=base_dir))
+    return Model(compile_text(text, path=path, data=data, params=params, base_dir=base_dir,
+                              allow_dirs=allow_dirs))

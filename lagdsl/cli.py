@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     model_args = argparse.ArgumentParser(add_help=False, parents=[common])
     model_args.add_argument("model", metavar="MODEL", help=".lag file (or IR JSON from --emit ir)")
     model_args.add_argument("--data", metavar="FILE", help="JSON data file (relative to the current directory)")
+    model_args.add_argument("--allow-dir", metavar="DIR", action="append", default=[], dest="allow_dirs",
+                            help="a directory that graph files named in the data may also come from "
+                                 "(by default only the data file's own directory; repeatable)")
     model_args.add_argument("--set", metavar="K=V", action="append", default=[], dest="overrides",
                             help="override a scalar parameter, e.g. --set n=20 (repeatable)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -109,13 +112,13 @@ def _load(args):
     path = args.model
     if not os.path.exists(path):
         raise UsageError("model file not found: %s" % path)
-    data = None
-    if args.data:
-        data = os.path.abspath(args.data)
-        if not os.path.exists(data):
-            raise UsageError("data file not found: %s" % args.data)
+    if args.data and not os.path.exists(args.data):
+        raise UsageError("data file not found: %s" % args.data)
+    for d in args.allow_dirs:
+        if not os.path.isdir(d):
+            raise UsageError("--allow-dir %s: not a directory" % d)
     params = _parse_kv(args.overrides, "--set")
-    return load(path, data=data, params=params or None)
+    return load(path, data=args.data or None, params=params or None, allow_dirs=args.allow_dirs)
 
 
 def _plural(n: int, word: str) -> str:

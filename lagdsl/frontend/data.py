@@ -29,6 +29,8 @@ from .._lazy import lazy_import
 from ..errors import LagDataError
 from ..ir.model import Source, Span
 from ..ir.values import ParamValue, SetFamilyValue, SetValue, norm_element
+from .files import FileScope, read_text
+from .jsontext import parse_object
 
 nx = lazy_import("networkx")
 
@@ -109,14 +111,23 @@ def data_base_dir(source, base_dir=None) -> str | None:
     return os.path.dirname(os.path.abspath(_resolve(source, base_dir)))
 
 
+class DataFile(dict):
+    """The object of a JSON data file, remembering its text (``source``) so that a later
+    error about a key can point at the key."""
+
+    source: Source | None = None
+
+
 def load_data(source, base_dir=None) -> dict:
     """Load model data.
 
     ``source`` is None (no data: ``{}``), a dict (returned as a shallow copy) or the path of a
     JSON file holding one object (a relative path resolves against ``base_dir`` when given).
-    A syntax error is a :class:`LagDataError` at the JSON file's ``line:col``; a missing file is
-    one naming the path.  Relative paths *inside* the data resolve against the file's
-    directory: callers pass :func:`data_base_dir` ``(source, base_dir)`` to :func:`load_graph`.
+    A syntax error or a key given twice in one object is a :class:`LagDataError` at the JSON
+    file's ``line:col``; a missing, special (FIFO, device, directory) or non-UTF-8 file is one
+    naming the path.  A file's data is a :class:`DataFile` (its ``source`` kept for
+    positions).  Relative paths *inside* the data resolve against the file's directory:
+    callers pass :func:`data_base_dir` ``(source, base_dir)`` to :func:`load_graph`.
     """
     if source is None:
         return {}
@@ -124,26 +135,14 @@ def load_data(source, base_dir=None) -> dict:
         return dict(source)
     path = _resolve(source, base_dir)
     text = _read_text(path, "data file")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise _err("invalid JSON in data file: %s" % e.msg, Span(path, e.lineno, e.colno),
-                   Source(path, text)) from None
-    if not isinstance(data, dict):
-        raise _err("data file must hold one JSON object {\"name\": value, ...}; it holds %s"
-                   % _show_kind(data), Span(path, 1, 1), Source(path, text))
-    return data
+    out = DataFile(parse_object(text, path))
+    out.source = Source(path, text)
+    return out
 
 
 def _read_text(path: str, what: str) -> str:
-    """The text of ``path``; a missing or unreadable file is a data error naming it."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise _err("%s not found: %s" % (what, path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise _err("cannot read %s %s: %s" % (what, path, e)) from None
+    """The text of ``path``: a regular UTF-8 file of bounded size (see :mod:`.files`)."""
+    return read_text(path, what)
 
 
 def apply_overrides(data: dict, overrides) -> dict:
@@ -576,7 +575,7 @@ def _generator_function(name, gen, span, source):
 
 
 def _graph_file(name, path, base_dir, directed, span, source) -> nx.Graph:
-    full = _resolve(path, base_dir)
+    full = FileScope.of(base_dir).resolve(path, "graph %s" % name, span, source)
     ext = os.path.splitext(full)[1].lower()
     if ext == ".graphml":
         G = _read_graphml(name, full)
