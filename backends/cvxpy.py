@@ -572,6 +572,25 @@ def parse_solver_args(text: str) -> dict:
     return out
 
 
+def mip_progress(ss, objective: float, maximize: bool) -> dict:
+    """``mip_gap`` and ``bound`` (in the user's sense) of a mixed-integer solve that stopped
+    before proving optimality, from the solver's own statistics (HiGHS's ``mip_gap`` and
+    ``mip_dual_bound``, SCIP's gap and dual bound); empty when the solver does not report
+    them.  The bound is moved by the same offset that separates the solver's incumbent value
+    from the measured ``objective``, so constant terms and the sense are the user's."""
+    info = getattr(ss, "extra_stats", None) if ss is not None else None
+    gap = bound = incumbent = None
+    if info is not None and hasattr(info, "mip_gap"):                # HiGHS
+        gap, bound = info.mip_gap, info.mip_dual_bound
+        incumbent = info.objective_function_value
+    elif info is not None and hasattr(info, "getGap"):               # SCIP (a pyscipopt Model)
+        gap, bound, incumbent = info.getGap(), info.getDualbound(), info.getPrimalbound()
+    if gap is None or bound is None or incumbent is None or not np.isfinite(bound):
+        return {}
+    sign = -1.0 if maximize else 1.0
+    return {"mip_gap": float(gap), "bound": float(objective + sign * (bound - incumbent))}
+
+
 class CvxpyProgram(Program):
     """A model compiled to a cvxpy problem; :meth:`solve` may be called more than once."""
 
@@ -654,6 +673,8 @@ class CvxpyProgram(Program):
         if status != cp.SOLVER_ERROR and low.problem.compilation_time is not None:
             res.times["canonicalize"] = float(low.problem.compilation_time)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
+        if low.integer and res.objective is not None and lstatus in ("limit", "feasible"):
+            stats.update(mip_progress(ss, res.objective, isinstance(low.problem.objective, cp.Maximize)))
         return res
 
     def _duals(self, low: Lowered) -> dict[str, np.ndarray]:

@@ -16,13 +16,17 @@ prints exactly one JSON object on stdout; anything a solver prints goes to stder
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import sys
 import traceback
 from collections.abc import Mapping
 
-from ._stdio import stdout_redirected
+from .errors import printable
+from ._stdio import (abandoned_work, reserve_std_fds, run_interruptible, stdout_redirected,
+                     warnings_as_notes, write_atomic)
 
 EXIT_OK, EXIT_NOT_SOLVED, EXIT_USER, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -121,6 +125,21 @@ def _load(args):
     return load(path, data=args.data or None, params=params or None, allow_dirs=args.allow_dirs)
 
 
+def _error_reason(result) -> str:
+    """Why a solve ended in status ``error``: the backend's message, else what is known."""
+    st = result.stats
+    for key in ("message", "reason", "error"):
+        if st.get(key):
+            return str(st[key])
+    what = ", ".join("%s %s" % (k, st[k]) for k in ("solver", "cvxpy_status") if st.get(k))
+    return "the backend gave no message" + (" (%s)" % what if what else "")
+
+
+def _fmt_gap(gap) -> str:
+    g = float(gap)
+    return "%.3g%%" % (100 * g) if g == g and g != float("inf") else str(g)
+
+
 def _plural(n: int, word: str) -> str:
     return "%d %s%s" % (n, word, "" if n == 1 else "s")
 
@@ -150,6 +169,7 @@ def _nonzero(val, limit: int | None) -> tuple[list, int]:
 
 
 def _print_values(name: str, val, limit: int | None, out) -> None:
+    name = printable(name, False)
     if not isinstance(val, Mapping):
         out.write("  %s = %s\n" % (name, _fmt_num(val)))
         return
@@ -158,7 +178,7 @@ def _print_values(name: str, val, limit: int | None, out) -> None:
         out.write("  %s: all %d entries are 0\n" % (name, len(val)))
         return
     for k, x in shown:
-        out.write("  %s[%s] = %s\n" % (name, k, _fmt_num(x)))
+        out.write("  %s[%s] = %s\n" % (name, printable(str(k), False), _fmt_num(x)))
     if len(shown) < n_nz:
         out.write("  ... %d more non-zero value%s of %s not shown (%d of %d entries are non-zero; --all or --json for all)\n"
                   % (n_nz - len(shown), "" if n_nz - len(shown) == 1 else "s", name, n_nz, len(val)))
@@ -210,8 +230,7 @@ def cmd_compile(args) -> int:
         text = model.emit(args.emit, backend=args.backend, **options)
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            write_atomic(args.output, text)
         except OSError as exc:
             raise UsageError("cannot write %s: %s" % (args.output, exc.strerror or exc))
         print("wrote %s (%s)" % (args.output, args.emit), file=sys.stderr)
@@ -223,8 +242,13 @@ def cmd_compile(args) -> int:
 def cmd_solve(args) -> int:
     model = _load(args)
     options = _parse_kv(args.options, "--option")
-    with stdout_redirected(to_stderr=True):
-        result = model.solve(args.backend, seed=args.seed, **options)
+    with warnings_as_notes() as caught, stdout_redirected(to_stderr=True):
+        # In a worker thread: Ctrl-C is seen at once even while a solver in C runs.
+        result = run_interruptible(model.solve, args.backend, seed=args.seed, **options)
+    notes = result.stats.setdefault("notes", [])
+    notes.extend(n for n in caught if n not in notes)
+    for note in notes:
+        print("note: %s" % printable(str(note), False), file=sys.stderr)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
@@ -237,6 +261,11 @@ def cmd_solve(args) -> int:
         if ob is not None:
             line += " (%s %s)" % (ob.sense, ob.name)
     out.write(line + "\n")
+    if result.status == "error":
+        out.write("reason: %s\n" % printable(_error_reason(result), False))
+    if result.stats.get("mip_gap") is not None:
+        out.write("stopped with a MIP gap of %s to the bound %s\n" % (
+            _fmt_gap(result.stats["mip_gap"]), _fmt_num(result.stats.get("bound"))))
     if args.quiet:
         return code
     extra = ["backend: %s" % (result.backend or args.backend)]
@@ -290,9 +319,75 @@ COMMANDS = {"check": cmd_check, "show": cmd_show, "compile": cmd_compile, "solve
             "backends": cmd_backends}
 
 
+class OutputError(OSError):
+    """Writing the command's output to stdout failed (closed, full disk, broken pipe)."""
+
+
+class _Stdout:
+    """``sys.stdout`` for the duration of a command: a failed write or flush becomes an
+    :class:`OutputError`, told apart from any other ``OSError``; a process started without a
+    stdout gets one whose every write fails that way."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        if self._stream is None:
+            raise OutputError(9, "it is closed")
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror or str(exc)) from None
+
+    def flush(self):
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror or str(exc)) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
-    args = _parser().parse_args(argv)
+    closed = 1 in reserve_std_fds() or sys.stdout is None
+    real = sys.stdout
+    sys.stdout = _Stdout(None if closed else real)
+    try:
+        args = _parser().parse_args(argv)
+        with warnings_as_notes() as notes:
+            code = _run(args)
+        for note in notes:
+            print("note: %s" % printable(note, False), file=sys.stderr)
+        try:
+            sys.stdout.flush()
+        except OutputError as exc:
+            code = _output_failed(exc)
+    finally:
+        cur = sys.stdout
+        if isinstance(cur, _Stdout):    # devnull after a failed write, else the original
+            sys.stdout = cur._stream if cur._stream is not None else real
+    return code
+
+
+def _output_failed(exc: OSError) -> int:
+    """A result that could not be written (stdout closed, disk full): one line, exit 2; the
+    unwritten rest is dropped so that Python's own flush at exit does not fail again.  A
+    broken pipe (``lagdsl show M | head``: the reader is done) is no error."""
+    code = EXIT_OK
+    if exc.errno != errno.EPIPE:
+        print("error: cannot write to standard output: %s" % str(exc.strerror or exc).lower(),
+              file=sys.stderr)
+        code = EXIT_USER
+    with contextlib.suppress(OSError):
+        sys.stdout = _Stdout(open(os.devnull, "w"))
+    return code
+
+
+def _run(args) -> int:
     debug = getattr(args, "debug", False)
     try:
         from .errors import LagError
@@ -301,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print("error: %s" % exc, file=sys.stderr)
+        print("error: %s" % printable(str(exc)), file=sys.stderr)
         return EXIT_USER
     except LagError as exc:  # type: ignore[misc]
         print(exc.format(), file=sys.stderr)
@@ -309,20 +404,23 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         return EXIT_USER
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        print("error: %s" % exc, file=sys.stderr)
+        print("error: %s" % printable(str(exc)), file=sys.stderr)
         return EXIT_USER
     except UnicodeDecodeError as exc:
-        print("error: %s is not UTF-8 text (%s)" % (getattr(args, "model", "input"), exc.reason), file=sys.stderr)
+        print("error: %s is not UTF-8 text (%s)" % (printable(getattr(args, "model", "input")), exc.reason),
+              file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        if abandoned_work():
+            # A solver in C is still running in a worker thread: waiting for it, or letting
+            # the interpreter tear it down under it, would hang or abort.  Nothing is left
+            # half-written (files are written whole), so end here.
+            sys.stderr.flush()
+            os._exit(130)
         return 130
-    except BrokenPipeError:  # e.g. `lagdsl show M | head`
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:  # pragma: no cover
-            pass
-        return EXIT_OK
+    except OutputError as exc:      # writing the result: a closed stdout, a full disk
+        return _output_failed(exc)
     except Exception as exc:  # a bug in lagdsl, not the user's fault
         print("internal error in lagdsl (please report): %s: %s" % (type(exc).__name__, exc), file=sys.stderr)
         if debug:
