@@ -1,0 +1,165 @@
+"""The process around a command (issue 5, class 8), with live processes: Ctrl-C during a solve,
+a closed stdout, a full disk, FIFOs, warnings as notes, files written whole.  The bad-input
+corpus (``tests/bad_input/``) covers what a single in-process run can show."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lagdsl import _stdio
+
+#: A bin-packing MILP that HiGHS does not finish within a minute (measured: > 60 s).
+SLOW = """\
+set I = 1..60
+set J = 1..60
+param w[i in I] = 1 + (i*37 mod 23)
+param c[i in I, j in J] = (i*17 + j*31) mod 29
+var x[I, J] binary
+var y[J] binary
+minimize cost: sum(i in I, j in J) c[i,j]*x[i,j] + sum(j in J) 40*y[j]
+subject to assign[i in I]: sum(j in J) x[i,j] == 1
+subject to cap[j in J]: sum(i in I) w[i]*x[i,j] <= 45*y[j]
+"""
+
+SMALL = "set I = 1..3\nvar x[I] >= 0, <= 1\nmaximize s: sum(i in I) x[i]\n"
+
+
+def lagdsl(*args, cwd, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run([sys.executable, "-m", "lagdsl", *map(str, args)], cwd=cwd,
+                          stderr=subprocess.PIPE, text=True, timeout=120, **kw)
+
+
+@pytest.fixture
+def slow(tmp_path):
+    (tmp_path / "slow.lag").write_text(SLOW)
+    return tmp_path
+
+
+@pytest.fixture
+def small(tmp_path):
+    (tmp_path / "m.lag").write_text(SMALL)
+    return tmp_path
+
+
+def test_ctrl_c_during_a_solve_in_c_exits_130_within_two_seconds(slow):
+    p = subprocess.Popen([sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--option",
+                          "verbose=true"], cwd=slow, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in p.stderr:          # HiGHS's log (on stderr): the solve is under way
+            seen.append(line)
+            if "Solving MIP model" in line:
+                break
+        assert p.poll() is None, "".join(seen)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        t0 = time.perf_counter()
+        out, err = p.communicate(timeout=30)
+        waited = time.perf_counter() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130
+    assert waited < 2.0, waited
+    assert err.rstrip().endswith("interrupted")
+    assert "Traceback" not in err and "terminate called" not in err
+    assert out == ""
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    target = tmp_path / "out.lp"
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_stdio.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _stdio.write_atomic(str(target), "x" * 100000)
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_keeps_the_old_file_until_the_new_one_is_whole(tmp_path):
+    target = tmp_path / "out.lp"
+    target.write_text("old")
+    _stdio.write_atomic(str(target), "new")
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["out.lp"]
+
+
+def test_compile_output_is_written_whole(small):
+    r = lagdsl("compile", "m.lag", "--emit", "lp", "-o", "m.lp", cwd=small)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(small)) == ["m.lag", "m.lp"]
+    assert (small / "m.lp").read_text().startswith("\\")
+
+
+def test_compile_to_a_full_disk_is_one_line_and_keeps_the_device(small):
+    r = lagdsl("compile", "m.lag", "--emit", "lp", "-o", "/dev/full", cwd=small)
+    assert r.returncode == 2
+    assert r.stderr == "error: cannot write /dev/full: No space left on device\n"
+    assert not os.path.isfile("/dev/full")
+
+
+def test_closed_stdout_is_one_line(small):
+    r = lagdsl("show", "m.lag", cwd=small, stdout=None, preexec_fn=lambda: os.close(1))
+    assert r.returncode == 2
+    assert r.stderr == "error: cannot write to standard output: it is closed\n"
+
+
+def test_full_disk_on_stdout_is_one_line(small):
+    with open("/dev/full", "w") as full:
+        r = lagdsl("show", "m.lag", cwd=small, stdout=full)
+    assert r.returncode == 2
+    assert r.stderr == "error: cannot write to standard output: no space left on device\n"
+
+
+def test_broken_pipe_is_quiet(small):
+    p = subprocess.Popen([sys.executable, "-m", "lagdsl", "show", "m.lag"], cwd=small,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()                  # the reader is gone before anything is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0, err
+    assert err == ""
+
+
+@pytest.mark.parametrize("role", ["model", "data", "graph"])
+def test_a_fifo_is_refused_without_hanging(tmp_path, role):
+    (tmp_path / "m.lag").write_text("graph G\nvar x[G.nodes] >= 0\nminimize s: sum(v in G.nodes) x[v]\n")
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "d.json").write_text('{"G": "pipe.txt"}' if role == "graph" else '{"G": {"edges": [[1, 2]]}}')
+    args = {"model": ["show", "pipe.txt"], "data": ["show", "m.lag", "--data", "pipe.txt"],
+            "graph": ["show", "m.lag", "--data", "d.json"]}[role]
+    r = lagdsl(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    what = {"model": "model file pipe.txt", "data": "data file pipe.txt", "graph": "graph file pipe.txt"}[role]
+    assert "%s is a named pipe (FIFO), not a regular file" % what in r.stderr
+
+
+def test_warnings_become_notes_and_a_time_limited_mip_reports_its_gap(slow, capfd, monkeypatch):
+    from lagdsl.cli import main
+    monkeypatch.chdir(slow)
+    assert main(["solve", "slow.lag", "--option", "time_limit=0.5", "--json"]) == 1
+    out, err = capfd.readouterr()
+    res = json.loads(out)
+    assert res["status"] == "limit"
+    notes = res["stats"]["notes"]
+    assert any(n.startswith("Solution may be inaccurate.") and n.endswith("(UserWarning)")
+               for n in notes), notes
+    assert "note: Solution may be inaccurate." in err
+    assert "UserWarning:" not in err and "warn(" not in err     # nothing printed raw
+    gap, bound = res["stats"]["mip_gap"], res["stats"]["bound"]
+    assert 0 < gap < 1 and bound < res["objective"]
+    # HiGHS's relative gap is (incumbent - bound) / incumbent for a positive minimum
+    assert gap == pytest.approx((res["objective"] - bound) / res["objective"], rel=1e-6)
+    assert main(["solve", "slow.lag", "--option", "time_limit=0.5", "-q"]) == 1
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[0].startswith("status: limit    objective: ")
+    assert lines[1].startswith("stopped with a MIP gap of ") and " to the bound " in lines[1]
