@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                             help="a directory that graph files named in the data may also come from "
                                  "(by default only the data file's own directory; repeatable)")
     model_args.add_argument("--set", metavar="K=V", action="append", default=[], dest="overrides",
-                            help="override a scalar parameter, e.g. --set n=20 (repeatable)")
+                            help="override a data entry, e.g. --set n=20 or --set w=[1,2,3] (repeatable)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("solve", parents=[model_args], help="solve the model with a backend")
     v.add_argument("--backend", "-b", default="cvxpy", help="backend (default cvxpy; see `lagdsl backends`)")
     v.add_argument("--option", "-O", metavar="K=V", action="append", default=[], dest="options",
-                   help="backend option (repeatable), e.g. --option method=alm")
+                   help="backend option (repeatable), e.g. --option time_limit=10; "
+                        "`lagdsl backends` lists each backend's options")
     v.add_argument("--seed", type=int, help="random seed for backends that use one")
     v.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the status line")
@@ -90,15 +91,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _parse_kv(items: list[str], what: str) -> dict:
-    """``["k=v", ...]`` -> dict; values parse as JSON when they can, else stay strings."""
+    """``["k=v", ...]`` -> dict; ``--set`` values parse as JSON when they can, else stay
+    strings; ``--option`` values stay strings for ``coerce_options`` to check.  A missing
+    ``=``, an empty name or value, or a name given twice is a usage error."""
+    example = "--set n=20" if what == "--set" else "--option time_limit=10"
     out = {}
     for item in items:
         if "=" not in item:
-            raise UsageError("%s %r: expected NAME=VALUE (e.g. %s)" % (
-                what, item, "--set n=20" if what == "--set" else "--option max_iter=500"))
+            raise UsageError("%s %s: expected NAME=VALUE (e.g. %s)" % (what, _quoted(item), example))
         k, v = (t.strip() for t in item.split("=", 1))
         if not k or not k.replace("_", "a").replace(".", "a").isalnum():
-            raise UsageError("%s %r: %r is not a name" % (what, item, k))
+            raise UsageError("%s %s: %s is not a name (e.g. %s)" % (what, _quoted(item), _quoted(k), example))
+        if not v:
+            raise UsageError("%s %s: the value is empty (e.g. %s)" % (what, _quoted(item), example))
+        if k in out:
+            raise UsageError("%s %s: %s is given twice" % (what, _quoted(item), k))
         if what == "--option":
             out[k] = v  # coerce_options converts to the option's declared type
         else:
@@ -107,6 +114,12 @@ def _parse_kv(items: list[str], what: str) -> dict:
             except ValueError:
                 out[k] = v
     return out
+
+
+def _quoted(text: str) -> str:
+    """A command-line word in a message: quoted, control characters escaped, at most 60."""
+    shown = json.dumps(text, ensure_ascii=False)
+    return printable(shown if len(shown) <= 60 else shown[:57] + '..."', False)
 
 
 # --- helpers ---------------------------------------------------------------------------------
