@@ -185,11 +185,11 @@ def _refusal_text(r) -> str:
 
 def _maybe_ir_file(path: str) -> IRModel | None:
     """The IR of ``path`` when it is a lagdsl IR JSON document rather than ``.lag`` text."""
-    with open(path, encoding="utf-8") as fh:
-        head = fh.read(1)
-        if head != "{":
+    with open(path, "rb") as fh:        # bytes: a model that is not UTF-8 is reported at
+        if fh.read(1) != b"{":          # its line:col by the front end's reader
             return None
-        text = head + fh.read()
+    from .frontend.files import read_text
+    text = read_text(path, "model file", LagError)
     from .ir.serialize import from_json
     return from_json(text)
 

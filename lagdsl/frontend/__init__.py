@@ -42,6 +42,7 @@ def elaborate(program: Program, source: Source, data=None, params=None, base_dir
     is_file = isinstance(data, (str, os.PathLike))
     raw = load_data(data, None if is_file else base_dir)
     check_data_keys(program, raw, getattr(raw, "source", None))
+    check_data_keys(program, apply_overrides({}, params), what="--set")
     raw = apply_overrides(raw, params)
     scope = FileScope(data_base_dir(data) if is_file else data_base_dir(data, base_dir),
                       tuple(os.fspath(d) for d in allow_dirs or ()))
@@ -54,9 +55,11 @@ def elaborate(program: Program, source: Source, data=None, params=None, base_dir
 _DATA_DECLS = {"SetDecl": "set", "ParamDecl": "param", "GraphDecl": "graph"}
 
 
-def check_data_keys(program: Program, data: dict, data_source: Source | None = None) -> None:
-    """Refuse a data key that names nothing that takes data (a set, param or graph of the
-    model), with a did-you-mean; for a JSON file, at the key's ``line:col``."""
+def check_data_keys(program: Program, data: dict, data_source: Source | None = None,
+                    what: str = "data key") -> None:
+    """Refuse a data key (or, with ``what="--set"``, an override) that names nothing that
+    takes data (a set, param or graph of the model), with a did-you-mean; for a JSON file, at
+    the key's ``line:col``."""
     takes = {st.name: _DATA_DECLS[type(st).__name__] for st in program.statements
              if type(st).__name__ in _DATA_DECLS}
     others = {st.name: type(st).__name__ for st in program.statements if hasattr(st, "name")}
@@ -65,12 +68,14 @@ def check_data_keys(program: Program, data: dict, data_source: Source | None = N
             continue
         span = key_span(data_source, key) if data_source is not None and isinstance(key, str) else None
         shown = json.dumps(key) if isinstance(key, str) else repr(key)
+        if what == "--set" and isinstance(key, str) and key.replace(".", "_").isidentifier():
+            shown = key
         if key in others:
-            what = others[key].replace("Decl", "").replace("Stmt", "").lower()
-            raise LagDataError("data key %s names %s %s, which takes no data" % (
-                shown, "an" if what[:1] in "aeiou" else "a", what), span,
+            kind = others[key].replace("Decl", "").replace("Stmt", "").lower()
+            raise LagDataError("%s %s names %s %s, which takes no data" % (
+                what, shown, "an" if kind[:1] in "aeiou" else "a", kind), span,
                 "data gives values to sets, params and graphs", data_source)
-        raise LagDataError("data key %s names nothing in the model" % shown, span,
+        raise LagDataError("%s %s names nothing in the model" % (what, shown), span,
                            _did_you_mean(str(key), takes), data_source)
 
 
@@ -80,7 +85,7 @@ def _did_you_mean(key: str, takes: dict) -> str:
     close = [folded[key.lower()]] if key.lower() in folded else \
         [folded[c] for c in difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)]
     if close:
-        return "did you mean %s (%s %s)?" % (close[0], takes[close[0]], close[0])
+        return "did you mean %s?" % close[0]
     if not takes:
         return "the model declares no set, param or graph that takes data"
     names = sorted(takes)
