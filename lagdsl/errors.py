@@ -6,6 +6,7 @@ else reaching the CLI is a bug in lagdsl and is reported as one.
 """
 from __future__ import annotations
 
+import os
 import re
 
 from .ir.model import Source, Span
@@ -61,6 +62,10 @@ def quote_line(line: str, col: int, width: int = 1) -> tuple[str, str]:
     return head + tok + tail, pad + "^" + "~" * (max(len(tok), 1) - 1)
 
 
+def _same_file(a: str, b: str) -> bool:
+    return a == b or os.path.abspath(a) == os.path.abspath(b)
+
+
 class LagError(Exception):
     """A user-facing error with an optional position and hint."""
 
@@ -86,7 +91,8 @@ class LagError(Exception):
         if self.span is not None:
             out.append("%s: %s: %s" % (self.span, self.kind, self.message))
             text = None
-            if self.source is not None:
+            # Only the file the span is in: a graph file's error must not quote the model.
+            if self.source is not None and _same_file(self.source.path, self.span.file):
                 text = source_line(self.source.text, self.span.line)
             if text:
                 width = 1

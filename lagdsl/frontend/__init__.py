@@ -53,6 +53,10 @@ def elaborate(program: Program, source: Source, data=None, params=None, base_dir
 
 #: The declarations that take data, and what each is called in messages.
 _DATA_DECLS = {"SetDecl": "set", "ParamDecl": "param", "GraphDecl": "graph"}
+#: What the other named statements are, for "data key x names a variable".
+_OTHER_DECLS = {"VarDecl": "a variable", "ConstraintStmt": "a constraint",
+                "ObjectiveStmt": "an objective", "ModelStmt": "the model itself",
+                "DomainDecl": "a domain", "FieldDecl": "a field", "Coord": "a coordinate"}
 
 
 def check_data_keys(program: Program, data: dict, data_source: Source | None = None,
@@ -71,9 +75,8 @@ def check_data_keys(program: Program, data: dict, data_source: Source | None = N
         if what == "--set" and isinstance(key, str) and key.replace(".", "_").isidentifier():
             shown = key
         if key in others:
-            kind = others[key].replace("Decl", "").replace("Stmt", "").lower()
-            raise LagDataError("%s %s names %s %s, which takes no data" % (
-                what, shown, "an" if kind[:1] in "aeiou" else "a", kind), span,
+            kind = _OTHER_DECLS.get(others[key], "a declaration")
+            raise LagDataError("%s %s names %s, which takes no data" % (what, shown, kind), span,
                 "data gives values to sets, params and graphs", data_source)
         raise LagDataError("%s %s names nothing in the model" % (what, shown), span,
                            _did_you_mean(str(key), takes), data_source)

@@ -29,7 +29,7 @@ from .._lazy import lazy_import
 from ..errors import LagDataError
 from ..ir.model import Source, Span
 from ..ir.values import ParamValue, SetFamilyValue, SetValue, norm_element
-from .files import FileScope, read_text
+from .files import FileScope, check_regular, read_text
 from .jsontext import parse_object
 
 nx = lazy_import("networkx")
@@ -140,9 +140,9 @@ def load_data(source, base_dir=None) -> dict:
     return out
 
 
-def _read_text(path: str, what: str) -> str:
+def _read_text(path: str, what: str, quote: bool = True) -> str:
     """The text of ``path``: a regular UTF-8 file of bounded size (see :mod:`.files`)."""
-    return read_text(path, what)
+    return read_text(path, what, quote=quote)
 
 
 def apply_overrides(data: dict, overrides) -> dict:
@@ -576,6 +576,7 @@ def _generator_function(name, gen, span, source):
 
 def _graph_file(name, path, base_dir, directed, span, source) -> nx.Graph:
     full = FileScope.of(base_dir).resolve(path, "graph %s" % name, span, source)
+    check_regular(full, "graph file")
     ext = os.path.splitext(full)[1].lower()
     if ext == ".graphml":
         G = _read_graphml(name, full)
@@ -589,13 +590,15 @@ def _graph_file(name, path, base_dir, directed, span, source) -> nx.Graph:
 
 def _read_graphml(name, path) -> nx.Graph:
     """A GraphML file; it says itself whether it is directed."""
-    text = _read_text(path, "graph file")
+    # A file named inside data may be anything the user let it reach: messages give its
+    # line:col and the offending token, never its lines.
+    text = _read_text(path, "graph file", quote=False)
     try:
         G = nx.parse_graphml(text)
     except ET.ParseError as e:
         line, col = getattr(e, "position", (1, 0))
-        raise _err("graph %s: invalid GraphML: %s" % (name, e), Span(path, line, col + 1),
-                   Source(path, text)) from None
+        raise _err("graph %s: invalid GraphML: %s" % (name, str(e).split(":")[0]),
+                   Span(path, line, col + 1)) from None
     except (nx.NetworkXError, ValueError, KeyError) as e:
         raise _err("graph %s: invalid GraphML in %s: %s" % (name, path, e)) from None
     return _int_labels(G)
@@ -611,8 +614,8 @@ def _int_labels(G) -> nx.Graph:
 def _read_edge_list(name, path, directed) -> nx.Graph:
     """``u v [weight]`` per line, whitespace or comma separated; ``#`` starts a comment.  A
     first line whose third column is not a number is a header naming that attribute."""
-    text = _read_text(path, "graph file")
-    src = Source(path, text)
+    text = _read_text(path, "graph file", quote=False)
+    src = None          # never quote lines of a file named inside data (see _read_graphml)
     G = nx.DiGraph() if directed else nx.Graph()
     attr, with_weight = "weight", None
     for lineno, line in enumerate(text.splitlines(), 1):

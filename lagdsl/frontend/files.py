@@ -69,9 +69,10 @@ def read_bytes(path: str, what: str, error=LagDataError) -> bytes:
     return data
 
 
-def read_text(path: str, what: str, error=LagDataError) -> str:
+def read_text(path: str, what: str, error=LagDataError, quote: bool = True) -> str:
     """The UTF-8 text of ``path`` (a leading byte-order mark dropped); bytes that are not
-    UTF-8 are an error at their ``line:col``, quoting the line with the bad bytes replaced."""
+    UTF-8 are an error at their ``line:col``, quoting the line with the bad bytes replaced
+    (unless ``quote`` is false: a file named inside data is never quoted)."""
     data = read_bytes(path, what, error)
     try:
         text = data.decode("utf-8")
@@ -81,7 +82,8 @@ def read_text(path: str, what: str, error=LagDataError) -> str:
         col = len(data[start:e.start].decode("utf-8", "replace")) + 1
         shown = data.decode("utf-8", "replace")
         raise error("%s is not UTF-8 text: byte 0x%02x cannot be decoded" % (what, data[e.start]),
-                    Span(path, line, col), "save the file as UTF-8", Source(path, shown)) from None
+                    Span(path, line, col), "save the file as UTF-8",
+                    Source(path, shown) if quote else None) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -137,8 +139,8 @@ class FileScope:
             why = "leads out of the data file's directory (..)"
         else:
             why = "is a symbolic link that leads out of the data file's directory"
-        raise LagDataError("%s: file %s %s; files named in data must be inside %s"
-                           % (what, _quote(name), why, shown_path(base)), span, source=source,
+        raise LagDataError("%s: file %s %s; a data file may name files in its own directory "
+                           "(%s) only" % (what, _quote(name), why, shown_path(base)), span, source=source,
                            hint="allow another directory explicitly: --allow-dir DIR "
                                 "(Python: allow_dirs=[DIR])")
 

@@ -34,10 +34,16 @@ def parse_object(text: str, path: str, what: str = "data file") -> dict:
     deep nesting or a top level that is not an object is a :class:`LagDataError` at its
     ``line:col``."""
     source = Source(path, text)
+    if not text.strip():
+        raise LagDataError("%s is empty; it must hold one JSON object {\"name\": value, ...}"
+                           % what, Span(path, 1, 1), source=source)
     try:
         data = json.loads(text, object_pairs_hook=_no_repeats)
     except json.JSONDecodeError as e:
-        raise LagDataError("invalid JSON in %s: %s" % (what, e.msg), Span(path, e.lineno, e.colno),
+        msg = e.msg
+        if msg.startswith("Invalid control character"):
+            msg = "a control character inside a string (write it escaped, e.g. \\u001b)"
+        raise LagDataError("invalid JSON in %s: %s" % (what, msg), Span(path, e.lineno, e.colno),
                            source=source) from None
     except _Repeated:
         key, first, again = _first_repeat(text)
