@@ -24,8 +24,15 @@ def stdout_redirected(to_stderr: bool):
         saved_fd = None
     target = sys.stderr if to_stderr else open(os.devnull, "w")
     try:
+        target_fd = target.fileno()
+    except (OSError, ValueError, AttributeError):   # an in-memory stderr (tests): Python only
+        target_fd = None
+    if target_fd is None and saved_fd is not None:
+        os.close(saved_fd)
+        saved_fd = None
+    try:
         if saved_fd is not None:
-            os.dup2(target.fileno(), 1)
+            os.dup2(target_fd, 1)
         sys.stdout = target
         yield
     finally:
