@@ -50,10 +50,13 @@ class Backend:
 
     name: str = ""
     description: str = ""
-    #: option name -> (default, help) for ``--option k=v`` and ``lagdsl backends``.
+    #: option name -> (default, help) or (default, help, validator) for ``--option k=v`` and
+    #: ``lagdsl backends``; see :mod:`lagdsl.options`.
     options: dict[str, tuple[Any, str]] = {}
     #: formats ``compile --emit`` accepts besides ``ir``.
     emits: tuple[str, ...] = ()
+    #: whether results carry ``stats["history"]`` (:mod:`lagdsl.history`), so ``--plot`` works.
+    records_history: bool = False
 
     def accepts(self, model: Model) -> list[Refusal]:
         raise NotImplementedError
@@ -98,21 +101,15 @@ def get_backend(name: str) -> Backend:
 
 
 def coerce_options(backend: Backend, options: dict | None) -> dict:
-    """Options with defaults filled in and ``k=v`` strings converted to the defaults' types;
-    unknown option names are a user error naming the known ones."""
-    out = {k: d for k, (d, _h) in backend.options.items()}
+    """Options with defaults filled in and each value converted and checked by its validator
+    (:mod:`lagdsl.options`); unknown option names and refused values are user errors naming
+    what is allowed."""
+    from .options import validator_of
+    out = {k: spec[0] for k, spec in backend.options.items()}
     for k, v in (options or {}).items():
         if k not in backend.options:
             raise BackendRefusal("backend %s has no option %r; options: %s" % (
                 backend.name, k, ", ".join(sorted(backend.options)) or "none"))
-        default = backend.options[k][0]
-        if isinstance(v, str) and default is not None and not isinstance(default, str):
-            try:
-                if isinstance(default, bool):
-                    v = v.lower() in ("1", "true", "yes", "on")
-                else:
-                    v = type(default)(v)
-            except ValueError:
-                raise BackendRefusal("option %s=%r: expected a %s" % (k, v, type(default).__name__))
-        out[k] = v
+        check = validator_of(backend.options[k])
+        out[k] = check(k, v) if check is not None else v
     return out

@@ -5,7 +5,7 @@
     lagdsl check MODEL [--data F] [--set k=v]...        sizes, class, which backends take it
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
-    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet]
+    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", "-q", action="store_true", help="print only the status line")
     v.add_argument("--all", action="store_true", help="print every non-zero value (no truncation)")
     v.add_argument("--duals", action="store_true", help="also print the duals")
+    v.add_argument("--plot", metavar="FILE.png",
+                   help="draw the backend's convergence history (and fields, samples) into FILE "
+                        "(needs matplotlib: the plot extra)")
 
     b = sub.add_parser("backends", parents=[common], help="list the registered backends")
     b.add_argument("--json", action="store_true", help="print the list as one JSON object")
@@ -253,9 +256,13 @@ def cmd_compile(args) -> int:
 
 
 def cmd_solve(args) -> int:
+    from .progress import showing_progress
+    if args.plot:
+        _check_plot(args.backend)
     model = _load(args)
     options = _parse_kv(args.options, "--option")
-    with warnings_as_notes() as caught, stdout_redirected(to_stderr=True):
+    with warnings_as_notes() as caught, stdout_redirected(to_stderr=True), \
+            showing_progress(not (args.quiet or args.json)):
         # In a worker thread: Ctrl-C is seen at once even while a solver in C runs.
         result = run_interruptible(model.solve, args.backend, seed=args.seed, **options)
     notes = result.stats.setdefault("notes", [])
@@ -263,9 +270,46 @@ def cmd_solve(args) -> int:
     for note in notes:
         print("note: %s" % printable(str(note), False), file=sys.stderr)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
+    _print_result(args, model, result)
+    if args.plot:       # after the result is out: a failing plot never costs the user the answer
+        from .plot import save_plot
+        try:
+            save_plot(result, args.plot)
+        except OSError as exc:
+            raise UsageError("cannot write %s: %s" % (args.plot, exc.strerror or exc))
+        if not args.json:
+            print("wrote %s" % args.plot, file=sys.stderr)
+    return code
+
+
+def _check_plot(backend_name: str) -> None:
+    """Refuse ``--plot`` before solving when it cannot work: no matplotlib, or a backend
+    that records no history."""
+    from .backend import get_backend
+    from .plot import require_matplotlib
+    require_matplotlib()
+    b = get_backend(backend_name)
+    if not b.records_history:
+        from .backend import REGISTRY
+        able = [n for n in REGISTRY if n != b.name and _records_history(n)]
+        raise UsageError("--plot: backend %s records no history to plot%s" % (
+            b.name, " (backends that do: %s)" % ", ".join(able) if able else ""))
+
+
+def _records_history(name: str) -> bool:
+    from .backend import get_backend
+    from .errors import LagError
+    try:
+        return get_backend(name).records_history
+    except LagError:
+        return False
+
+
+def _print_result(args, model, result) -> None:
+    """The solve summary (or the JSON object) on stdout."""
     if args.json:
         sys.stdout.write(result.to_json() + "\n")
-        return code
+        return
     out = sys.stdout
     ob = model.ir.objective
     line = "status: %s" % result.status
@@ -280,7 +324,7 @@ def cmd_solve(args) -> int:
         out.write("stopped with a MIP gap of %s to the bound %s\n" % (
             _fmt_gap(result.stats["mip_gap"]), _fmt_num(result.stats.get("bound"))))
     if args.quiet:
-        return code
+        return
     extra = ["backend: %s" % (result.backend or args.backend)]
     if result.max_violation is not None:
         extra.append("max violation: %.3g" % result.max_violation)
@@ -296,7 +340,13 @@ def cmd_solve(args) -> int:
         out.write("duals:\n")
         for name, val in result.duals.items():
             _print_values(name, val, None if args.all else SHOW_VALUES, out)
-    return code
+
+
+def _allowed(spec: tuple) -> str | None:
+    """What an option accepts, as ``lagdsl backends`` shows it."""
+    from .options import validator_of
+    check = validator_of(spec)
+    return check.describe() if check is not None else None
 
 
 def cmd_backends(args) -> int:
@@ -309,7 +359,8 @@ def cmd_backends(args) -> int:
             with stdout_redirected(to_stderr=True):
                 b = B.get_backend(name)
             entry["description"] = b.description
-            entry["options"] = {k: {"default": d, "help": h} for k, (d, h) in b.options.items()}
+            entry["options"] = {k: {"default": spec[0], "help": spec[1], "allowed": _allowed(spec)}
+                                for k, spec in b.options.items()}
             entry["formats"] = ["ir"] + list(b.emits)
         except LagError as exc:
             entry["installed"] = False
@@ -324,6 +375,8 @@ def cmd_backends(args) -> int:
             print("  options:")
             for k, o in e["options"].items():
                 print("    %s = %s%s" % (k, o["default"], "    # " + o["help"] if o["help"] else ""))
+                if o["allowed"] and o["allowed"] != "text":
+                    print("        (%s)" % o["allowed"])
         print("  formats: %s" % ", ".join(e["formats"]))
     return EXIT_OK
 

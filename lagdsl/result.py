@@ -22,6 +22,8 @@ class Result:
     (tuple indices joined by ``,``).  ``duals`` has the same shape per constraint name, where
     the backend has them.  ``objective`` is in the user's sense (a maximum is reported as
     the maximum).  ``times`` holds wall seconds per phase (``compile``, ``solve``, ...).
+    Iterative backends put ``History.to_dict()`` in ``stats["history"]`` (:mod:`lagdsl.history`)
+    and may add drawings to ``panels`` for ``--plot`` (:mod:`lagdsl.plot`).
     """
 
     status: str
@@ -33,6 +35,8 @@ class Result:
     stats: dict[str, Any] = field(default_factory=dict)
     times: dict[str, float] = field(default_factory=dict)
     fields: dict[str, Callable] = field(default_factory=dict)
+    #: extra ``--plot`` panels: title -> function drawing into one matplotlib ``Axes``
+    panels: dict[str, Callable] = field(default_factory=dict, repr=False)
 
     @property
     def solved(self) -> bool:

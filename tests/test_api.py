@@ -174,7 +174,7 @@ def test_unknown_backend_and_option_are_user_errors(stub):
         m.solve("nope")
     with pytest.raises(LagError, match="no option 'colour'"):
         m.solve("stub", colour="red")
-    with pytest.raises(LagError, match="expected a int"):
+    with pytest.raises(LagError, match="option iters=many: expected an integer"):
         m.solve("stub", iters="many")
 
 

@@ -179,7 +179,7 @@ def test_internal_error_exit_3_and_debug_traceback(cli, irfile):
 @pytest.mark.parametrize("args, msg", [
     (["--option", "colour=red"], "no option 'colour'"),
     (["--option", "n"], "expected NAME=VALUE"),
-    (["--option", "n=many"], "expected a int"),
+    (["--option", "n=many"], "option n=many: expected an integer"),
     (["--set", "n"], "expected NAME=VALUE"),
     (["--data", "missing.json"], "data file not found: missing.json"),
 ])
@@ -224,7 +224,7 @@ def test_backends_lists_cvxpy(cli):
     code, out, err = cli("backends", "--json")
     rows = json.loads(out)
     assert "cvxpy" in rows and "ir" in rows["cvxpy"]["formats"]
-    assert rows["stub"]["options"]["n"] == {"default": 3, "help": "entries of x"}
+    assert rows["stub"]["options"]["n"] == {"default": 3, "help": "entries of x", "allowed": "an integer"}
 
 
 def test_compile_emit_ir_to_file_and_read_back(irfile, tmp_path):
