@@ -4,6 +4,7 @@ and Python warnings turned into notes."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 import tempfile
@@ -71,10 +72,11 @@ def run_interruptible(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     box: dict = {}
     done = threading.Event()
+    context = contextvars.copy_context()     # what the caller switched on (progress bars)
 
     def work():
         try:
-            box["value"] = fn(*args, **kwargs)
+            box["value"] = context.run(fn, *args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread as it is
             box["error"] = exc
         finally:

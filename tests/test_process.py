@@ -163,3 +163,12 @@ def test_warnings_become_notes_and_a_time_limited_mip_reports_its_gap(slow, capf
     lines = capfd.readouterr().out.splitlines()
     assert lines[0].startswith("status: limit    objective: ")
     assert lines[1].startswith("stopped with a MIP gap of ") and " to the bound " in lines[1]
+
+
+def test_the_solve_thread_sees_the_callers_context():
+    from lagdsl.progress import progress_enabled, showing_progress
+    with showing_progress(True):
+        assert _stdio.run_interruptible(progress_enabled) is True
+    assert _stdio.run_interruptible(progress_enabled) is False
+    with pytest.raises(ZeroDivisionError):
+        _stdio.run_interruptible(lambda: 1 / 0)
