@@ -529,7 +529,9 @@ def solver_options(solver: str, opts: dict, integer: bool) -> dict:
         if integer and gap is not None:
             kw["mip_rel_gap"] = float(gap)
     elif solver == "SCIP":
-        params = {}
+        # Ctrl-C is lagdsl's to handle (exit 130, see lagdsl._stdio.run_interruptible), not a
+        # SCIP limit that returns an incumbent with status "limit".
+        params = {"misc/catchctrlc": False}
         if t > 0:
             params["limits/time"] = t
         if gap is not None:

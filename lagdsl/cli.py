@@ -204,6 +204,11 @@ def _print_values(name: str, val, limit: int | None, out) -> None:
 
 # --- commands --------------------------------------------------------------------------------
 
+def _say(text: str) -> None:
+    """Print one line of a report that may hold a user's text (labels, paths), escaped."""
+    print(printable(text, False))
+
+
 def cmd_check(args) -> int:
     model = _load(args)
     with stdout_redirected(to_stderr=True):
@@ -212,30 +217,31 @@ def cmd_check(args) -> int:
         print(json.dumps(info))
         return EXIT_OK
     s = info["sizes"]
-    print("model %s%s" % (info["model"], " (%s)" % info["source"] if info["source"] else ""))
-    print("  " + ", ".join(_plural(s[k], w) for k, w in (
+    _say("model %s%s" % (info["model"], " (%s)" % info["source"] if info["source"] else ""))
+    _say("  " + ", ".join(_plural(s[k], w) for k, w in (
         ("sets", "set"), ("params", "param"), ("variables", "variable"))) +
         " (%s), " % _plural(s["unknowns"], "unknown") +
         ", ".join(_plural(s[k], w) for k, w in (("constraints", "constraint"), ("fields", "field"))))
     cls = info["class"]
-    print("  class: %s" % (cls["kind"] or "unknown"))
+    _say("  class: %s" % (cls["kind"] or "unknown"))
     for r in cls["reasons"]:
-        print("    - %s" % r)
-    print("backends:")
+        _say("    - %s" % r)
+    _say("backends:")
     width = max((len(n) for n in info["backends"]), default=0)
     for name, e in info["backends"].items():
         if e["accepts"]:
-            print("  %-*s  accepts" % (width, name))
+            _say("  %-*s  accepts" % (width, name))
         else:
-            print("  %-*s  refuses: %s" % (width, name, e["reasons"][0] if e["reasons"] else "(no reason given)"))
+            _say("  %-*s  refuses: %s" % (width, name, e["reasons"][0] if e["reasons"] else "(no reason given)"))
             for r in e["reasons"][1:]:
-                print("  %-*s           %s" % (width, "", r))
+                _say("  %-*s           %s" % (width, "", r))
     return EXIT_OK
 
 
 def cmd_show(args) -> int:
     model = _load(args)
-    sys.stdout.write(model.to_latex() + "\n" if args.latex else model.to_text())
+    # Set elements from data may hold terminal escapes: shown escaped, like every message.
+    sys.stdout.write(printable(model.to_latex() + "\n" if args.latex else model.to_text()))
     return EXIT_OK
 
 
@@ -244,6 +250,8 @@ def cmd_compile(args) -> int:
     options = _parse_kv(args.options, "--option")
     with stdout_redirected(to_stderr=True):
         text = model.emit(args.emit, backend=args.backend, **options)
+    if str(args.emit).lower().lstrip(".") in ("text", "lag", "latex", "tex"):
+        text = printable(text)      # as `show`: data strings may hold terminal escapes
     if args.output:
         try:
             write_atomic(args.output, text)

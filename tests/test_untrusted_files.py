@@ -109,6 +109,12 @@ def test_labels_in_the_summary_are_escaped(tmp_path, capfd):
     out = capfd.readouterr().out
     assert "  x[\\x1b[31mred] = 1\n  x[b\\u202ec] = 1\n" in out
     assert "\x1b" not in out and "\u202e" not in out
+    for argv in (["show"], ["check"], ["compile", "--emit", "text"], ["compile", "--emit", "latex"]):
+        assert main(argv[:1] + [str(tmp_path / "m.lag"), "--data", str(tmp_path / "d.json")] + argv[1:]) == 0
+        out = capfd.readouterr().out
+        assert "\x1b" not in out and "\u202e" not in out, argv
+    assert 'set S = {"\\x1b[31mred", "b\\u202ec"}' in (main(["show", str(tmp_path / "m.lag"), "--data",
+                                                           str(tmp_path / "d.json")]) == 0 and capfd.readouterr().out)
 
 
 def test_every_option_in_a_help_example_exists():
