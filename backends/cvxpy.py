@@ -588,18 +588,16 @@ def check_solver_args(solver: str, settings: dict) -> None:
 
 def mip_progress(ss, objective: float, maximize: bool) -> dict:
     """``mip_gap`` and ``bound`` (in the user's sense) of a mixed-integer solve that stopped
-    before proving optimality, from the solver's own statistics (HiGHS's ``mip_gap`` and
-    ``mip_dual_bound``, SCIP's gap and dual bound); empty when the solver does not report
-    them.  The bound is moved by the same offset that separates the solver's incumbent value
-    from the measured ``objective``, so constant terms and the sense are the user's."""
+    before proving optimality, from HiGHS's own statistics (``mip_gap``, ``mip_dual_bound``);
+    empty for solvers whose cvxpy interface does not pass them on (SCIP's keeps only the
+    status, value and point).  The bound is moved by the same offset that separates the
+    solver's incumbent value from the measured ``objective``, so constant terms and the
+    sense are the user's."""
     info = getattr(ss, "extra_stats", None) if ss is not None else None
-    gap = bound = incumbent = None
-    if info is not None and hasattr(info, "mip_gap"):                # HiGHS
-        gap, bound = info.mip_gap, info.mip_dual_bound
-        incumbent = info.objective_function_value
-    elif info is not None and hasattr(info, "getGap"):               # SCIP (a pyscipopt Model)
-        gap, bound, incumbent = info.getGap(), info.getDualbound(), info.getPrimalbound()
-    if gap is None or bound is None or incumbent is None or not np.isfinite(bound):
+    if info is None or not hasattr(info, "mip_gap"):
+        return {}
+    gap, bound, incumbent = info.mip_gap, info.mip_dual_bound, info.objective_function_value
+    if not (np.isfinite(gap) and np.isfinite(bound) and np.isfinite(incumbent)):
         return {}
     sign = -1.0 if maximize else 1.0
     return {"mip_gap": float(gap), "bound": float(objective + sign * (bound - incumbent))}

@@ -172,3 +172,15 @@ def test_the_solve_thread_sees_the_callers_context():
     assert _stdio.run_interruptible(progress_enabled) is False
     with pytest.raises(ZeroDivisionError):
         _stdio.run_interruptible(lambda: 1 / 0)
+
+
+def test_mip_progress_is_in_the_users_sense():
+    from types import SimpleNamespace
+
+    from lagdsl.backends.cvxpy import mip_progress
+    info = SimpleNamespace(mip_gap=0.25, mip_dual_bound=-120.0, objective_function_value=-100.0)
+    # maximize f = 100 + 5 (constant): cvxpy minimises -f, HiGHS's incumbent -100, bound -120
+    assert mip_progress(SimpleNamespace(extra_stats=info), 105.0, True) == {"mip_gap": 0.25, "bound": 125.0}
+    assert mip_progress(SimpleNamespace(extra_stats=info), -95.0, False) == {"mip_gap": 0.25, "bound": -115.0}
+    assert mip_progress(SimpleNamespace(extra_stats={"status": "x"}), 1.0, False) == {}
+    assert mip_progress(None, 1.0, False) == {}
