@@ -114,8 +114,11 @@ def _parse_kv(items: list[str], what: str) -> dict:
         else:
             try:
                 out[k] = json.loads(v)
-            except ValueError:
-                out[k] = v
+            except json.JSONDecodeError as exc:
+                if v[:1] in '[{"':     # meant as JSON: a list, an object or a quoted string
+                    raise UsageError("%s %s: the value is not valid JSON: %s at character %d"
+                                     % (what, _quoted(item), exc.msg, exc.pos + 1)) from None
+                out[k] = v      # a bare word such as north is a string
     return out
 
 
@@ -427,7 +430,11 @@ class _Stdout:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
-    closed = 1 in reserve_std_fds() or sys.stdout is None
+    closed_fds = reserve_std_fds()
+    closed = 1 in closed_fds or sys.stdout is None
+    if 2 in closed_fds or sys.stderr is None:
+        # print(file=None) would write messages to stdout, into the JSON a caller parses
+        sys.stderr = open(os.devnull, "w")
     real = sys.stdout
     sys.stdout = _Stdout(None if closed else real)
     try:

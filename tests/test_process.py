@@ -32,8 +32,9 @@ SMALL = "set I = 1..3\nvar x[I] >= 0, <= 1\nmaximize s: sum(i in I) x[i]\n"
 
 def lagdsl(*args, cwd, **kw) -> subprocess.CompletedProcess:
     kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.run([sys.executable, "-m", "lagdsl", *map(str, args)], cwd=cwd,
-                          stderr=subprocess.PIPE, text=True, timeout=120, **kw)
+                          text=True, timeout=120, **kw)
 
 
 @pytest.fixture
@@ -184,3 +185,9 @@ def test_mip_progress_is_in_the_users_sense():
     assert mip_progress(SimpleNamespace(extra_stats=info), -95.0, False) == {"mip_gap": 0.25, "bound": -115.0}
     assert mip_progress(SimpleNamespace(extra_stats={"status": "x"}), 1.0, False) == {}
     assert mip_progress(None, 1.0, False) == {}
+
+
+def test_closed_stderr_keeps_stdout_clean(small):
+    r = lagdsl("solve", "m.lag", "--set", "n=3", "--json", cwd=small, stderr=None,
+               preexec_fn=lambda: os.close(2))
+    assert r.returncode == 2 and r.stdout == ""      # the error went nowhere, not to stdout
