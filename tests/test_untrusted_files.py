@@ -131,3 +131,59 @@ def test_every_option_in_a_help_example_exists():
     assert named, "the help shows an example option"
     options = get_backend("cvxpy").options
     assert named <= set(options), named - set(options)
+
+
+# --- the key scanner against Python's own JSON reader -------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_keys = st.text(st.characters(blacklist_categories=("Cs",)), max_size=6)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=20)
+
+
+def _dump(value, rng):
+    """JSON text of ``value`` with random spacing (what a hand-written file looks like)."""
+    import json
+    sp = lambda: rng.choice(["", " ", "\n", "  ", "\t"])     # noqa: E731
+    if isinstance(value, dict):
+        items = ["%s%s%s:%s%s" % (sp(), json.dumps(k, ensure_ascii=rng.random() < 0.5), sp(), sp(),
+                                  _dump(v, rng)) for k, v in value.items()]
+        return "{" + ",".join(items) + sp() + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(sp() + _dump(v, rng) for v in value) + sp() + "]"
+    return json.dumps(value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(_keys, _json, max_size=5), st.randoms(use_true_random=False))
+def test_scanner_agrees_with_json(obj, rng):
+    import json
+    text = _dump(obj, rng)
+    assert parse_object(text, "d.json") == json.loads(text)
+    src = Source("d.json", text)
+    for k in obj:
+        span = key_span(src, k)
+        lines = text.split("\n")
+        token = lines[span.line - 1][span.col - 1:span.end_col - 1]
+        assert json.loads(token) == k
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(_keys, _json, min_size=1, max_size=4), st.randoms(use_true_random=False))
+def test_a_repeated_key_is_found_where_it_is(obj, rng):
+    import json
+    key = rng.choice(sorted(obj))
+    text = _dump(obj, rng)
+    text = text[:-1] + ', %s: 0}' % json.dumps(key)        # the same key again, at the end
+    with pytest.raises(LagDataError) as e:
+        parse_object(text, "d.json")
+    shown = json.dumps(key)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    assert e.value.message.startswith("key %s is given twice in the same object" % shown)
+    span = e.value.span        # nested objects are dicts, so the appended key is the repeat
+    line = text.split("\n")[span.line - 1]
+    assert json.loads(line[span.col - 1:span.end_col - 1]) == key
+    assert span.line == text.count("\n") + 1
