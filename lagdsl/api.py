@@ -128,14 +128,21 @@ class Model:
             raise exc.with_source(self.ir.source)
 
     def solve(self, backend: str = "cvxpy", seed: int | None = None, **options) -> Result:
-        """Compile for ``backend`` and solve; returns a :class:`~lagdsl.result.Result`."""
+        """Compile for ``backend`` and solve; returns a :class:`~lagdsl.result.Result`.
+
+        Python warnings raised meanwhile (cvxpy's, numpy's, torch's) are not printed: each
+        becomes one line in ``result.stats["notes"]``."""
+        from ._stdio import warnings_as_notes
         t0 = time.perf_counter()
-        program = self.compile(backend, seed=seed, **options)
-        t1 = time.perf_counter()
-        try:
-            result = program.solve()
-        except LagError as exc:
-            raise exc.with_source(self.ir.source)
+        with warnings_as_notes() as caught:
+            program = self.compile(backend, seed=seed, **options)
+            t1 = time.perf_counter()
+            try:
+                result = program.solve()
+            except LagError as exc:
+                raise exc.with_source(self.ir.source)
+        notes = result.stats.setdefault("notes", [])
+        notes.extend(n for n in caught if n not in notes)
         t2 = time.perf_counter()
         if not result.backend:
             result.backend = backend

@@ -191,3 +191,22 @@ def test_closed_stderr_keeps_stdout_clean(small):
     r = lagdsl("solve", "m.lag", "--set", "n=3", "--json", cwd=small, stderr=None,
                preexec_fn=lambda: os.close(2))
     assert r.returncode == 2 and r.stdout == ""      # the error went nowhere, not to stdout
+
+
+def test_api_turns_warnings_into_notes(monkeypatch, recwarn):
+    import warnings
+
+    import lagdsl
+    from lagdsl.result import Result
+
+    class Program:
+        def solve(self):
+            warnings.warn("the solver\nwobbled", RuntimeWarning)
+            warnings.warn("the solver\nwobbled", RuntimeWarning)       # once in the notes
+            return Result("optimal", stats={"notes": ["set by the backend"]})
+
+    m = lagdsl.parse(SMALL)
+    monkeypatch.setattr(lagdsl.Model, "compile", lambda self, *a, **k: Program())
+    r = m.solve()
+    assert r.stats["notes"] == ["set by the backend", "the solver wobbled (RuntimeWarning from test_process.py)"]
+    assert len(recwarn) == 0
