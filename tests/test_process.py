@@ -210,3 +210,12 @@ def test_api_turns_warnings_into_notes(monkeypatch, recwarn):
     r = m.solve()
     assert r.stats["notes"] == ["set by the backend", "the solver wobbled (RuntimeWarning from test_process.py)"]
     assert len(recwarn) == 0
+
+
+def test_an_error_status_always_has_a_reason():
+    from lagdsl.cli import _error_reason
+    from lagdsl.result import Result
+    assert _error_reason(Result("error", stats={"message": "solver crashed"})) == "solver crashed"
+    assert _error_reason(Result("error", stats={"solver": "HIGHS", "cvxpy_status": "solver_error"})) == \
+        "the backend gave no message (solver HIGHS, cvxpy_status solver_error)"
+    assert _error_reason(Result("error")) == "the backend gave no message"
