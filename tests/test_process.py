@@ -219,3 +219,18 @@ def test_an_error_status_always_has_a_reason():
     assert _error_reason(Result("error", stats={"solver": "HIGHS", "cvxpy_status": "solver_error"})) == \
         "the backend gave no message (solver HIGHS, cvxpy_status solver_error)"
     assert _error_reason(Result("error")) == "the backend gave no message"
+
+
+def test_written_files_keep_the_usual_mode_and_links(tmp_path):
+    new = tmp_path / "new.lp"
+    _stdio.write_atomic(str(new), "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (new.stat().st_mode & 0o777) == 0o666 & ~mask
+    target = tmp_path / "target.lp"
+    target.write_text("old")
+    target.chmod(0o640)
+    (tmp_path / "link.lp").symlink_to("target.lp")
+    _stdio.write_atomic(str(tmp_path / "link.lp"), "new")
+    assert (tmp_path / "link.lp").is_symlink() and target.read_text() == "new"
+    assert (target.stat().st_mode & 0o777) == 0o640
