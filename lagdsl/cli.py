@@ -2,16 +2,18 @@
 
 ::
 
-    lagdsl check MODEL [--data F] [--set k=v]...        sizes, class, which backends take it
+    lagdsl check MODEL [--data F] [--allow-dir D] [--set k=v]...   sizes, class, backends
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
     lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
-unbounded or stopped at a limit; 2 a user error (the message, positioned where possible, on
-stderr); 3 an internal error of lagdsl (``--debug`` shows the traceback).  ``solve --json``
-prints exactly one JSON object on stdout; anything a solver prints goes to stderr.
+unbounded, stopped at a limit or ended in error; 2 a user error (the message, positioned where
+possible, on stderr), or output that cannot be written (closed stdout, full disk); 3 an
+internal error of lagdsl (``--debug`` shows the traceback); 130 interrupted (Ctrl-C, at once
+even while a solver in C runs).  ``solve --json`` prints exactly one JSON object on stdout;
+anything a solver prints goes to stderr, and Python warnings become ``note:`` lines there.
 """
 from __future__ import annotations
 
