@@ -186,7 +186,11 @@ def warnings_as_notes():
     notes (:func:`warning_note`, each once, in order)."""
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
+        # Every time (each result gets its notes, not only the first solve of a process),
+        # but not the categories Python hides from users by default: they are for developers.
         warnings.simplefilter("always")
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.filterwarnings("ignore", category=category)
         try:
             yield notes
         finally:

@@ -234,3 +234,11 @@ def test_written_files_keep_the_usual_mode_and_links(tmp_path):
     _stdio.write_atomic(str(tmp_path / "link.lp"), "new")
     assert (tmp_path / "link.lp").is_symlink() and target.read_text() == "new"
     assert (target.stat().st_mode & 0o777) == 0o640
+
+
+def test_notes_leave_out_what_python_hides_by_default():
+    import warnings
+    with _stdio.warnings_as_notes() as notes:
+        warnings.warn("old api", DeprecationWarning)
+        warnings.warn("overflow in exp", RuntimeWarning)
+    assert notes == ["overflow in exp (RuntimeWarning from test_process.py)"]
