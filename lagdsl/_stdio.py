@@ -120,13 +120,14 @@ def reserve_std_fds() -> set[int]:
     return closed
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all: into a temporary file in the same
+def write_atomic(path: str, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``path`` whole or not at all: into a temporary file in the same
     directory, renamed over ``path`` once complete (an interrupt or a full disk leaves the old
     file, or none).  A path that exists and is not a regular file (``/dev/stdout``, a FIFO)
     is written directly: renaming over a device would replace it."""
+    mode, enc = ("wb", None) if isinstance(text, bytes) else ("w", "utf-8")
     if os.path.exists(path) and not os.path.isfile(path):
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(path, mode, encoding=enc) as fh:
             fh.write(text)
         return
     path = os.path.realpath(path)       # through a symlink: replace its target, keep the link
@@ -135,7 +136,7 @@ def write_atomic(path: str, text: str) -> None:
     try:
         # mkstemp makes the file private; give it the mode a plain open() would have
         os.chmod(tmp, _mode_for(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, mode, encoding=enc) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -93,6 +93,8 @@ def test_write_keeps_the_old_file_until_the_new_one_is_whole(tmp_path):
     target.write_text("old")
     _stdio.write_atomic(str(target), "new")
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["out.lp"]
+    _stdio.write_atomic(str(target), b"\x89PNG")
+    assert target.read_bytes() == b"\x89PNG" and os.listdir(tmp_path) == ["out.lp"]
 
 
 def test_compile_output_is_written_whole(small):
