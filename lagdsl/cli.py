@@ -440,7 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     real = sys.stdout
     sys.stdout = _Stdout(None if closed else real)
     try:
-        args = _parser().parse_args(argv)
+        try:
+            args = _parser().parse_args(argv)      # --help and --version print to stdout
+        except OutputError as exc:
+            return _output_failed(exc)
         with warnings_as_notes() as notes:
             code = _run(args)
         for note in notes:
