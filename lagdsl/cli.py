@@ -121,6 +121,9 @@ def _parse_kv(items: list[str], what: str) -> dict:
                     raise UsageError("%s %s: the value is not valid JSON: %s at character %d"
                                      % (what, _quoted(item), exc.msg, exc.pos + 1)) from None
                 out[k] = v      # a bare word such as north is a string
+            except ValueError:  # an integer beyond Python's 4300-digit conversion limit
+                raise UsageError("%s %s: a number too long to read; values must fit a float64 "
+                                 "(at most about 1.8e308)" % (what, _quoted(item))) from None
     return out
 
 

@@ -178,6 +178,9 @@ def _split_override(item) -> tuple[str, Any]:
         return key, json.loads(text)
     except json.JSONDecodeError:
         return key, text            # a bare word such as north is a string
+    except ValueError:              # an integer beyond Python's 4300-digit conversion limit
+        raise _err("override %s: a number too long to read; values must fit a float64"
+                   % _show(item), hint=hint) from None
 
 
 # --------------------------------------------------------------------------- sets

@@ -18,6 +18,10 @@ from ..ir.model import Source, Span
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]')
 
 
+# An integer literal longer than Python converts (sys.get_int_max_str_digits(), 4300).
+_LONG_INT = re.compile(r"-?[0-9]{4301,}")
+
+
 class _Repeated(Exception):
     """Raised inside ``json.loads`` when an object repeats a key."""
 
@@ -50,6 +54,13 @@ def parse_object(text: str, path: str, what: str = "data file") -> dict:
         raise LagDataError("key %s is given twice in the same object (first at %s)"
                            % (_short(key), _where(text, first)), _span(path, text, again),
                            source=source, hint="each key of a JSON object appears once") from None
+    except ValueError as e:         # an integer too long for int() (Python's 4300-digit limit)
+        m = _LONG_INT.search(text)
+        if m is None:
+            raise
+        raise LagDataError("a number with %d digits; numbers in data must fit a float64 (at most "
+                           "about 1.8e308)" % len(m.group().lstrip("-")), _span(path, text, m.start(), 1),
+                           source=source) from None
     except RecursionError:
         raise LagDataError("%s nests lists or objects too deeply" % what, Span(path, 1, 1),
                            source=source) from None
