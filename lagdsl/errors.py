@@ -15,10 +15,11 @@ from .ir.model import Source, Span
 #: JSON file, a generated model) is cut to this window with "…" at the cut ends.
 WINDOW = 60
 
-# C0 and C1 controls (but tab and newline), DEL, and the invisible format characters that
-# reorder or hide text on a terminal (bidi overrides and isolates, zero-width characters).
+# C0 and C1 controls (but tab and newline), DEL, the invisible format characters that
+# reorder or hide text on a terminal (bidi overrides and isolates, zero-width characters), and
+# lone surrogates (JSON's "\ud800"), which no terminal encoding can write.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e"
-                          "\u2066-\u2069\ufeff]")
+                          "\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def printable(text: str, keep_newlines: bool = True) -> str:
