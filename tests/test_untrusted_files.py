@@ -187,3 +187,39 @@ def test_a_repeated_key_is_found_where_it_is(obj, rng):
     line = text.split("\n")[span.line - 1]
     assert json.loads(line[span.col - 1:span.end_col - 1]) == key
     assert span.line == text.count("\n") + 1
+
+
+# --- any JSON data: a result or a LagError, never an internal error --------------------------
+
+FUZZ_MODEL = """\
+set S
+param n default 2
+param w[S] default 1
+graph G
+var x[S] >= 0, <= n
+var y[G.nodes] >= 0, <= 1
+maximize s: sum(k in S) w[k]*x[k] + sum(v in G.nodes) y[v]
+"""
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["a", "b", "g.txt", "../g.txt", "/dev/zero", "\x1b[2J", "\ud800"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["a", "b", "1", "edges", "nodes", "file", "generator", "weights", "directed", "n"]),
+        inner, max_size=3),
+    max_leaves=10)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.dictionaries(st.sampled_from(["S", "n", "w", "G", "x", "N", "s"]), _values, max_size=4))
+def test_any_json_data_gives_a_model_or_a_lag_error(tmp_path_factory, data):
+    import json
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "m.lag").write_text(FUZZ_MODEL)
+    (folder / "g.txt").write_text("0 1\n")
+    (folder / "d.json").write_text(json.dumps(data))
+    try:
+        lagdsl.load(folder / "m.lag", data=str(folder / "d.json"))
+    except LagError as e:
+        e.format().encode("utf-8")          # printable: no lone surrogate, no raw escape
+        assert "\x1b" not in e.format()
