@@ -223,3 +223,27 @@ def test_any_json_data_gives_a_model_or_a_lag_error(tmp_path_factory, data):
     except LagError as e:
         e.format().encode("utf-8")          # printable: no lone surrogate, no raw escape
         assert "\x1b" not in e.format()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["solver", "verbose", "time_limit", "mip_gap", "binary_products", "solver_args"]),
+       st.text(max_size=12) | st.sampled_from(["nan", "inf", "-0", "1e400", "true", "1", "0.5", "a=1;b"]))
+def test_any_option_text_is_taken_or_refused(name, value):
+    import math
+
+    from lagdsl.backend import coerce_options, get_backend
+    from lagdsl.errors import BackendRefusal
+    b = get_backend("cvxpy")
+    try:
+        v = coerce_options(b, {name: value})[name]
+    except BackendRefusal as e:
+        assert e.message.startswith("option %s" % name)
+        return
+    if name in ("time_limit", "mip_gap"):
+        assert math.isfinite(v) and v >= 0 and (name == "time_limit" or v < 1)
+    elif name == "verbose":
+        assert isinstance(v, bool)
+    elif name == "solver_args":
+        assert isinstance(v, dict)
+    else:
+        assert v in b.options[name][2].values
