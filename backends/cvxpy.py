@@ -69,6 +69,7 @@ from lagdsl.lower.instance import (Instance, constraint_rows, bound_vector, lowe
                                    unflatten, variable_arrays)
 from lagdsl.lower.numeric import NumericAlgebra, objective_value, point_violation
 from lagdsl.lower.poly import NotPolynomial, PolyBatch, Quad
+from lagdsl.options import assignments, boolean, choice, number, unknown_keys
 from lagdsl.lower.rows import Rows, segment_matrix
 from lagdsl.passes.base import (Chain, PassError, Solution, binary_mask, column_label, linear_part,
                                 polys)
@@ -86,6 +87,9 @@ STATUS = {
     cp.UNBOUNDED: "unbounded", cp.UNBOUNDED_INACCURATE: "unbounded",
     cp.USER_LIMIT: "limit", cp.SOLVER_ERROR: "error",
 }
+
+#: The ``solver_args`` validator (also used to read the option back in ``solver_options``).
+SOLVER_ARGS = assignments()
 
 #: Solvers that take integer unknowns with quadratic or second-order-cone parts.
 MIQP_SOLVERS = ("SCIP", "GUROBI", "CPLEX", "MOSEK", "XPRESS", "COPT")
@@ -786,7 +790,9 @@ def solver_options(solver: str, opts: dict, integer: bool) -> dict:
         if integer and gap is not None:
             kw["mip_rel_gap"] = float(gap)
     elif solver == "SCIP":
-        params = {}
+        # Ctrl-C is lagdsl's to handle (exit 130, see lagdsl._stdio.run_interruptible), not a
+        # SCIP limit that returns an incumbent with status "limit".
+        params = {"misc/catchctrlc": False}
         if t > 0:
             params["limits/time"] = t
         if gap is not None:
@@ -801,36 +807,61 @@ def solver_options(solver: str, opts: dict, integer: bool) -> dict:
             kw["TimeLimit"] = t
         if gap is not None:
             kw["MIPGap"] = float(gap)
-    extra = parse_solver_args(opts.get("solver_args") or "")
+    extra = parse_solver_args(opts.get("solver_args") or {})
     if solver == "HIGHS" and extra:
         # HiGHS's own option names may clash with cvxpy's keywords (``solver=ipm``)
         kw["highs_options"] = extra
+    elif solver == "SCIP" and extra:
+        kw.setdefault("scip_params", {}).update(extra)      # SCIP's parameters by their names
     else:
         kw.update(extra)
     return kw
 
 
-def parse_solver_args(text: str) -> dict:
-    """``"presolve=off;threads=2"`` -> ``{"presolve": "off", "threads": 2}`` (numbers and
-    true/false converted)."""
-    out: dict[str, Any] = {}
-    for item in filter(None, (t.strip() for t in text.replace(",", ";").split(";"))):
-        if "=" not in item:
-            raise BackendRefusal("solver_args: expected k=v, got %r" % item)
-        k, v = (t.strip() for t in item.split("=", 1))
-        low = v.lower()
-        if low in ("true", "false"):
-            out[k] = low == "true"
-            continue
-        for conv in (int, float):
-            try:
-                out[k] = conv(v)
-                break
-            except ValueError:
-                pass
-        else:
-            out[k] = v
-    return out
+def parse_solver_args(value) -> dict:
+    """``"presolve=off;threads=2"`` (or the dict the option's validator made of it) ->
+    ``{"presolve": "off", "threads": 2}`` (numbers and true/false converted)."""
+    return SOLVER_ARGS("solver_args", value) if value else {}
+
+
+def check_solver_args(solver: str, settings: dict) -> None:
+    """Refuse ``solver_args`` keys the chosen solver does not have, where its settings can
+    be listed (HiGHS, SCIP, Clarabel); other solvers report unknown keys when solving."""
+    if not settings:
+        return
+    if solver == "HIGHS":
+        import highspy
+        with stdout_redirected(to_stderr=False):         # HiGHS prints a banner and errors
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+            bad = [k for k in settings if h.getOptionType(k)[0] != highspy.HighsStatus.kOk]
+        if bad:     # the names to suggest: the options HiGHS's Python binding lists
+            names = [a for a in dir(highspy.HighsOptions()) if not a.startswith("_")]
+            unknown_keys("solver_args", {bad[0]: settings[bad[0]]}, names, "HiGHS")
+    elif solver == "SCIP":
+        import pyscipopt
+        unknown_keys("solver_args", settings, pyscipopt.Model().getParams(), "SCIP")
+    elif solver == "CLARABEL":
+        import clarabel
+        unknown_keys("solver_args", settings, {a for a in dir(clarabel.DefaultSettings())
+                                               if not a.startswith("_")}, "Clarabel")
+
+
+def mip_progress(ss, objective: float, maximize: bool) -> dict:
+    """``mip_gap`` and ``bound`` (in the user's sense) of a mixed-integer solve that stopped
+    before proving optimality, from HiGHS's own statistics (``mip_gap``, ``mip_dual_bound``);
+    empty for solvers whose cvxpy interface does not pass them on (SCIP's keeps only the
+    status, value and point).  The bound is moved by the same offset that separates the
+    solver's incumbent value from the measured ``objective``, so constant terms and the
+    sense are the user's."""
+    info = getattr(ss, "extra_stats", None) if ss is not None else None
+    if info is None or not hasattr(info, "mip_gap"):
+        return {}
+    gap, bound, incumbent = info.mip_gap, info.mip_dual_bound, info.objective_function_value
+    if not (np.isfinite(gap) and np.isfinite(bound) and np.isfinite(incumbent)):
+        return {}
+    sign = -1.0 if maximize else 1.0
+    return {"mip_gap": float(gap), "bound": float(objective + sign * (bound - incumbent))}
 
 
 class CvxpyProgram(Program):
@@ -843,6 +874,7 @@ class CvxpyProgram(Program):
         self.t_lower = t_lower
         self.solver = pick_solver(low, opts["solver"])
         self.used_solver, self.run_notes = self.solver, []   # what the last solve() used, saw
+        check_solver_args(self.solver, parse_solver_args(opts.get("solver_args")))
 
     def emit(self, fmt: str) -> str:
         """LP or MPS text of the model (from :mod:`lagdsl.export`, imported when asked)."""
@@ -1005,6 +1037,8 @@ class CvxpyProgram(Program):
         if status != cp.SOLVER_ERROR and low.problem.compilation_time is not None:
             res.times["canonicalize"] = float(low.problem.compilation_time)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
+        if low.integer and res.objective is not None and lstatus in ("limit", "feasible"):
+            stats.update(mip_progress(ss, res.objective, isinstance(low.problem.objective, cp.Maximize)))
         return res
 
     @staticmethod
@@ -1060,14 +1094,19 @@ class CvxpyBackend(Backend):
     description = "convex and mixed-integer convex models via cvxpy (HiGHS, Clarabel, SCIP)"
     options = {
         "solver": ("auto", "cvxpy solver name, or auto: HIGHS for LP/MILP, CLARABEL for "
-                           "continuous QP/SOCP/exp-cone, SCIP for mixed-integer QP/SOCP"),
-        "verbose": (False, "show the solver's log (on stderr; stdout stays clean)"),
-        "time_limit": (0.0, "seconds; 0 means no limit"),
-        "mip_gap": (1e-4, "relative MIP gap at which a mixed-integer solve stops as optimal"),
+                           "continuous QP/SOCP/exp-cone, SCIP for mixed-integer QP/SOCP",
+                   choice("auto", *sorted(cp.installed_solvers()), fold_case=True)),
+        "verbose": (False, "show the solver's log (on stderr; stdout stays clean)", boolean()),
+        "time_limit": (0.0, "seconds; 0 means no limit", number(0)),
+        "mip_gap": (1e-4, "relative MIP gap at which a mixed-integer solve stops as optimal",
+                    number(0, 1, high_open=True)),
         "binary_products": ("auto", "linearize | keep | auto: products of binaries become "
-                                    "linear rows unless the solver is a MIQP solver"),
+                                    "linear rows unless the solver is a MIQP solver",
+                            choice("linearize", "keep", "auto")),
         "solver_args": ("", "extra options for the solver as k=v;k=v (e.g. presolve=off for "
-                            "HiGHS, whose presolve is slow on one very long dense row)"),
+                            "HiGHS, whose presolve is slow on one very long dense row); keys "
+                            "are checked against HiGHS's, SCIP's and Clarabel's settings",
+                        SOLVER_ARGS),
     }
     emits = ("lp", "mps")
 

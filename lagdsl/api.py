@@ -128,14 +128,21 @@ class Model:
             raise exc.with_source(self.ir.source)
 
     def solve(self, backend: str = "cvxpy", seed: int | None = None, **options) -> Result:
-        """Compile for ``backend`` and solve; returns a :class:`~lagdsl.result.Result`."""
+        """Compile for ``backend`` and solve; returns a :class:`~lagdsl.result.Result`.
+
+        Python warnings raised meanwhile (cvxpy's, numpy's, torch's) are not printed: each
+        becomes one line in ``result.stats["notes"]``."""
+        from ._stdio import warnings_as_notes
         t0 = time.perf_counter()
-        program = self.compile(backend, seed=seed, **options)
-        t1 = time.perf_counter()
-        try:
-            result = program.solve()
-        except LagError as exc:
-            raise exc.with_source(self.ir.source)
+        with warnings_as_notes() as caught:
+            program = self.compile(backend, seed=seed, **options)
+            t1 = time.perf_counter()
+            try:
+                result = program.solve()
+            except LagError as exc:
+                raise exc.with_source(self.ir.source)
+        notes = result.stats.setdefault("notes", [])
+        notes.extend(n for n in caught if n not in notes)
         t2 = time.perf_counter()
         if not result.backend:
             result.backend = backend
@@ -183,16 +190,6 @@ def _refusal_text(r) -> str:
     return ("%s: %s" % (span, r.reason)) if span is not None else str(r.reason)
 
 
-def _read_model_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise LagError("cannot read model file %s: not UTF-8 text (byte %d)" % (path, exc.start)) from None
-    except OSError as exc:
-        raise LagError("cannot read model file %s: %s" % (path, exc.strerror or exc)) from None
-
-
 def _ir_document(text: str):
     """The parsed document when ``text`` is JSON that declares itself lagdsl IR by its
     ``"format"`` marker, else None.  The first character decides nothing."""
@@ -206,20 +203,23 @@ def _ir_document(text: str):
     return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
 
 
-def load(path, data=None, params: dict | None = None, max_elements: int | None = None) -> Model:
+def load(path, data=None, params: dict | None = None, max_elements: int | None = None,
+         allow_dirs=()) -> Model:
     """Compile the ``.lag`` file at ``path`` with ``data`` (None, a dict, or a JSON file
     path) and ``params`` (overrides such as ``{"n": 20}``).  A lagdsl IR JSON file (from
     ``lagdsl compile --emit ir``; recognised by its ``"format": "lagdsl-ir"`` marker) is read
     back as it is.  ``max_elements`` bounds the size of any one set or declaration
-    (default: from available memory, see :mod:`lagdsl.limits`)."""
+    (default: from available memory, see :mod:`lagdsl.limits`).  Graph files named in the
+    data must lie in the data file's directory (the model's, for a dict) or in one of
+    ``allow_dirs``."""
+    from .frontend.files import check_regular, read_text
     from .limits import limited
     path = os.fspath(path)
     if not os.path.exists(path):
         raise LagError("model file not found: %s" % path)
-    if os.path.isdir(path):
-        raise LagError("%s is a directory, not a model file" % path)
+    check_regular(path, "model file", LagError)     # no FIFO, device or directory: never hang
     with limited(max_elements):
-        text = _read_model_file(path)
+        text = read_text(path, "model file", LagError)
         doc = _ir_document(text)
         if doc is not None:
             if data is not None or params:
@@ -233,7 +233,8 @@ def load(path, data=None, params: dict | None = None, max_elements: int | None =
                 raise
         from .frontend import compile_text
         try:
-            return Model(compile_text(text, path, data, params, os.path.dirname(os.path.abspath(path))))
+            return Model(compile_text(text, path, data, params, os.path.dirname(os.path.abspath(path)),
+                                      allow_dirs))
         except LagError as exc:
             _explain_broken_ir(exc, text, path)
             raise
@@ -261,10 +262,11 @@ def _explain_broken_ir(exc: LagError, text: str, path: str) -> None:
 
 
 def parse(text: str, data=None, params: dict | None = None, path: str = "<string>",
-          base_dir: str | None = None, max_elements: int | None = None) -> Model:
-    """Compile ``.lag`` source text (see :func:`load` for ``data``, ``params`` and
-    ``max_elements``)."""
+          base_dir: str | None = None, max_elements: int | None = None, allow_dirs=()) -> Model:
+    """Compile ``.lag`` source text (see :func:`load` for ``data``, ``params``,
+    ``max_elements`` and ``allow_dirs``)."""
     from .frontend import compile_text
     from .limits import limited
     with limited(max_elements):
-        return Model(compile_text(text, path=path, data=data, params=params, base_dir=base_dir))
+        return Model(compile_text(text, path=path, data=data, params=params, base_dir=base_dir,
+                                  allow_dirs=allow_dirs))

@@ -108,8 +108,11 @@ def coerce_options(backend: Backend, options: dict | None) -> dict:
     out = {k: spec[0] for k, spec in backend.options.items()}
     for k, v in (options or {}).items():
         if k not in backend.options:
-            raise BackendRefusal("backend %s has no option %r; options: %s" % (
-                backend.name, k, ", ".join(sorted(backend.options)) or "none"))
+            import difflib
+            close = difflib.get_close_matches(str(k).lower(), list(backend.options), n=1, cutoff=0.6)
+            raise BackendRefusal("backend %s has no option %r; %soptions: %s" % (
+                backend.name, k, "did you mean %s? " % close[0] if close else "",
+                ", ".join(sorted(backend.options)) or "none"))
         check = validator_of(backend.options[k])
         out[k] = check(k, v) if check is not None else v
     return out

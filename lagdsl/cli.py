@@ -2,27 +2,33 @@
 
 ::
 
-    lagdsl check MODEL [--data F] [--set k=v]...        sizes, class, which backends take it
+    lagdsl check MODEL [--data F] [--allow-dir D] [--set k=v]...   sizes, class, backends
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
     lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
-unbounded or stopped at a limit; 2 a user error (the message, positioned where possible, on
-stderr); 3 an internal error of lagdsl (``--debug`` shows the traceback).  ``solve --json``
-prints exactly one JSON object on stdout; anything a solver prints goes to stderr.
+unbounded, stopped at a limit or ended in error; 2 a user error (the message, positioned where
+possible, on stderr), or output that cannot be written (closed stdout, full disk); 3 an
+internal error of lagdsl (``--debug`` shows the traceback); 130 interrupted (Ctrl-C, at once
+even while a solver in C runs).  ``solve --json`` prints exactly one JSON object on stdout;
+anything a solver prints goes to stderr, and Python warnings become ``note:`` lines there.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import sys
 import traceback
 from collections.abc import Mapping
 
-from ._stdio import stdout_redirected
+from .errors import printable
+from ._stdio import (abandoned_work, reserve_std_fds, run_interruptible, stdout_redirected,
+                     warnings_as_notes, write_atomic)
 
 EXIT_OK, EXIT_NOT_SOLVED, EXIT_USER, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -47,8 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     model_args = argparse.ArgumentParser(add_help=False, parents=[common])
     model_args.add_argument("model", metavar="MODEL", help=".lag file (or IR JSON from --emit ir)")
     model_args.add_argument("--data", metavar="FILE", help="JSON data file (relative to the current directory)")
+    model_args.add_argument("--allow-dir", metavar="DIR", action="append", default=[], dest="allow_dirs",
+                            help="a directory that graph files named in the data may also come from "
+                                 "(by default only the data file's own directory; repeatable)")
     model_args.add_argument("--set", metavar="K=V", action="append", default=[], dest="overrides",
-                            help="override a scalar parameter, e.g. --set n=20 (repeatable)")
+                            help="override a data entry, e.g. --set n=20 or --set w=[1,2,3] (repeatable)")
     model_args.add_argument("--max-elements", metavar="N", type=_positive_int, default=None,
                             help="refuse any set or declaration larger than N elements "
                                  "(default: from available memory; see docs/security.md)")
@@ -73,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("solve", parents=[model_args], help="solve the model with a backend")
     v.add_argument("--backend", "-b", default="cvxpy", help="backend (default cvxpy; see `lagdsl backends`)")
     v.add_argument("--option", "-O", metavar="K=V", action="append", default=[], dest="options",
-                   help="backend option (repeatable), e.g. --option method=alm")
+                   help="backend option (repeatable), e.g. --option time_limit=10; "
+                        "`lagdsl backends` lists each backend's options")
     v.add_argument("--seed", type=int, help="random seed for backends that use one")
     v.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the status line")
@@ -101,23 +111,41 @@ def _positive_int(text: str) -> int:
 
 
 def _parse_kv(items: list[str], what: str) -> dict:
-    """``["k=v", ...]`` -> dict; values parse as JSON when they can, else stay strings."""
+    """``["k=v", ...]`` -> dict; ``--set`` values parse as JSON when they can, else stay
+    strings; ``--option`` values stay strings for ``coerce_options`` to check.  A missing
+    ``=``, an empty name or value, or a name given twice is a usage error."""
+    example = "--set n=20" if what == "--set" else "--option time_limit=10"
     out = {}
     for item in items:
         if "=" not in item:
-            raise UsageError("%s %r: expected NAME=VALUE (e.g. %s)" % (
-                what, item, "--set n=20" if what == "--set" else "--option max_iter=500"))
+            raise UsageError("%s %s: expected NAME=VALUE (e.g. %s)" % (what, _quoted(item), example))
         k, v = (t.strip() for t in item.split("=", 1))
         if not k or not k.replace("_", "a").replace(".", "a").isalnum():
-            raise UsageError("%s %r: %r is not a name" % (what, item, k))
+            raise UsageError("%s %s: %s is not a name (e.g. %s)" % (what, _quoted(item), _quoted(k), example))
+        if not v:
+            raise UsageError("%s %s: the value is empty (e.g. %s)" % (what, _quoted(item), example))
+        if k in out:
+            raise UsageError("%s %s: %s is given twice" % (what, _quoted(item), k))
         if what == "--option":
             out[k] = v  # coerce_options converts to the option's declared type
         else:
             try:
                 out[k] = json.loads(v)
-            except ValueError:
-                out[k] = v
+            except json.JSONDecodeError as exc:
+                if v[:1] in '[{"':     # meant as JSON: a list, an object or a quoted string
+                    raise UsageError("%s %s: the value is not valid JSON: %s at character %d"
+                                     % (what, _quoted(item), exc.msg, exc.pos + 1)) from None
+                out[k] = v      # a bare word such as north is a string
+            except ValueError:  # an integer beyond Python's 4300-digit conversion limit
+                raise UsageError("%s %s: a number too long to read; values must fit a float64 "
+                                 "(at most about 1.8e308)" % (what, _quoted(item))) from None
     return out
+
+
+def _quoted(text: str) -> str:
+    """A command-line word in a message: quoted, control characters escaped, at most 60."""
+    shown = json.dumps(text, ensure_ascii=False)
+    return printable(shown if len(shown) <= 60 else shown[:57] + '..."', False)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -127,13 +155,29 @@ def _load(args):
     path = args.model
     if not os.path.exists(path):
         raise UsageError("model file not found: %s" % path)
-    data = None
-    if args.data:
-        data = os.path.abspath(args.data)
-        if not os.path.exists(data):
-            raise UsageError("data file not found: %s" % args.data)
+    if args.data and not os.path.exists(args.data):
+        raise UsageError("data file not found: %s" % args.data)
+    for d in args.allow_dirs:
+        if not os.path.isdir(d):
+            raise UsageError("--allow-dir %s: not a directory" % d)
     params = _parse_kv(args.overrides, "--set")
-    return load(path, data=data, params=params or None, max_elements=args.max_elements)
+    return load(path, data=args.data or None, params=params or None, max_elements=args.max_elements,
+                allow_dirs=args.allow_dirs)
+
+
+def _error_reason(result) -> str:
+    """Why a solve ended in status ``error``: the backend's message, else what is known."""
+    st = result.stats
+    for key in ("message", "reason", "error"):
+        if st.get(key):
+            return str(st[key])
+    what = ", ".join("%s %s" % (k, st[k]) for k in ("solver", "cvxpy_status") if st.get(k))
+    return "the backend gave no message" + (" (%s)" % what if what else "")
+
+
+def _fmt_gap(gap) -> str:
+    g = float(gap)
+    return "%.3g%%" % (100 * g) if g == g and g != float("inf") else str(g)
 
 
 def _plural(n: int, word: str) -> str:
@@ -165,6 +209,7 @@ def _nonzero(val, limit: int | None) -> tuple[list, int]:
 
 
 def _print_values(name: str, val, limit: int | None, out) -> None:
+    name = printable(name, False)
     if not isinstance(val, Mapping):
         out.write("  %s = %s\n" % (name, _fmt_num(val)))
         return
@@ -173,7 +218,7 @@ def _print_values(name: str, val, limit: int | None, out) -> None:
         out.write("  %s: all %d entries are 0\n" % (name, len(val)))
         return
     for k, x in shown:
-        out.write("  %s[%s] = %s\n" % (name, k, _fmt_num(x)))
+        out.write("  %s[%s] = %s\n" % (name, printable(str(k), False), _fmt_num(x)))
     if len(shown) < n_nz:
         out.write("  ... %d more non-zero value%s of %s not shown (%d of %d entries are non-zero; --all or --json for all)\n"
                   % (n_nz - len(shown), "" if n_nz - len(shown) == 1 else "s", name, n_nz, len(val)))
@@ -183,6 +228,11 @@ def _print_values(name: str, val, limit: int | None, out) -> None:
 
 # --- commands --------------------------------------------------------------------------------
 
+def _say(text: str) -> None:
+    """Print one line of a report that may hold a user's text (labels, paths), escaped."""
+    print(printable(text, False))
+
+
 def cmd_check(args) -> int:
     model = _load(args)
     with stdout_redirected(to_stderr=True):
@@ -191,30 +241,31 @@ def cmd_check(args) -> int:
         print(json.dumps(info))
         return EXIT_OK
     s = info["sizes"]
-    print("model %s%s" % (info["model"], " (%s)" % info["source"] if info["source"] else ""))
-    print("  " + ", ".join(_plural(s[k], w) for k, w in (
+    _say("model %s%s" % (info["model"], " (%s)" % info["source"] if info["source"] else ""))
+    _say("  " + ", ".join(_plural(s[k], w) for k, w in (
         ("sets", "set"), ("params", "param"), ("variables", "variable"))) +
         " (%s), " % _plural(s["unknowns"], "unknown") +
         ", ".join(_plural(s[k], w) for k, w in (("constraints", "constraint"), ("fields", "field"))))
     cls = info["class"]
-    print("  class: %s" % (cls["kind"] or "unknown"))
+    _say("  class: %s" % (cls["kind"] or "unknown"))
     for r in cls["reasons"]:
-        print("    - %s" % r)
-    print("backends:")
+        _say("    - %s" % r)
+    _say("backends:")
     width = max((len(n) for n in info["backends"]), default=0)
     for name, e in info["backends"].items():
         if e["accepts"]:
-            print("  %-*s  accepts" % (width, name))
+            _say("  %-*s  accepts" % (width, name))
         else:
-            print("  %-*s  refuses: %s" % (width, name, e["reasons"][0] if e["reasons"] else "(no reason given)"))
+            _say("  %-*s  refuses: %s" % (width, name, e["reasons"][0] if e["reasons"] else "(no reason given)"))
             for r in e["reasons"][1:]:
-                print("  %-*s           %s" % (width, "", r))
+                _say("  %-*s           %s" % (width, "", r))
     return EXIT_OK
 
 
 def cmd_show(args) -> int:
     model = _load(args)
-    sys.stdout.write(model.to_latex() + "\n" if args.latex else model.to_text())
+    # Set elements from data may hold terminal escapes: shown escaped, like every message.
+    sys.stdout.write(printable(model.to_latex() + "\n" if args.latex else model.to_text()))
     return EXIT_OK
 
 
@@ -223,10 +274,11 @@ def cmd_compile(args) -> int:
     options = _parse_kv(args.options, "--option")
     with stdout_redirected(to_stderr=True):
         text = model.emit(args.emit, backend=args.backend, **options)
+    if str(args.emit).lower().lstrip(".") in ("text", "lag", "latex", "tex"):
+        text = printable(text)      # as `show`: data strings may hold terminal escapes
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            write_atomic(args.output, text)
         except OSError as exc:
             raise UsageError("cannot write %s: %s" % (args.output, exc.strerror or exc))
         print("wrote %s (%s)" % (args.output, args.emit), file=sys.stderr)
@@ -241,8 +293,14 @@ def cmd_solve(args) -> int:
         _check_plot(args.backend)
     model = _load(args)
     options = _parse_kv(args.options, "--option")
-    with stdout_redirected(to_stderr=True), showing_progress(not (args.quiet or args.json)):
-        result = model.solve(args.backend, seed=args.seed, **options)
+    with warnings_as_notes() as caught, stdout_redirected(to_stderr=True), \
+            showing_progress(not (args.quiet or args.json)):
+        # In a worker thread: Ctrl-C is seen at once even while a solver in C runs.
+        result = run_interruptible(model.solve, args.backend, seed=args.seed, **options)
+    notes = result.stats.setdefault("notes", [])
+    notes.extend(n for n in caught if n not in notes)
+    for note in notes:
+        print("note: %s" % printable(str(note), False), file=sys.stderr)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
     _print_result(args, model, result)
     if args.plot:       # after the result is out: a failing plot never costs the user the answer
@@ -292,6 +350,11 @@ def _print_result(args, model, result) -> None:
         if ob is not None:
             line += " (%s %s)" % (ob.sense, ob.name)
     out.write(line + "\n")
+    if result.status == "error":
+        out.write("reason: %s\n" % printable(_error_reason(result), False))
+    if result.stats.get("mip_gap") is not None:
+        out.write("stopped with a MIP gap of %s to the bound %s\n" % (
+            _fmt_gap(result.stats["mip_gap"]), _fmt_num(result.stats.get("bound"))))
     if args.quiet:
         return
     extra = ["backend: %s" % (result.backend or args.backend)]
@@ -354,9 +417,82 @@ COMMANDS = {"check": cmd_check, "show": cmd_show, "compile": cmd_compile, "solve
             "backends": cmd_backends}
 
 
+class OutputError(OSError):
+    """Writing the command's output to stdout failed (closed, full disk, broken pipe)."""
+
+
+class _Stdout:
+    """``sys.stdout`` for the duration of a command: a failed write or flush becomes an
+    :class:`OutputError`, told apart from any other ``OSError``; a process started without a
+    stdout gets one whose every write fails that way."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        if self._stream is None:
+            raise OutputError(9, "it is closed")
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror or str(exc)) from None
+
+    def flush(self):
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror or str(exc)) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
-    args = _parser().parse_args(argv)
+    closed_fds = reserve_std_fds()
+    closed = 1 in closed_fds or sys.stdout is None
+    if 2 in closed_fds or sys.stderr is None:
+        # print(file=None) would write messages to stdout, into the JSON a caller parses
+        sys.stderr = open(os.devnull, "w")
+    real = sys.stdout
+    sys.stdout = _Stdout(None if closed else real)
+    try:
+        try:
+            args = _parser().parse_args(argv)      # --help and --version print to stdout
+        except OutputError as exc:
+            return _output_failed(exc)
+        with warnings_as_notes() as notes:
+            code = _run(args)
+        for note in notes:
+            print("note: %s" % printable(note, False), file=sys.stderr)
+        try:
+            sys.stdout.flush()
+        except OutputError as exc:
+            code = _output_failed(exc)
+    finally:
+        cur = sys.stdout
+        if isinstance(cur, _Stdout):    # devnull after a failed write, else the original
+            sys.stdout = cur._stream if cur._stream is not None else real
+    return code
+
+
+def _output_failed(exc: OSError) -> int:
+    """A result that could not be written (stdout closed, disk full): one line, exit 2; the
+    unwritten rest is dropped so that Python's own flush at exit does not fail again.  A
+    broken pipe (``lagdsl show M | head``: the reader is done) is no error."""
+    code = EXIT_OK
+    if exc.errno != errno.EPIPE:
+        print("error: cannot write to standard output: %s" % str(exc.strerror or exc).lower(),
+              file=sys.stderr)
+        code = EXIT_USER
+    with contextlib.suppress(OSError):
+        sys.stdout = _Stdout(open(os.devnull, "w"))
+    return code
+
+
+def _run(args) -> int:
     debug = getattr(args, "debug", False)
     try:
         from .errors import LagError
@@ -365,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print("error: %s" % exc, file=sys.stderr)
+        print("error: %s" % printable(str(exc)), file=sys.stderr)
         return EXIT_USER
     except LagError as exc:  # type: ignore[misc]
         print(exc.format(), file=sys.stderr)
@@ -373,20 +509,23 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         return EXIT_USER
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        print("error: %s" % exc, file=sys.stderr)
+        print("error: %s" % printable(str(exc)), file=sys.stderr)
         return EXIT_USER
     except UnicodeDecodeError as exc:
-        print("error: %s is not UTF-8 text (%s)" % (getattr(args, "model", "input"), exc.reason), file=sys.stderr)
+        print("error: %s is not UTF-8 text (%s)" % (printable(getattr(args, "model", "input")), exc.reason),
+              file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        if abandoned_work():
+            # A solver in C is still running in a worker thread: waiting for it, or letting
+            # the interpreter tear it down under it, would hang or abort.  Nothing is left
+            # half-written (files are written whole), so end here.
+            sys.stderr.flush()
+            os._exit(130)
         return 130
-    except BrokenPipeError:  # e.g. `lagdsl show M | head`
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:  # pragma: no cover
-            pass
-        return EXIT_OK
+    except OutputError as exc:      # writing the result: a closed stdout, a full disk
+        return _output_failed(exc)
     except Exception as exc:  # a bug in lagdsl, not the user's fault
         print("internal error in lagdsl (please report): %s: %s" % (type(exc).__name__, exc), file=sys.stderr)
         if debug:

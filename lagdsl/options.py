@@ -36,13 +36,17 @@ class Validator:
 
 
 class choice(Validator):
-    """One of a fixed set of strings (compared after stripping; case-sensitive)."""
+    """One of a fixed set of strings (compared after stripping; case-sensitive unless
+    ``fold_case``, which returns the value as declared: ``highs`` -> ``HIGHS``)."""
 
-    def __init__(self, *values: str):
+    def __init__(self, *values: str, fold_case: bool = False):
         self.values = tuple(values)
+        self.fold_case = fold_case
 
     def __call__(self, name, value):
         v = value.strip() if isinstance(value, str) else value
+        if self.fold_case and isinstance(v, str):
+            v = next((c for c in self.values if c.lower() == v.lower()), v)
         if v not in self.values:
             raise self.fail(name, value)
         return v
@@ -170,6 +174,59 @@ class optional(Validator):
 
     def describe(self) -> str:
         return "none or " + self.inner.describe()
+
+
+class assignments(Validator):
+    """Settings passed through to a solver: ``k=v;k=v`` from the command line (``,`` also
+    separates), or a dict from Python; returns a dict whose values are numbers, ``true`` /
+    ``false`` or strings.  Which keys exist is for the backend to check once it knows the
+    solver (see :func:`unknown_keys`)."""
+
+    def __call__(self, name, value):
+        if isinstance(value, dict):
+            if not all(isinstance(k, str) and k for k in value):
+                raise self.fail(name, value)
+            return dict(value)
+        if not isinstance(value, str):
+            raise self.fail(name, value)
+        out: dict[str, Any] = {}
+        for item in filter(None, (t.strip() for t in value.replace(",", ";").split(";"))):
+            k, eq, v = (t.strip() for t in item.partition("="))
+            if not eq or not k or not v:
+                raise OptionError("option %s: %r is not k=v; expected %s" % (name, item, self.describe()))
+            if k in out:
+                raise OptionError("option %s: %s is given twice" % (name, k))
+            out[k] = _setting(v)
+        return out
+
+    def describe(self) -> str:
+        return "k=v pairs separated by ; (e.g. presolve=off;threads=2)"
+
+
+def _setting(v: str):
+    """A solver setting from text: true/false, an integer, a finite float, else the text."""
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    for conv in (int, float):
+        try:
+            x = conv(v)
+        except ValueError:
+            continue
+        if conv is float and not math.isfinite(x):
+            break
+        return x
+    return v
+
+
+def unknown_keys(name: str, settings: dict, known, what: str) -> None:
+    """Refuse the first key of ``settings`` not in ``known`` (a container of names), naming
+    the closest known ones; ``what`` says whose settings they are ("HiGHS options")."""
+    import difflib
+    for k in settings:
+        if k not in known:
+            close = difflib.get_close_matches(k, list(known), n=3, cutoff=0.6)
+            raise OptionError("option %s: %s has no setting %r%s" % (
+                name, what, k, "; did you mean %s?" % ", ".join(close) if close else ""))
 
 
 def implied(default: Any) -> Validator | None:

@@ -8,11 +8,13 @@ when plotting.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 
 import numpy as np
 
+from ._stdio import write_atomic
 from .errors import LagError
 from .history import History
 
@@ -68,12 +70,11 @@ def save_plot(result, path: str, title: str | None = None) -> int:
         ax.set_visible(False)
     fig.suptitle(title or "%s: %s" % (result.backend, result.status))
     fig.tight_layout()
-    tmp = "%s.tmp%d%s" % (path, os.getpid(), os.path.splitext(path)[1])
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)          # no half-written figure under the user's name
+        fig.savefig(buf, dpi=110, format=os.path.splitext(path)[1].lstrip(".").lower() or None)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # Whole or not at all, and never a rename over a device such as /dev/stdout.
+    write_atomic(path, buf.getvalue())
     return count

@@ -557,9 +557,10 @@ def test_quadratic_constraint_refused():
     for fmt in FORMATS:
         with pytest.raises(BackendRefusal) as e:
             emit(m, fmt)
-        assert "%s export needs linear constraints: constraint ball is quadratic" % fmt.upper() in e.value.message
+        assert e.value.message == ("%s export cannot write constraint ball: it is quadratic in the "
+                                   "unknowns; an %s file holds linear constraints only" % (fmt.upper(), fmt.upper()))
         assert e.value.span == Span("ball.lag", 4, 12)
-    with pytest.raises(BackendRefusal, match="constraint ball is quadratic"):
+    with pytest.raises(BackendRefusal, match="constraint ball: it is quadratic"):
         write_lp(lower_instance(m))
 
 
@@ -569,21 +570,42 @@ def test_nonlinear_constraint_and_objective_refused():
     b.minimize("obj", x)
     c = b.subject_to("grow", sympy.exp(x) <= 3)
     c.span = Span("nl.lag", 2, 1)
-    with pytest.raises(BackendRefusal, match="constraint grow is not linear") as e:
+    with pytest.raises(BackendRefusal) as e:
         emit(b.build(), "lp")
+    assert e.value.message == ("LP export cannot write constraint grow: it takes exp of an unknown; "
+                               "an LP file holds linear constraints only")
     assert e.value.span.line == 2
     b2 = ModelBuilder("nlobj")
     y = b2.var("y", ())
     b2.minimize("wiggle", sympy.sin(y))
     b2.model.objective.span = Span("o.lag", 7, 3)
-    with pytest.raises(BackendRefusal, match="objective wiggle is not") as e:
+    with pytest.raises(BackendRefusal) as e:
         emit(b2.build(), "mps")
+    assert e.value.message == ("MPS export cannot write objective wiggle: it takes sin of an unknown; "
+                               "an MPS file holds linear and quadratic objectives only")
     assert e.value.span.line == 7
     b3 = ModelBuilder("cubic")
     z = b3.var("z", ())
     b3.minimize("c", z ** 3)
-    with pytest.raises(BackendRefusal, match="objective c"):
+    with pytest.raises(BackendRefusal, match="objective c: it raises an unknown to the power 3;"):
         emit(b3.build(), "lp")
+
+
+def test_refusal_counts_the_degree_of_the_whole_product():
+    m = _parse("var x[1..4] >= 1, <= 2\nminimize f: x[1]*x[2]*x[3]*x[4]\n"
+               "subject to c: 2*x[1]*(x[2] + x[3])^2 + x[4] <= 9\n")
+    with pytest.raises(BackendRefusal) as e:
+        emit(m, "lp")
+    assert e.value.message == ("LP export cannot write constraint c: it is of degree 3 in the "
+                               "unknowns; an LP file holds linear constraints only")
+    m = _parse("var x[1..4] >= 1, <= 2\nminimize f: x[1]*x[2]*x[3]*x[4]\n")
+    with pytest.raises(BackendRefusal) as e:
+        emit(m, "lp")
+    assert e.value.message == ("LP export cannot write objective f: it is of degree 4 in the "
+                               "unknowns; an LP file holds linear and quadratic objectives only")
+    m = _parse("var x[1..3]\nminimize worst: norminf(i in 1..3) x[i]\n")
+    with pytest.raises(BackendRefusal, match="objective worst: it takes norminf of unknowns; "):
+        emit(m, "mps")
 
 
 def test_field_model_refused():
@@ -643,5 +665,5 @@ def test_lag_refusal_points_at_the_line():
     with pytest.raises(BackendRefusal) as e:
         emit(m, "mps")
     text = e.value.format()
-    assert "5:12: refused: MPS export needs linear constraints: constraint ball is quadratic" in text
+    assert "5:12: refused: MPS export cannot write constraint ball: it is quadratic in the unknowns" in text
     assert "subject to ball: sum(i in I) x[i]^2 <= 1" in text

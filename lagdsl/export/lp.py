@@ -121,8 +121,9 @@ def check_exportable(inst, fmt: str = "LP") -> None:
             key = (rows * max(inst.N, 1) + i) * max(inst.N, 1) + j
             _, inv = np.unique(key, return_inverse=True)
             if np.any(np.bincount(inv.reshape(-1), weights=q.coef) != 0):
-                raise BackendRefusal("%s needs linear constraints: constraint %s is quadratic"
-                                     % (what, blk.name), blk.constraint.span, source=model.source)
+                raise BackendRefusal("%s cannot write constraint %s: it is quadratic in the unknowns; "
+                                     "an %s file holds linear constraints only" % (what, blk.name, fmt),
+                                     blk.constraint.span, source=model.source)
     if inst.N == 0:
         raise BackendRefusal("%s needs at least one unknown: model %s has none" % (what, model.name),
                              source=model.source)

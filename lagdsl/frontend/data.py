@@ -30,6 +30,8 @@ from ..errors import LagDataError
 from ..ir.model import Source, Span
 from ..ir.values import ParamValue, SetFamilyValue, SetValue, norm_element
 from ..limits import check_graph_generator
+from .files import FileScope, check_regular, read_text
+from .jsontext import parse_object
 
 nx = lazy_import("networkx")
 
@@ -137,14 +139,23 @@ def data_base_dir(source, base_dir=None) -> str | None:
     return os.path.dirname(os.path.abspath(_resolve(source, base_dir)))
 
 
+class DataFile(dict):
+    """The object of a JSON data file, remembering its text (``source``) so that a later
+    error about a key can point at the key."""
+
+    source: Source | None = None
+
+
 def load_data(source, base_dir=None) -> dict:
     """Load model data.
 
     ``source`` is None (no data: ``{}``), a dict (returned as a shallow copy) or the path of a
     JSON file holding one object (a relative path resolves against ``base_dir`` when given).
-    A syntax error is a :class:`LagDataError` at the JSON file's ``line:col``; a missing file is
-    one naming the path.  Relative paths *inside* the data resolve against the file's
-    directory: callers pass :func:`data_base_dir` ``(source, base_dir)`` to :func:`load_graph`.
+    A syntax error or a key given twice in one object is a :class:`LagDataError` at the JSON
+    file's ``line:col``; a missing, special (FIFO, device, directory) or non-UTF-8 file is one
+    naming the path.  A file's data is a :class:`DataFile` (its ``source`` kept for
+    positions).  Relative paths *inside* the data resolve against the file's directory:
+    callers pass :func:`data_base_dir` ``(source, base_dir)`` to :func:`load_graph`.
     """
     if source is None:
         return {}
@@ -152,26 +163,14 @@ def load_data(source, base_dir=None) -> dict:
         return dict(source)
     path = _resolve(source, base_dir)
     text = _read_text(path, "data file")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise _err("invalid JSON in data file: %s" % e.msg, Span(path, e.lineno, e.colno),
-                   Source(path, text)) from None
-    if not isinstance(data, dict):
-        raise _err("data file must hold one JSON object {\"name\": value, ...}; it holds %s"
-                   % _show_kind(data), Span(path, 1, 1), Source(path, text))
-    return data
+    out = DataFile(parse_object(text, path))
+    out.source = Source(path, text)
+    return out
 
 
-def _read_text(path: str, what: str) -> str:
-    """The text of ``path``; a missing or unreadable file is a data error naming it."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise _err("%s not found: %s" % (what, path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise _err("cannot read %s %s: %s" % (what, path, e)) from None
+def _read_text(path: str, what: str, quote: bool = True) -> str:
+    """The text of ``path``: a regular UTF-8 file of bounded size (see :mod:`.files`)."""
+    return read_text(path, what, quote=quote)
 
 
 def apply_overrides(data: dict, overrides) -> dict:
@@ -207,6 +206,9 @@ def _split_override(item) -> tuple[str, Any]:
         return key, json.loads(text)
     except json.JSONDecodeError:
         return key, text            # a bare word such as north is a string
+    except ValueError:              # an integer beyond Python's 4300-digit conversion limit
+        raise _err("override %s: a number too long to read; values must fit a float64"
+                   % _show(item), hint=hint) from None
 
 
 # --------------------------------------------------------------------------- sets
@@ -655,7 +657,8 @@ def _generator_function(name, gen, span, source):
 
 
 def _graph_file(name, path, base_dir, directed, span, source) -> nx.Graph:
-    full = _resolve(path, base_dir)
+    full = FileScope.of(base_dir).resolve(path, "graph %s" % name, span, source)
+    check_regular(full, "graph file")
     ext = os.path.splitext(full)[1].lower()
     if ext == ".graphml":
         G = _read_graphml(name, full)
@@ -669,13 +672,15 @@ def _graph_file(name, path, base_dir, directed, span, source) -> nx.Graph:
 
 def _read_graphml(name, path) -> nx.Graph:
     """A GraphML file; it says itself whether it is directed."""
-    text = _read_text(path, "graph file")
+    # A file named inside data may be anything the user let it reach: messages give its
+    # line:col and the offending token, never its lines.
+    text = _read_text(path, "graph file", quote=False)
     try:
         G = nx.parse_graphml(text)
     except ET.ParseError as e:
         line, col = getattr(e, "position", (1, 0))
-        raise _err("graph %s: invalid GraphML: %s" % (name, e), Span(path, line, col + 1),
-                   Source(path, text)) from None
+        raise _err("graph %s: invalid GraphML: %s" % (name, str(e).split(":")[0]),
+                   Span(path, line, col + 1)) from None
     except (nx.NetworkXError, ValueError, KeyError) as e:
         raise _err("graph %s: invalid GraphML in %s: %s" % (name, path, e)) from None
     return _int_labels(G)
@@ -691,8 +696,8 @@ def _int_labels(G) -> nx.Graph:
 def _read_edge_list(name, path, directed) -> nx.Graph:
     """``u v [weight]`` per line, whitespace or comma separated; ``#`` starts a comment.  A
     first line whose third column is not a number is a header naming that attribute."""
-    text = _read_text(path, "graph file")
-    src = Source(path, text)
+    text = _read_text(path, "graph file", quote=False)
+    src = None          # never quote lines of a file named inside data (see _read_graphml)
     G = nx.DiGraph() if directed else nx.Graph()
     attr, with_weight = "weight", None
     for lineno, line in enumerate(text.splitlines(), 1):
