@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 
 from lagdsl.backend import Backend, Program, Refusal, coerce_options
+from lagdsl.errors import BackendRefusal
 from lagdsl.history import History
 from lagdsl.ir.classify import classify
 from lagdsl.ir.model import Model
@@ -55,10 +56,11 @@ class LagrangianProgram(Program):
                  "tape_nodes": len(nlp.tape.nodes)}
         if stats["inner"] is None:
             del stats["inner"]
-        if opts["relax"] and any(v.domain != "real" for v in self.model.vars.values()):
-            stats["notes"] = ["relax=true: integer and binary variables were solved as continuous "
-                              "(values are rounded in the result; max_violation counts integrality)"]
-        res = build_result(nlp, outcome, stats, history)
+        relax = opts["relax"] and any(v.domain != "real" for v in self.model.vars.values())
+        if relax:
+            stats["notes"] = ["relax=true: integer and binary variables were solved as continuous; "
+                              "values and max_violation are those of the relaxation"]
+        res = build_result(nlp, outcome, stats, history, relax)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
         return res
 
@@ -87,9 +89,9 @@ class LagrangianBackend(Backend):
         "rho": (10.0, "initial penalty parameter", number(0, low_open=True)),
         "rho_factor": (10.0, "penalty growth when the violation stalls", number(1, low_open=True)),
         "rho_max": (1e8, "cap on the penalty parameter", number(0, low_open=True)),
-        "lr": (None, "step size of adam / gda (default: adam 1e-2, gda 1e-2)",
+        "lr": (None, "Adam step size of inner=adam and gda (default 1e-2)",
                optional(number(0, low_open=True))),
-        "dual_lr": (None, "gda's multiplier step (default: rho)", optional(number(0, low_open=True))),
+        "dual_lr": (None, "gda's multiplier step (default 0.1)", optional(number(0, low_open=True))),
         "extragradient": (False, "gda: extrapolate before each step (damps oscillation)", boolean()),
         "batch": (0, "rows of each constraint family sampled per step (adam, gda); 0: all rows",
                   integer(0)),
@@ -125,6 +127,12 @@ class LagrangianBackend(Backend):
     def compile(self, model: Model, options: dict | None = None) -> LagrangianProgram:
         """Record the model's bodies on a tape and put it in normal form."""
         opts = coerce_options(self, options)
+        if opts["batch"] and opts["method"] == "alm" and opts["inner"] == "lbfgs":
+            raise BackendRefusal("backend lagrangian: option batch=%d samples rows for stochastic "
+                                 "steps; use it with inner=adam or method=gda (L-BFGS needs exact "
+                                 "gradients)" % opts["batch"])
+        if opts["batch"] and opts["engine"] == "numpy":
+            raise BackendRefusal("backend lagrangian: option batch needs engine=torch (or auto)")
         reasons = self.accepts_with(model, opts)
         if reasons:
             raise self.refusal(reasons[0].reason, reasons[0].span, source=model.source)

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .blas import single_threaded_blas
-from .kkt import Best, stationarity, violation
+from .adam import Adam
+from .kkt import Best, projected_residual, stationarity, violation
 from .lbfgsb import lbfgsb
 
 
@@ -47,20 +48,93 @@ class Outcome:
     notes: list = field(default_factory=list)
 
 
+def inner(nlp, oracle, x, lam, mu, rho, omega, tol, max_inner, opts, rng):
+    """Minimise ``L_rho`` over the box from ``x``: ``(x, iterations, evaluations)``."""
+    if opts["inner"] == "adam":
+        opt = Adam(x, nlp.lb, nlp.ub, float(opts["lr"] or 1e-2))
+        for k in range(1, max_inner + 1):
+            ev = oracle.lagrangian(opt.x, lam, mu, rho, rng)
+            if ev.eq is None and projected_residual(opt.x, ev.grad, nlp.lb, nlp.ub) <= omega:
+                return opt.x, k - 1, k
+            opt.step(ev.grad)
+        return opt.x, max_inner, max_inner
+
+    count = [0]
+    f0 = oracle.lagrangian(x, lam, mu, rho).f
+
+    def fg(z):
+        count[0] += 1
+        ev = oracle.lagrangian(z, lam, mu, rho)
+        if ev.f < -UNBOUNDED or (len(z) and np.max(np.abs(z)) > FAR and ev.f < f0):
+            raise Diverged(z.copy())
+        if not np.isfinite(ev.L):
+            return np.inf, np.zeros_like(z)
+        return ev.L, ev.grad
+
+    nit = 0
+    try:
+        with single_threaded_blas(nlp.N < SMALL):
+            for _ in range(RESTARTS + 1):
+                res = lbfgsb(fg, x, nlp.lb, nlp.ub, gtol=omega, ftol=1e-15 if omega <= tol else 1e-12,
+                             maxiter=max_inner - nit)
+                x, nit = res.x, nit + res.nit
+                if res.converged or res.nit > 0 or nit >= max_inner:
+                    break
+                # L-BFGS-B's line search gave up at its first step (seen at a kink of the
+                # max(0, .)^2 term on a badly scaled row): one Armijo step along the
+                # projected gradient moves past it, then L-BFGS-B restarts from there
+                moved = projected_gradient_step(fg, x, nlp.lb, nlp.ub)
+                if moved is None:
+                    break
+                x = moved
+    except Diverged as exc:
+        exc.evaluations = count[0]
+        raise
+    return x, nit, count[0]
+
+
+#: Projected-gradient restarts of L-BFGS-B after a failed first line search.
+RESTARTS = 5
+
+
+def projected_gradient_step(fg, x, lb, ub, shrink: float = 0.5, tries: int = 60):
+    """A point ``clip(x - t grad)`` with sufficient decrease (Armijo), or None."""
+    f0, g0 = fg(x)
+    t = 1.0 / max(1.0, float(np.max(np.abs(g0), initial=0.0)))
+    for _ in range(tries):
+        z = np.clip(x - t * g0, lb, ub)
+        f1, _ = fg(z)
+        if f1 <= f0 - 1e-4 * float(g0 @ (x - z)) and f1 < f0:
+            return z
+        t *= shrink
+    return None
+
+
+class Diverged(Exception):
+    """The objective fell below ``-UNBOUNDED``, or the unknowns passed ``FAR`` while the
+    objective kept falling, at point ``x`` during an inner solve."""
+
+    def __init__(self, x):
+        super().__init__("objective below %g" % -UNBOUNDED)
+        self.x = x
+        self.evaluations = 0
+
+
+#: An objective below minus this (in minimising sense), or unknowns beyond ``FAR`` with the
+#: objective still falling, count as diverging to -infinity.
+UNBOUNDED = 1e20
+FAR = 1e10
+
+#: Outer iterations with the penalty at its cap and no fall of the violation before the run
+#: stops as stalled (the constraints may be infeasible).
+STALL = 5
+
+
 #: Below this many unknowns L-BFGS-B runs with one BLAS thread (see :mod:`.blas`).
 SMALL = 100_000
 
 
-def augmented(nlp, x, lam, mu, rho):
-    """``(L_rho, grad, f, h, g, vals)`` at ``x``."""
-    f, h, g, vals = nlp.forward(x)
-    wh = lam + rho * h
-    wg = np.maximum(0.0, mu + rho * g)
-    L = f + float(lam @ h) + 0.5 * rho * float(h @ h) + (float(wg @ wg) - float(mu @ mu)) / (2.0 * rho)
-    return L, nlp.gradient(vals, 1.0, wh, wg), f, h, g, vals
-
-
-def solve_alm(nlp, opts: dict, history, bar, engine: str = "numpy") -> Outcome:
+def solve_alm(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
     """Run the augmented Lagrangian method on ``nlp`` with the backend's options."""
     t0 = time.perf_counter()
     tol, stol = float(opts["tol"]), float(opts["stationarity_tol"])
@@ -74,25 +148,33 @@ def solve_alm(nlp, opts: dict, history, bar, engine: str = "numpy") -> Outcome:
     prev_measure = np.inf
     out = Outcome(x, lam, mu, "limit", rho=rho)
     unconstrained = nlp.m_eq + nlp.m_in == 0
+    stalled, best_viol = 0, np.inf
     for k in range(1, max_outer + 1):
-        counter = [0]
-
-        def fg(z, lam=lam, mu=mu, rho=rho):
-            counter[0] += 1
-            L, grad = augmented(nlp, z, lam, mu, rho)[:2]
-            if not np.isfinite(L):
-                return np.inf, np.zeros_like(z)
-            return L, grad
-
         if nlp.N:
-            with single_threaded_blas(nlp.N < SMALL):
-                res = lbfgsb(fg, x, nlp.lb, nlp.ub, gtol=omega, ftol=1e-15 if omega <= tol else 1e-12,
-                             maxiter=max_inner)
-            x = res.x
-            out.inner += res.nit
-        out.evaluations += counter[0]
+            try:
+                x, nit, nev = inner(nlp, oracle, x, lam, mu, rho, omega, tol, max_inner, opts, rng)
+            except Diverged as exc:
+                f, h, g, vals = nlp.forward(exc.x)
+                out.evaluations += exc.evaluations
+                if violation(h, g) <= tol:
+                    out.x, out.status, out.outer, out.rho = exc.x, "unbounded", k, rho
+                    out.violation = violation(h, g)
+                    out.stationarity, out.stationarity_scale = stationarity(nlp, exc.x, vals, lam, mu)
+                    out.notes.append("the objective reached %g at a point with |x| = %.3g that satisfies "
+                                     "the constraints (within tol) and was still improving: the model "
+                                     "looks unbounded" % (nlp.sign * f, float(np.max(np.abs(exc.x)))))
+                    return out
+                x = exc.x
+                nit = nev = 0
+            out.inner += nit
+            out.evaluations += nev
         f, h, g, vals = nlp.forward(x)
         viol = violation(h, g)
+        if rho >= rho_max and viol >= 0.99 * best_viol:
+            stalled += 1
+        else:
+            stalled = 0
+        best_viol = min(best_viol, viol)
         measure = max(viol, float(np.max(np.abs(np.maximum(g, -mu / rho)), initial=0.0)))
         lam = lam + rho * h
         mu = np.maximum(0.0, mu + rho * g)
@@ -108,6 +190,10 @@ def solve_alm(nlp, opts: dict, history, bar, engine: str = "numpy") -> Outcome:
             return out
         if unconstrained:
             out.reason = "the inner solver stopped short of stationarity"
+            break
+        if stalled >= STALL:
+            out.reason = ("the violation stalled at %.3g with rho at its cap (%g): the constraints "
+                          "may be infeasible" % (viol, rho_max))
             break
         if limit is not None and time.perf_counter() - t0 > float(limit):
             out.reason = "time limit reached"

@@ -19,9 +19,17 @@ def engine_for(opts: dict) -> str:
 
 def run(nlp, opts: dict, history, bar):
     """``(Outcome, engine)`` of the chosen method."""
+    import numpy as np
     engine = engine_for(opts)
+    if engine == "torch":
+        from .oracle import TorchOracle
+        oracle = TorchOracle(nlp, opts["device"], opts["batch"])
+    else:
+        from .oracle import NumpyOracle
+        oracle = NumpyOracle(nlp)
+    rng = np.random.default_rng(opts["seed"])
     if opts["method"] == "alm":
         from .alm import solve_alm
-        return solve_alm(nlp, opts, history, bar, engine), engine
+        return solve_alm(nlp, opts, history, bar, oracle, rng), engine
     from .gda import solve_gda
-    return solve_gda(nlp, opts, history, bar, engine), engine
+    return solve_gda(nlp, opts, history, bar, oracle, rng), engine

@@ -26,9 +26,21 @@ def duals(nlp, lam: np.ndarray, mu: np.ndarray) -> dict:
     return out
 
 
-def build_result(nlp, outcome, stats: dict, history) -> Result:
-    """The result in the user's names: values, duals, measured objective and violation."""
+def relaxed(model):
+    """``model`` with every variable real (what ``relax=true`` solves and reports)."""
+    import copy
+    import dataclasses
+    out = copy.copy(model)
+    out.vars = {k: dataclasses.replace(v, domain="real") for k, v in model.vars.items()}
+    return out
+
+
+def build_result(nlp, outcome, stats: dict, history, relax: bool = False) -> Result:
+    """The result in the user's names: values, duals, measured objective and violation
+    (of the relaxation when ``relax``: fractional values are the answer then)."""
     model, x = nlp.model, outcome.x
+    if relax:
+        model = relaxed(model)
     res = Result(outcome.status, backend="lagrangian")
     res.values = unflatten(model, x)
     res.objective = objective_value(model, x)

@@ -110,17 +110,17 @@ class TapeAlgebra:
 
 def replay(nodes: list[Node], alg, outputs: list):
     """Values of ``outputs`` (:class:`Ref` or constants) computed in algebra ``alg``: the
-    recorded operations called again, in order, on ``alg``'s values."""
+    recorded operations called again, in order, on ``alg``'s values (``alg.gather(columns)``
+    reads the unknowns at flat columns)."""
     vals: list = [None] * len(nodes)
 
     def arg(a):
         return vals[a.id] if _is_ref(a) else alg.const(a)
 
-    var_all = getattr(alg, "gather", None)
     for i, nd in enumerate(nodes):
         op = nd.op
         if op == "var":
-            vals[i] = var_all(nd.data) if var_all is not None else alg.var_flat(nd.data)
+            vals[i] = alg.gather(nd.data)
         elif op == "add":
             vals[i] = alg.add(arg(nd.args[0]), arg(nd.args[1]))
         elif op == "mul":
@@ -369,3 +369,73 @@ def _generate(nodes: list[Node], N: int, outputs: list[Ref]):
            "_minmax_grad": _minmax_grad}
     exec(compile("\n".join(fwd) + "\n\n" + "\n".join(bwd) + "\n", "<lagrangian tape>", "exec"), env)
     return env["forward"], env["backward"]
+
+
+# --- minibatches: a family's tape restricted to some of its rows ---------------------------
+
+
+def restrict(nodes: list[Node], out: Ref, rows: np.ndarray) -> tuple[list[Node], Ref]:
+    """The nodes that compute rows ``rows`` (sorted, unique) of output ``out``, re-indexed
+    into a tape of their own.
+
+    Each family's body is a tree (the evaluator records every sub-expression of a family
+    once), so every node has one consumer and one row subset: element-wise operations keep
+    their consumer's rows, a variable gathers its columns at those rows, ``take`` narrows to
+    the entries it reads, and an aggregate to the inner rows whose parent is kept.  Work and
+    memory are proportional to the batch, not to the family.
+    """
+    need: dict[int, np.ndarray] = {out.id: np.asarray(rows, dtype=np.int64)}
+    order = []
+    stack = [out.id]
+    while stack:                              # the sub-tree of ``out``, consumers first
+        i = stack.pop()
+        order.append(i)
+        R = need[i]
+        nd = nodes[i]
+        if nd.op == "take":
+            a = nd.args[0]
+            if isinstance(a, Ref):
+                need[a.id] = np.unique(nd.data[R])
+                stack.append(a.id)
+        elif nd.op == "reduce":
+            a = nd.args[0]
+            if isinstance(a, Ref):
+                parent = nd.data[1]
+                need[a.id] = np.flatnonzero(np.isin(parent, R))
+                stack.append(a.id)
+        else:
+            for a in nd.args:
+                if isinstance(a, Ref):
+                    need[a.id] = R
+                    stack.append(a.id)
+    order.sort()
+    new_id = {i: k for k, i in enumerate(order)}
+    out_nodes = []
+
+    def arg(a, R):
+        if isinstance(a, Ref):
+            return Ref(new_id[a.id], len(need[a.id]))
+        a = np.asarray(a)
+        return a[R] if a.size > 1 else a
+
+    for i in order:
+        nd, R = nodes[i], need[i]
+        if nd.op == "var":
+            out_nodes.append(Node("var", (), nd.data[R], len(R)))
+        elif nd.op == "take":
+            a = nd.args[0]
+            if isinstance(a, Ref):
+                idx = np.searchsorted(need[a.id], nd.data[R])
+                out_nodes.append(Node("take", (arg(a, R),), idx, len(R)))
+            else:
+                out_nodes.append(Node("take", (np.asarray(a)[nd.data[R]],), np.arange(len(R)), len(R)))
+        elif nd.op == "reduce":
+            kind, parent = nd.data
+            a = nd.args[0]
+            inner = need[a.id] if isinstance(a, Ref) else np.flatnonzero(np.isin(parent, R))
+            new_parent = np.searchsorted(R, parent[inner])
+            src = arg(a, inner) if isinstance(a, Ref) else np.asarray(a)[inner]
+            out_nodes.append(Node("reduce", (src,), (kind, new_parent), len(R)))
+        else:
+            out_nodes.append(Node(nd.op, tuple(arg(a, R) for a in nd.args), nd.data, len(R)))
+    return out_nodes, Ref(new_id[out.id], len(rows))
