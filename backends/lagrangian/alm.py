@@ -73,11 +73,17 @@ def inner(nlp, oracle, x, lam, mu, rho, omega, tol, max_inner, opts, rng):
 
     nit = 0
     try:
-        with single_threaded_blas(nlp.N < SMALL):
+        with single_threaded_blas():
             for _ in range(RESTARTS + 1):
-                res = lbfgsb(fg, x, nlp.lb, nlp.ub, gtol=omega, ftol=1e-15 if omega <= tol else 1e-12,
+                res = lbfgsb(fg, x, nlp.lb, nlp.ub, gtol=omega, ftol=0.0 if omega <= tol else 1e-12,
                              maxiter=max_inner - nit)
                 x, nit = res.x, nit + res.nit
+                if res.stalled and nit < max_inner:
+                    # L-BFGS-B stops where the decrease of L is lost in round-off (a large
+                    # objective summed over many rows): gradient-only steps go further
+                    x, k = spectral_polish(fg, x, nlp.lb, nlp.ub, omega, max_inner - nit)
+                    nit += k
+                    break
                 if res.converged or res.nit > 0 or nit >= max_inner:
                     break
                 # L-BFGS-B's line search gave up at its first step (seen at a kink of the
@@ -92,6 +98,34 @@ def inner(nlp, oracle, x, lam, mu, rho, omega, tol, max_inner, opts, rng):
         raise
     return x, nit, count[0]
 
+
+def spectral_polish(fg, x, lb, ub, gtol: float, maxiter: int):
+    """Projected Barzilai-Borwein steps (no line search: they use gradients only) from ``x``
+    until the projected gradient is <= ``gtol``; returns the point with the smallest
+    projected gradient seen and the number of steps."""
+    f, g = fg(x)
+    best_x, best_pg = x, projected_residual(x, g, lb, ub)
+    alpha = 1.0 / max(1.0, float(np.max(np.abs(g), initial=0.0)))
+    k = 0
+    for k in range(1, min(maxiter, POLISH) + 1):
+        if best_pg <= gtol:
+            break
+        z = np.clip(x - alpha * g, lb, ub)
+        fz, gz = fg(z)
+        if not np.isfinite(fz):
+            break
+        s_, y_ = z - x, gz - g
+        sy = float(s_ @ y_)
+        alpha = float(s_ @ s_) / sy if sy > 0 else 2.0 * alpha
+        x, g = z, gz
+        pg = projected_residual(x, g, lb, ub)
+        if pg < best_pg:
+            best_x, best_pg = x, pg
+    return best_x, k
+
+
+#: Most gradient-only polishing steps per inner solve.
+POLISH = 200
 
 #: Projected-gradient restarts of L-BFGS-B after a failed first line search.
 RESTARTS = 5
@@ -128,10 +162,6 @@ FAR = 1e10
 #: Outer iterations with the penalty at its cap and no fall of the violation before the run
 #: stops as stalled (the constraints may be infeasible).
 STALL = 5
-
-
-#: Below this many unknowns L-BFGS-B runs with one BLAS thread (see :mod:`.blas`).
-SMALL = 100_000
 
 
 def solve_alm(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
@@ -198,7 +228,9 @@ def solve_alm(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
         if limit is not None and time.perf_counter() - t0 > float(limit):
             out.reason = "time limit reached"
             break
-        if measure > 0.25 * prev_measure:
+        if measure > 0.25 * prev_measure and viol > tol:
+            # only a stalling *violation* calls for more penalty; what is left once the
+            # point is feasible is stationarity, which a larger rho would only make harder
             rho = min(rho * factor, rho_max)
         prev_measure = measure
         omega = max(omega * 0.1, min(tol, stol) * 0.1)

@@ -1,8 +1,9 @@
-"""Keep scipy's OpenBLAS on one thread while L-BFGS-B solves a small problem.
+"""Keep scipy's OpenBLAS on one thread while L-BFGS-B runs.
 
-L-BFGS-B calls BLAS on vectors of a few entries; a multi-threaded OpenBLAS wakes its worker
-threads for each call, which on a loaded machine was measured at ~6 ms per L-BFGS-B
-iteration for a 2-unknown problem (0.9 s for HS6) against 0.15 ms with one thread (25 ms).
+L-BFGS-B calls level-1/2 BLAS on vectors; a multi-threaded OpenBLAS wakes its worker threads
+for each call, which on the loaded 2-core machine was measured at ~6 ms per L-BFGS-B call for
+a 2-unknown problem (0.9 s for HS6, against 25 ms with one thread) and 141 ms per call at
+100,000 unknowns (28 s of a 34 s run, against about 2 ms single-threaded).
 ``openblas_set_num_threads_local`` changes only the calling thread's setting, so other
 threads of the user's process keep theirs.  Where the library or symbol is not found this
 does nothing.

@@ -29,6 +29,8 @@ class LbfgsbResult:
     nit: int
     nfev: int
     converged: bool
+    message: str = ""
+    stalled: bool = False          # stopped because L no longer decreased (402 / 601 / ABNORMAL)
 
 
 def _bound_codes(lb: np.ndarray, ub: np.ndarray):
@@ -49,8 +51,9 @@ def lbfgsb(fg, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray, *, gtol: float, f
         r = minimize(fg, x0, jac=True, method="L-BFGS-B", bounds=Bounds(lb, ub),
                      options={"maxiter": maxiter, "gtol": gtol, "ftol": ftol, "maxcor": m,
                               "maxls": maxls, "maxfun": maxfun})
+        msg = str(r.message)
         return LbfgsbResult(np.asarray(r.x, dtype=np.float64), float(r.fun), int(r.nit), int(r.nfev),
-                            bool(r.status == 0))
+                            "PGTOL" in msg, msg, "FACTR" in msg or "ABNORMAL" in msg)
     n = len(x0)
     nbd, low, up = _bound_codes(lb, ub)
     x = np.clip(np.asarray(x0, dtype=np.float64), lb, ub).copy()
@@ -79,4 +82,6 @@ def lbfgsb(fg, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray, *, gtol: float, f
                 task[0], task[1] = 5, 504
         else:
             break
-    return LbfgsbResult(x, float(f), nit, nfev, bool(task[0] == 4))
+    stalled = (task[0] == 4 and task[1] == 402) or task[0] in (6, 8)
+    return LbfgsbResult(x, float(f), nit, nfev, bool(task[0] == 4 and task[1] == 401),
+                        "task %d/%d" % (task[0], task[1]), stalled)
