@@ -1,4 +1,4 @@
-"""Keep scipy's OpenBLAS on one thread while L-BFGS-B runs.
+"""Keep scipy's and numpy's OpenBLAS on one thread while L-BFGS-B runs.
 
 L-BFGS-B calls level-1/2 BLAS on vectors; a multi-threaded OpenBLAS wakes its worker threads
 for each call, which on the loaded 2-core machine was measured at ~6 ms per L-BFGS-B call for
@@ -23,9 +23,13 @@ def _libs() -> list:
     if _LIBS is None:
         _LIBS = []
         try:
+            import numpy
             import scipy
-            root = os.path.dirname(os.path.dirname(scipy.__file__))
-            for path in glob.glob(os.path.join(root, "scipy.libs", "*openblas*.so*")):
+            paths = []
+            for mod, libs in ((scipy, "scipy.libs"), (numpy, "numpy.libs")):
+                root = os.path.dirname(os.path.dirname(mod.__file__))
+                paths += glob.glob(os.path.join(root, libs, "*openblas*.so*"))
+            for path in paths:
                 lib = ctypes.CDLL(path)
                 fn = getattr(lib, "openblas_set_num_threads_local", None)
                 if fn is not None:
