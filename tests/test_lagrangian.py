@@ -122,6 +122,10 @@ def test_batch_needs_a_stochastic_inner_solver():
         m.solve("lagrangian", batch=2)
     with pytest.raises(BackendRefusal, match="method"):
         m.solve("lagrangian", method="newton")
+    import torch
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendRefusal, match="no CUDA device"):
+            m.solve("lagrangian", device="cuda")
 
 
 # --- statuses -------------------------------------------------------------------------------

@@ -133,6 +133,11 @@ class LagrangianBackend(Backend):
                                  "gradients)" % opts["batch"])
         if opts["batch"] and opts["engine"] == "numpy":
             raise BackendRefusal("backend lagrangian: option batch needs engine=torch (or auto)")
+        if opts["device"] == "cuda":
+            import torch
+            if not torch.cuda.is_available():
+                raise BackendRefusal("backend lagrangian: device=cuda, but torch %s sees no CUDA device "
+                                     "(use device=cpu)" % torch.__version__)
         reasons = self.accepts_with(model, opts)
         if reasons:
             raise self.refusal(reasons[0].reason, reasons[0].span, source=model.source)

@@ -84,7 +84,7 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
                 best = Best(tol)         # a noisy run answers with its latest point
             best.offer(opt.x, f, viol, lam, mu)
             history.record(t, objective=nlp.sign * f, violation=viol,
-                           multiplier_norm=float(np.sqrt(lam @ lam + mu @ mu)), stationarity=stat)
+                           multiplier_norm=float(np.sqrt(lam @ lam + mu @ mu)), rho=rho, stationarity=stat)
             bar.update(CHECK, objective=nlp.sign * f, violation=viol)
             if viol <= tol and stat <= stol * scale:
                 out.x, out.lam, out.mu, out.status = opt.x.copy(), lam, mu, "optimal"
