@@ -60,12 +60,13 @@ def inner(nlp, oracle, x, lam, mu, rho, omega, tol, max_inner, opts, rng):
         return opt.x, max_inner, max_inner
 
     count = [0]
-    f0 = oracle.lagrangian(x, lam, mu, rho).f
+    start = x.copy()
 
     def fg(z):
         count[0] += 1
         ev = oracle.lagrangian(z, lam, mu, rho)
-        if ev.f < -UNBOUNDED or (len(z) and np.max(np.abs(z)) > FAR and ev.f < f0):
+        if ev.f < -UNBOUNDED or (len(z) and np.max(np.abs(z)) > FAR
+                                 and ev.f < oracle.lagrangian(start, lam, mu, rho).f):
             raise Diverged(z.copy())
         if not np.isfinite(ev.L):
             return np.inf, np.zeros_like(z)

@@ -108,7 +108,7 @@ class NLP:
         """Gradient of ``wf * f + wh . h + wg . g`` (``f`` in minimising sense)."""
         seeds: dict = {}
         if isinstance(self.objective, Ref) and wf != 0.0:
-            seeds[self.objective] = np.array([wf * self.sign])
+            seeds[self.objective.id] = np.array([wf * self.sign])
         if len(self.c_lo):
             wc = np.zeros(len(self.c_lo))
             wc[self.eq] += wh
@@ -118,7 +118,7 @@ class NLP:
             for b, fam in zip(self.bodies, self.families):
                 if isinstance(b, Ref):
                     w = wc[fam.start:fam.stop]
-                    seeds[b] = w if b not in seeds else seeds[b] + w
+                    seeds[b.id] = w if b.id not in seeds else seeds[b.id] + w
         return self.tape.backward(vals, seeds)
 
     def row_multipliers(self, lam: np.ndarray, mu: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lagdsl.lower.instance import per_row, row_keys, unflatten
-from lagdsl.lower.numeric import objective_value, point_violation
+from lagdsl.lower.numeric import point_violation
 from lagdsl.result import Result
 
 
@@ -43,7 +43,9 @@ def build_result(nlp, outcome, stats: dict, history, relax: bool = False) -> Res
         model = relaxed(model)
     res = Result(outcome.status, backend="lagrangian")
     res.values = unflatten(model, x)
-    res.objective = objective_value(model, x)
+    # the objective from the tape (the same bodies the evaluator recorded); the violation is
+    # measured independently, by the numeric algebra, as for every backend
+    res.objective = None if model.objective is None else nlp.sign * nlp.forward(x)[0]
     res.max_violation = point_violation(model, x)
     res.duals = duals(nlp, outcome.lam, outcome.mu)
     stats.update({

@@ -210,9 +210,9 @@ class NumpyTape:
         return vals[out.id] if isinstance(out, Ref) else out
 
     def backward(self, vals, seeds: dict) -> np.ndarray:
-        """Gradient w.r.t. the unknowns of ``sum(w . output)``; ``seeds`` maps an output
-        :class:`Ref` to its weights ``w`` (missing outputs weigh zero)."""
-        ws = [seeds.get(o, z) for o, z in zip(self.outputs, self._zeros)]
+        """Gradient w.r.t. the unknowns of ``sum(w . output)``; ``seeds`` maps an output's
+        node id (``Ref.id``) to its weights ``w`` (missing outputs weigh zero)."""
+        ws = [seeds.get(o.id, z) for o, z in zip(self.outputs, self._zeros)]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return self._backward(vals, ws)
 
