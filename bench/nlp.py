@@ -120,7 +120,7 @@ def run_cooper(p, steps=5000, lr=1e-2):
         opt.roll(compute_cmp_state_kwargs={"z": x})
         with torch.no_grad():
             x.copy_(torch.maximum(torch.minimum(x, ub), lb))
-    return x.detach().numpy().copy(), True
+    return x.detach().numpy().copy(), "%d steps" % steps
 
 
 def _torch_hs():
