@@ -121,7 +121,7 @@ class Model:
         if seed is not None and "seed" in b.options:
             options = dict(options, seed=seed)
         opts = _backend.coerce_options(b, options)
-        b.refuse_unless_accepted(self.ir)
+        b.refuse_unless_accepted(self.ir, opts)
         try:
             return b.compile(self.ir, opts)
         except LagError as exc:

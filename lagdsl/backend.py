@@ -21,6 +21,7 @@ from .result import Result
 #: name -> module that defines ``BACKEND`` (an instance of a :class:`Backend` subclass).
 REGISTRY: dict[str, str] = {
     "cvxpy": "lagdsl.backends.cvxpy",
+    "lagrangian": "lagdsl.backends.lagrangian",
 }
 
 
@@ -72,9 +73,14 @@ class Backend:
         exc.reason = reason
         return exc
 
-    def refuse_unless_accepted(self, model: Model) -> None:
+    def accepts_with(self, model: Model, options: dict | None) -> list[Refusal]:
+        """:meth:`accepts` for a solve with ``options`` (coerced); a backend whose options
+        change what it takes (``relax=true``) overrides this."""
+        return self.accepts(model)
+
+    def refuse_unless_accepted(self, model: Model, options: dict | None = None) -> None:
         """Raise a positioned :class:`BackendRefusal` for the first reason, if any."""
-        reasons = self.accepts(model)
+        reasons = self.accepts_with(model, options)
         if reasons:
             r = reasons[0]
             more = "" if len(reasons) == 1 else " (and %d more reason%s)" % (

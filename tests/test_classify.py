@@ -79,3 +79,26 @@ def test_cost_does_not_grow_with_data():
     t = time.perf_counter()
     cls = classify(m)
     assert cls.kind == "LP" and time.perf_counter() - t < 0.05
+
+
+def test_nonconvex_models_are_never_convex():
+    """HS7 (a log objective over a quartic equality) was labelled ``convex``: a non-polynomial
+    objective hid the constraint's degree 4.  A convex atom in an equality row is not convex
+    either."""
+    from pathlib import Path
+    from lagdsl.frontend import compile_file
+    hs7 = classify(compile_file(str(Path(__file__).parent.parent / "examples" / "hs007.lag")))
+    assert hs7.kind == "NLP"
+    assert hs7.details["constraints"]["c"]["degree"] == 4
+    b = ModelBuilder("sphere")
+    x = b.var("x")
+    y = b.var("y")
+    b.minimize("f", x + y)
+    b.subject_to("on_circle", sympy.Eq(sympy.sqrt(x ** 2 + y ** 2), 1))
+    assert classify(b.build()).kind == "NLP"
+    b2 = ModelBuilder("ball")
+    u = b2.var("u")
+    v = b2.var("v")
+    b2.minimize("f", u + v)
+    b2.subject_to("in_disk", sympy.sqrt(u ** 2 + v ** 2) <= 1)
+    assert classify(b2.build()).kind == "SOCP"

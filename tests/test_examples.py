@@ -59,18 +59,25 @@ EXPECTED = {
                                     "tech": 0.15630151}}),
     "facility": dict(objective=891.0, values={"open": {"north": 1, "south": 0, "east": 1, "west": 0}}),
     "hs35": dict(objective=1 / 9, rel=1e-5, vabs=1e-4, values={"x": {"1": 4 / 3, "2": 7 / 9, "3": 4 / 9}}),
+    "hs028": dict(objective=0.0, rel=1e-6, vabs=1e-4, values={"x": {"1": 0.5, "2": -0.5, "3": 0.5}}),
+    "hs048": dict(objective=0.0, rel=1e-6, vabs=1e-4, values={"x": {str(i): 1.0 for i in range(1, 6)}}),
+    "hs051": dict(objective=0.0, rel=1e-6, vabs=1e-4, values={"x": {str(i): 1.0 for i in range(1, 6)}}),
+    "hs076": dict(objective=-103 / 22, rel=1e-6, vabs=1e-4,
+                  values={"x": {"1": 3 / 11, "2": 23 / 11, "3": 0.0, "4": 6 / 11}}),
     "chebyshev": dict(objective=0.815, rel=1e-6, vabs=1e-5, values={"a": 1.97, "b": 1.235}),
     "inventory": dict(objective=3750.0,
                       values={"make": {"1": 60, "2": 50, "3": 60, "4": 30, "5": 60, "6": 60},
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
 }
 #: Examples the cvxpy backend must refuse, with the class the compiler must give them.
-REFUSED = {"hs71": "NLP", "heat": "PDE"}
+REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039": "NLP",
+           "hs040": "NLP"}
 #: The class each solvable example must be given (Model.classify().kind).
 CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",
            "dominating_set": "binary linear", "tsp4": "MILP", "lasso": "SOCP", "portfolio": "QP",
-           "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP"}
+           "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
+           "hs028": "QP", "hs048": "QP", "hs051": "QP", "hs076": "QP"}
 HS71_OPT = 17.0140173                          # REFERENCES.md
 HS71_X = (1.0, 4.74299963, 3.82114998, 1.37940829)
 
@@ -245,6 +252,54 @@ def ref_hs35():
          + 2 * x[0] * x[1] + 2 * x[0] * x[2])
     assert f == pytest.approx(1 / 9, abs=1e-12) and x[0] + x[1] + 2 * x[2] == pytest.approx(3)
     return 1 / 9, {"x": {"1": x[0], "2": x[1], "3": x[2]}}
+
+
+def _kkt_equality_qp(P, q, A, b):
+    """min 1/2 x'Px + q'x s.t. Ax = b, solved from its KKT system (P is PSD on ker A)."""
+    n, m = len(q), len(b)
+    K = np.block([[P, A.T], [A, np.zeros((m, m))]])
+    sol = np.linalg.solve(K, np.r_[-q, b])
+    x = sol[:n]
+    return 0.5 * x @ P @ x + q @ x, x
+
+
+def ref_hs028():
+    # f = (x1 + x2)^2 + (x2 + x3)^2 = 1/2 x'Px with P below; x1 + 2 x2 + 3 x3 = 1
+    P = 2 * np.array([[1, 1, 0], [1, 2, 1], [0, 1, 1.0]])
+    f, x = _kkt_equality_qp(P, np.zeros(3), np.array([[1, 2, 3.0]]), np.array([1.0]))
+    return f, {"x": {str(i + 1): v for i, v in enumerate(x)}}
+
+
+def ref_hs048():
+    # (x1 - 1)^2 + (x2 - x3)^2 + (x4 - x5)^2 = 1/2 x'Px + q'x + 1
+    P = 2 * np.array([[1, 0, 0, 0, 0], [0, 1, -1, 0, 0], [0, -1, 1, 0, 0], [0, 0, 0, 1, -1], [0, 0, 0, -1, 1.0]])
+    q = np.array([-2.0, 0, 0, 0, 0])
+    A = np.array([[1, 1, 1, 1, 1], [0, 0, 1, -2, -2.0]])
+    f, x = _kkt_equality_qp(P, q, A, np.array([5, -3.0]))
+    return f + 1, {"x": {str(i + 1): v for i, v in enumerate(x)}}
+
+
+def ref_hs051():
+    # (x1 - x2)^2 + (x2 + x3 - 2)^2 + (x4 - 1)^2 + (x5 - 1)^2 = 1/2 x'Px + q'x + 6
+    P = 2 * np.array([[1, -1, 0, 0, 0], [-1, 2, 1, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1.0]])
+    q = np.array([0, -4, -4, -2, -2.0])
+    A = np.array([[1, 3, 0, 0, 0], [0, 0, 1, 1, -2], [0, 1, 0, 0, -1.0]])
+    f, x = _kkt_equality_qp(P, q, A, np.array([4, 0, 0.0]))
+    return f + 6, {"x": {str(i + 1): v for i, v in enumerate(x)}}
+
+
+def ref_hs076():
+    def f(x):
+        return (x[0] ** 2 + 0.5 * x[1] ** 2 + x[2] ** 2 + 0.5 * x[3] ** 2 - x[0] * x[2] + x[2] * x[3]
+                - x[0] - 3 * x[1] + x[2] - x[3])
+    cons = [{"type": "ineq", "fun": lambda x: 5 - x[0] - 2 * x[1] - x[2] - x[3]},
+            {"type": "ineq", "fun": lambda x: 4 - 3 * x[0] - x[1] - 2 * x[2] + x[3]},
+            {"type": "ineq", "fun": lambda x: x[1] + 4 * x[2] - 1.5}]
+    r = minimize(f, [0.5] * 4, method="SLSQP", constraints=cons, bounds=[(0, None)] * 4,
+                 options={"ftol": 1e-14})
+    x = np.array([3 / 11, 23 / 11, 0, 6 / 11])        # literature point (REFERENCES.md)
+    assert np.allclose(r.x, x, atol=1e-6) and f(x) == pytest.approx(-103 / 22, abs=1e-12)
+    return f(x), {"x": {str(i + 1): v for i, v in enumerate(x)}}
 
 
 def ref_chebyshev():

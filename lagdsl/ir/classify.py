@@ -9,8 +9,9 @@ backend's DCP check and the quadratic-form pass decide curvature.
 Kinds, first match wins:
 
 * ``PDE`` — the model has fields;
-* ``NLP`` / ``MINLP`` — a polynomial of degree > 2, or sin/cos/tan/tanh/sigmoid, ``prod``
-  of unknowns, or a power with an unknown exponent;
+* ``NLP`` / ``MINLP`` — a body that is a polynomial of degree > 2, or sin/cos/tan/tanh/sigmoid,
+  ``prod`` of unknowns, a power with an unknown exponent, or a convex-modelling atom in an
+  equality or ranged row (``norm2(x) == 1`` is not convex);
 * ``SOCP`` / ``MISOCP`` — otherwise, when the non-polynomial atoms are only abs/min/max,
   norm1/norm2/norminf/sumsq, sqrt and other powers;
 * ``convex`` / ``mixed-integer convex`` — also exp/log/logsumexp (exponential cone);
@@ -141,10 +142,15 @@ class _Walker:
         return ExprInfo(math.inf, atoms | {name or type(e).__name__})
 
 
-def _kind(integer: bool, binary_only: bool, obj: ExprInfo, con: ExprInfo, atoms: frozenset) -> str:
-    degree = max(obj.degree, con.degree)
+def _kind(integer: bool, binary_only: bool, obj: ExprInfo, con: ExprInfo, atoms: frozenset,
+          curved_equality: bool = False) -> str:
     mixed = (lambda k, mk: mk if integer else k)
-    if atoms & NONCONVEX_ATOMS or (degree != math.inf and degree > 2) or "field" in atoms:
+    # each body's own degree: a quartic row must not hide behind a non-polynomial objective
+    high = any(d != math.inf and d > 2 for d in (obj.degree, con.degree))
+    if atoms & NONCONVEX_ATOMS or high or "field" in atoms:
+        return mixed("NLP", "MINLP")
+    if atoms and curved_equality:
+        # a convex atom in an equality (or ranged) row, e.g. norm2(x) == 1: never convex
         return mixed("NLP", "MINLP")
     if atoms:
         if atoms <= SOC_ATOMS:
@@ -185,6 +191,7 @@ def classify(model: Model) -> ModelClass:
         if obj.degree > 1 or obj.atoms:
             reasons.append("objective %s: %s" % (model.objective.name, _describe(obj)))
     con = ExprInfo()
+    curved_equality = False
     for c in model.constraints.values():
         i = w.info(c.body)
         for bound in (c.lower, c.upper):      # bounds are data, but a front end may differ
@@ -195,12 +202,14 @@ def classify(model: Model) -> ModelClass:
         if i.degree > 1 or i.atoms:
             reasons.append("constraint %s: %s" % (c.name, _describe(i)))
         con = ExprInfo(max(con.degree, i.degree), con.atoms | i.atoms)
+        if i.atoms and c.lower is not None and c.upper is not None:
+            curved_equality = True
     atoms = obj.atoms | con.atoms
     if model.fields:
         kind = "PDE"
         reasons.insert(0, "fields: %s" % ", ".join(model.fields))
     else:
-        kind = _kind(integer, binary_only, obj, con, atoms)
+        kind = _kind(integer, binary_only, obj, con, atoms, curved_equality)
     degree = max(obj.degree, con.degree)
     polynomial = not atoms and degree != math.inf
     return ModelClass(kind=kind, integer=integer, binary_only=binary_only,
