@@ -260,6 +260,10 @@ def lower(model: Model) -> Lowered:
                    auto_strength(objective, A, lo, hi), bool(np.all(coefs == np.round(coefs))))
 
 
+class FractionalSlack(ValueError):
+    """The slack encoding needs integer constraint data."""
+
+
 @dataclass
 class SlackForm:
     """The ``penalty`` baseline: slack bits for every inequality, as qiskit-optimization's
@@ -278,7 +282,7 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     A, lo, hi = low.A, low.lo, low.hi
     data = np.concatenate([A.data, lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
     if not np.all(data == np.round(data)):
-        raise ValueError("the penalty method needs integer constraint coefficients and bounds "
+        raise FractionalSlack("the penalty method needs integer constraint coefficients and bounds "
                          "(slack variables are integers); use a slack-free method")
     n = low.n
     _, _, _, vmin, vmax = _row_stats(A)

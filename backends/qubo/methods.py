@@ -10,10 +10,12 @@ computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or
 * ``dual-ascent`` — projected subgradient ``lam <- max(0, lam + t_k g(x_k))`` at the
   lowest-energy sample ``x_k`` with the Polyak-type step ``t_k = theta_k (UB - L_k) / |g|^2``,
   ``theta_k = 1 / sqrt(k + 1)`` (diminishing);
-* ``augmented-lagrangian`` — samples ``L(x, lam) + rho/2 |g(x)|^2`` (the quadratic term gives
-  the couplings; unbalanced penalisation is the case of fixed ``lam, rho``), then
-  ``lam <- max(0, lam + rho g(x_k))`` and ``rho`` doubles while the violation does not fall
-  by a quarter;
+* ``augmented-lagrangian`` — samples ``L(x, lam) + rho/2 sum_{r active} g_r(x)^2`` (the
+  quadratic term gives the couplings; unbalanced penalisation is the case of fixed ``lam,
+  rho``), where a row is active when ``lam_r + rho g_r > 0`` at the last iterate (all rows at
+  the start), Rockafellar's ``max(0, g + lam/rho)^2`` with the max frozen; then
+  ``lam <- max(0, lam + rho g(x_k))``, and ``rho`` doubles (up to ``100 rho_0``) while the
+  violation does not fall by a quarter;
 * ``bundle`` — proximal bundle on ``phi``: every sample ``x_j`` gives a cut
   ``phi(lam) <= L(x_j, lam)``; the next point maximises the cut model minus
   ``u/2 |lam - centre|^2`` (SLSQP), and the centre moves on a serious step;
@@ -212,12 +214,13 @@ def _record(s: Search, it: int, lam, viol) -> None:
 
 
 def default_rho(low: Lowered) -> float:
-    """``rho`` making a typical unit violation cost about one typical objective coefficient."""
+    """``rho`` with ``rho/2 a^2 ~ c``: flipping a typical item (row coefficient ``a``,
+    objective coefficient ``c``) changes the quadratic term as much as the objective."""
     c = np.abs(np.concatenate([low.objective.linear, low.objective.quad]))
     c = c[c > 0]
-    scale = float(np.mean(c)) if len(c) else 1.0
-    norms = np.asarray(abs(low.G).sum(axis=1)).ravel() if low.G.shape[0] else np.ones(1)
-    return 2.0 * scale / max(1.0, float(np.mean(norms)))
+    a = np.abs(low.G.data)
+    a = a[a > 0]
+    return 2.0 * (float(np.mean(c)) if len(c) else 1.0) / (float(np.mean(a)) if len(a) else 1.0) ** 2
 
 
 def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
@@ -234,11 +237,17 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     plain = low.lagrangian
     centre, centre_phi = lam.copy(), -np.inf          # bundle
     prev_viol = np.inf
+    active = np.ones(m, dtype=bool)
+    rho0 = rho
     iters = opts["max_iter"] if m else 1
     with progress(iters, desc="qubo " + method) as bar:
         for it in range(iters):
             L = plain(lam, s.strength)
-            q = L + low.squared(np.full(m, rho / 2.0)) if method == "augmented-lagrangian" and m else L
+            q = L
+            if method == "augmented-lagrangian" and m:
+                # Rockafellar's term (rho/2) max(0, g + lam/rho)^2 with the max fixed at the last
+                # point: rows that are active or violated get (rho/2) g^2, loose rows none.
+                q = L + low.squared(np.where(active, rho / 2.0, 0.0))
             X, counts, energy = s.draw(q, it)
             s.check(X, counts, energy)
             k = int(np.argmin(energy))
@@ -269,9 +278,10 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
                 lam = np.maximum(0.0, lam + max(t, 0.0) * g)
             elif method == "augmented-lagrangian":
                 lam = np.maximum(0.0, lam + rho * g)
-                if viol > 0.75 * prev_viol or viol > 0 and prev_viol == np.inf:
-                    rho = min(2.0 * rho, opts["rho_max_factor"] * (opts["rho"] or default_rho(low)))
+                if viol > 0 and viol > 0.75 * prev_viol:
+                    rho = min(2.0 * rho, opts["rho_max_factor"] * rho0)
                 prev_viol = viol
+                active = lam + rho * g > 0
             else:
                 F = np.concatenate(s.cuts_F)
                 Gc = np.vstack(s.cuts_g)

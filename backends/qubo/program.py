@@ -23,13 +23,13 @@ from lagdsl.result import Result
 
 from . import export
 from .form import Qubo
-from .lowering import Lowered, slack_form
+from .lowering import FractionalSlack, Lowered, slack_form
 from .methods import TooManyQubits, default_rho, run_method
 from .qaoa import QaoaSampler
 from .samplers import AnnealSampler, ExactSampler
 
 #: Internal constants of the multiplier methods (not user options).
-INTERNAL = {"rho_max_factor": 1e4, "prox": 10.0, "max_cuts": 200}
+INTERNAL = {"rho_max_factor": 100.0, "prox": 10.0, "max_cuts": 200}
 
 
 class QuboProgram(Program):
@@ -109,7 +109,7 @@ class QuboProgram(Program):
                     self.opts["sampler"],
                     " (simulator=%s)" % self.opts["simulator"] if self.opts["sampler"] == "qaoa" else "",
                     exc.sampler.max_qubits)) from None
-        except ValueError as exc:          # the penalty method on fractional data
+        except FractionalSlack as exc:
             raise self._backend.refusal(str(exc)) from None
         self.run = run
         return self._result(run)

@@ -19,7 +19,7 @@ Simulators (``simulator=``):
 
 Training minimises the CVaR of the energy (the mean of the lowest ``cvar`` fraction of the
 distribution; ``cvar=1`` is the plain expectation) from ``restarts`` random starts plus the
-previous iteration's angles (a warm start across multiplier updates): with L-BFGS-B and the
+previous iteration's angles (a warm start across multiplier updates): with BFGS and the
 exact adjoint gradient of :func:`fast_value_grad` on the fast path (also used to train for
 ``aer``), with COBYLA through qiskit's ``Statevector`` for ``simulator=statevector``.
 """
@@ -174,8 +174,8 @@ class QaoaSampler:
         self.restarts, self.train_iter, self.cvar_alpha, self.noise = restarts, train_iter, cvar_alpha, noise
         self.max_qubits = MAX_QUBITS[simulator]
         self.angles: np.ndarray | None = None      # trained [beta..., gamma...] of the last run
-        self.circuit = None                         # the last circuit (unbound) and its parameters
-        self.params = None
+        self.qubo = None                            # the last QUBO sampled, and its scale
+        self.scale = 1.0
         self.depth: int | None = None
         self.evaluations = 0
 
@@ -185,10 +185,11 @@ class QaoaSampler:
         scale = qubo.scale()
         E = all_energies(qubo) / scale
         order = np.argsort(E, kind="stable")
-        circ, betas, gammas = build_circuit(qubo, self.reps, scale)
-        self.circuit, self.params = circ, (betas, gammas)
-        if self.depth is None:
-            self.depth = circuit_depth(circ)
+        self.qubo, self.scale = qubo, scale
+        circ = betas = gammas = None
+        if self.simulator != "fast" or self.depth is None:
+            circ, betas, gammas = build_circuit(qubo, self.reps, scale)
+            self.depth = circuit_depth(circ) if self.depth is None else self.depth
         p = self.reps
 
         def probs(a):
@@ -210,8 +211,8 @@ class QaoaSampler:
                 r = minimize(loss, a0, method="COBYLA", options={"maxiter": self.train_iter, "rhobeg": 0.3})
             else:
                 self.evaluations += 1
-                r = minimize(fast_value_grad, a0, args=(E, n, order, self.cvar_alpha), jac=True,
-                             method="L-BFGS-B", options={"maxiter": self.train_iter})
+                r = minimize(lambda a: fast_value_grad(E, a, n, order, self.cvar_alpha), a0, jac=True,
+                             method="BFGS", options={"maxiter": self.train_iter, "gtol": 1e-5})
             if best is None or r.fun < best.fun:
                 best = r
         self.angles = np.asarray(best.x, dtype=np.float64)
@@ -226,9 +227,10 @@ class QaoaSampler:
 
     def bound_circuit(self):
         """The last circuit with its trained angles (None before a run)."""
-        if self.circuit is None or self.angles is None:
+        if self.qubo is None or self.angles is None:
             return None
-        return bind(self.circuit, *self.params, self.angles)
+        circ, betas, gammas = build_circuit(self.qubo, self.reps, self.scale)
+        return bind(circ, betas, gammas, self.angles)
 
 
 def circuit_depth(circ) -> int:
