@@ -15,6 +15,8 @@ Rows are classified once, vectorised over the CSR matrix of all rows:
   penalty ``sum_{i<j} x_i x_j``;
 * ``cover`` — at least one of two (``x[u] + x[v] >= 1``): the exact penalty
   ``(1 - x_u)(1 - x_v)``;
+* ``imp`` — an implication (``x[u] <= x[v]``, any positive scale): the exact penalty
+  ``x_u (1 - x_v)``;
 * ``relax`` — every other inequality: ``G x <= h`` rows for the multiplier methods (a ranged
   row gives two), or slack bits for the ``penalty`` baseline (:func:`slack_form`).
 
@@ -38,7 +40,7 @@ from .form import Qubo
 
 #: Penalty strength qiskit-optimization uses when constraint data are not all integers.
 FLOAT_PENALTY = 1e5
-KINDS = ("free", "eq", "amo", "cover", "relax")
+KINDS = ("free", "eq", "amo", "cover", "imp", "relax")
 
 
 @dataclass
@@ -155,9 +157,27 @@ def classify_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
         cover = same & (nnz == 2) & (np.ceil(lo / c - 1e-9) == 1) & (hi >= 2 * c - tol)
     kind[amo] = "amo"
     kind[cover] = "cover"
+    kind[_implications(A, lo, hi, nnz, cmin, cmax)[0]] = "imp"
     kind[np.abs(hi - lo) <= tol] = "eq"
     kind[(lo <= vmin + tol) & (hi >= vmax - tol)] = "free"
     return kind
+
+
+def _implications(A, lo, hi, nnz, cmin, cmax):
+    """Rows ``c x_p - c x_q`` bounded so that they say ``x_p <= x_q`` (or ``>=``): the mask,
+    and per row the (implying, implied) columns."""
+    pair = (nnz == 2) & (cmin < 0) & (cmax > 0) & np.isclose(cmax, -cmin)
+    c = np.where(pair, cmax, 1.0)
+    with np.errstate(invalid="ignore"):
+        up = pair & (np.floor(hi / c + 1e-9) == 0) & (lo <= -c + 1e-9 * c)
+        dn = pair & (np.ceil(lo / c - 1e-9) == 0) & (hi >= c - 1e-9 * c) & ~up
+    start = A.indptr[:-1]
+    first, second = A.indices[np.minimum(start, max(A.nnz - 1, 0))], A.indices[np.minimum(start + 1, max(A.nnz - 1, 0))]
+    first_pos = A.data[np.minimum(start, max(A.nnz - 1, 0))] > 0 if A.nnz else np.zeros(0, bool)
+    pos = np.where(first_pos, first, second)
+    neg = np.where(first_pos, second, first)
+    # x_pos <= x_neg for an upper-bounded row, x_neg <= x_pos for a lower-bounded one
+    return up | dn, np.where(up, pos, neg), np.where(up, neg, pos)
 
 
 def exact_penalties(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, kind: np.ndarray,
@@ -179,6 +199,11 @@ def exact_penalties(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, kind: np.n
         uv = C.indices.reshape(-1, 2)
         lin = -np.bincount(uv.ravel(), minlength=n).astype(np.float64)
         q = q + Qubo.build(n, lin, uv[:, 0], uv[:, 1], np.ones(len(uv)), float(len(uv)))
+    imp = np.flatnonzero(kind == "imp")
+    if len(imp):
+        _, a, b = _implications(A, lo, hi, *_row_stats(A)[:3])
+        a, b = a[imp], b[imp]
+        q = q + Qubo.build(n, np.bincount(a, minlength=n).astype(np.float64), a, b, -np.ones(len(a)))
     lin = np.zeros(n)
     lin[fixed_zero] += 1.0
     lin[fixed_one] -= 1.0
@@ -277,8 +302,10 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     """Each ``<=`` row ``a.x <= b`` becomes ``a.x + s = b`` with an integer slack ``s`` in
     ``[0, b - min(a.x)]`` (``>=`` rows ``a.x - s = b`` with ``s`` in ``[0, max(a.x) - b]``),
     ``s`` in ``floor(log2 U) + 1`` bits; then ``strength * sum (a.x +- s - b)^2`` is added
-    to the objective.  Equalities get no slack.  Rows that every bitstring satisfies get
-    slack too, as qiskit does."""
+    to the objective.  Equalities get no slack, and the rows qiskit's
+    ``LinearInequalityToPenalty`` recognises (at most one, at least one of two, implications)
+    get the same exact penalties as in the slack-free methods.  Rows that every bitstring
+    satisfies get slack too, as in qiskit."""
     A, lo, hi = low.A, low.lo, low.hi
     data = np.concatenate([A.data, lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
     if not np.all(data == np.round(data)):
@@ -287,8 +314,9 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     n = low.n
     _, _, _, vmin, vmax = _row_stats(A)
     eq = np.abs(hi - lo) <= 1e-12
-    up = np.flatnonzero(~eq & np.isfinite(hi))
-    dn = np.flatnonzero(~eq & np.isfinite(lo))
+    slack = ~eq & ~np.isin(low.kind, ("amo", "cover", "imp"))
+    up = np.flatnonzero(slack & np.isfinite(hi))
+    dn = np.flatnonzero(slack & np.isfinite(lo))
     eqr = np.flatnonzero(eq)
     rng = np.concatenate([hi[up] - vmin[up], vmax[dn] - lo[dn]])
     rng = np.maximum(np.round(rng), 0).astype(np.int64)
@@ -303,4 +331,9 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     pen = squares(full, sgn * rhs, np.ones(len(rows)))
     obj = low.objective
     big = Qubo(n + k, np.concatenate([obj.linear, np.zeros(k)]), obj.i, obj.j, obj.quad, obj.offset)
-    return SlackForm(big + pen.scaled(strength), k)
+    ex = low.exact
+    special = Qubo(n + k, np.concatenate([ex.linear, np.zeros(k)]), ex.i, ex.j, ex.quad, ex.offset)
+    if np.any(eq):          # equalities are in both: keep the slack form's copy only
+        eqp = squares(A[np.flatnonzero(low.kind == "eq")], hi[low.kind == "eq"], np.ones(int((low.kind == "eq").sum())))
+        special = special + Qubo(n + k, np.concatenate([-eqp.linear, np.zeros(k)]), eqp.i, eqp.j, -eqp.quad, -eqp.offset)
+    return SlackForm(big + (pen + special).scaled(strength), k)

@@ -23,7 +23,8 @@ computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or
   over the same cuts, solved with HiGHS (``scipy.optimize.linprog``);
 * ``penalty`` — qiskit-optimization's encoding (:func:`~.lowering.slack_form`) sampled once.
 
-Every sample of every iteration is checked against the original rows; the best feasible one
+A method stops before ``max_iter`` when the dual bound proves the incumbent optimal or when the
+multipliers have not moved for two iterations.  Every sample of every iteration is checked against the original rows; the best feasible one
 is kept, after the greedy repair-and-improve of :mod:`.repair` when ``repair`` is on.
 """
 from __future__ import annotations
@@ -239,6 +240,7 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     prev_viol = np.inf
     active = np.ones(m, dtype=bool)
     rho0 = rho
+    still = 0                                       # iterations without a multiplier change
     iters = opts["max_iter"] if m else 1
     with progress(iters, desc="qubo " + method) as bar:
         for it in range(iters):
@@ -248,6 +250,7 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
                 # Rockafellar's term (rho/2) max(0, g + lam/rho)^2 with the max fixed at the last
                 # point: rows that are active or violated get (rho/2) g^2, loose rows none.
                 q = L + low.squared(np.where(active, rho / 2.0, 0.0))
+            run_prev = lam.copy()
             X, counts, energy = s.draw(q, it)
             s.check(X, counts, energy)
             k = int(np.argmin(energy))
@@ -262,7 +265,7 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
             _record(s, it, lam, viol)
             bar.update(objective=s.objective_user(run.f) if run.x is not None else np.nan,
                        violation=viol, lam=float(np.linalg.norm(lam)))
-            if s.proven() or not m:
+            if s.proven() or not m or still >= 2:
                 break
             Fx = L.energy(X) - X.astype(np.float64) @ (np.asarray(low.G.T @ lam).ravel()) + lam @ low.h
             Gx = np.asarray((low.G @ X.T.astype(np.float64)).T) - low.h
@@ -295,6 +298,7 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
                         centre, centre_phi = lam.copy(), val
                     u = opts["prox"] * max(1.0, float(np.abs(Gc).max(initial=0.0))) / box
                     lam = _proximal(F, Gc, centre, u, box)
+            still = still + 1 if np.allclose(lam, run_prev, rtol=1e-9, atol=1e-12) else 0
     if run.lam is None:
         run.lam = lam
     run.optimal = s.proven()

@@ -121,7 +121,7 @@ class QuboProgram(Program):
                  "model_binaries": low.n, "iterations": run.iterations,
                  "samples": run.drawn, "feasible_fraction": run.feasible / max(run.drawn, 1),
                  "repaired": run.repaired, "penalty": self.strength,
-                 "exact_rows": int(np.isin(low.kind, ("eq", "amo", "cover")).sum()),
+                 "exact_rows": int(np.isin(low.kind, ("eq", "amo", "cover", "imp")).sum()),
                  "relaxed_rows": int(low.G.shape[0]),
                  "dual_bound": None if run.dual_bound is None else low.sign * run.dual_bound,
                  "seconds": run.seconds, "history": run.history.to_dict(),
