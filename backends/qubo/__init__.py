@@ -53,8 +53,9 @@ class QuboBackend(Backend):
         "shots": (1024, "qaoa: samples drawn from the final state", integer(1)),
         "simulator": ("fast", "qaoa: fast (exact numpy statevector), statevector (qiskit) or aer "
                               "(shots, optional noise)", choice("fast", "statevector", "aer")),
-        "restarts": (3, "qaoa: random starts of the angle training", integer(1)),
-        "train_iter": (120, "qaoa: COBYLA iterations per start", integer(1)),
+        "restarts": (2, "qaoa: starts of the angle training (a linear ramp, then random)", integer(1)),
+        "train_iter": (60, "qaoa: optimiser iterations per start (BFGS; COBYLA for "
+                           "simulator=statevector)", integer(1)),
         "cvar": (1.0, "qaoa: CVaR fraction trained on (1: the expectation)",
                  number(0, 1, low_open=True)),
         "noise": (0.0, "qaoa with simulator=aer: depolarising error per one-qubit gate "

@@ -14,7 +14,7 @@ computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or
   quadratic term gives the couplings; unbalanced penalisation is the case of fixed ``lam,
   rho``), where a row is active when ``lam_r + rho g_r > 0`` at the last iterate (all rows at
   the start), Rockafellar's ``max(0, g + lam/rho)^2`` with the max frozen; then
-  ``lam <- max(0, lam + rho g(x_k))``, and ``rho`` doubles (up to ``100 rho_0``) while the
+  ``lam <- max(0, lam + rho g(x_k))``, and ``rho`` grows by half (up to ``10 rho_0``) while the
   violation does not fall by a quarter;
 * ``bundle`` — proximal bundle on ``phi``: every sample ``x_j`` gives a cut
   ``phi(lam) <= L(x_j, lam)``; the next point maximises the cut model minus
@@ -282,9 +282,12 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
             elif method == "augmented-lagrangian":
                 lam = np.maximum(0.0, lam + rho * g)
                 if viol > 0 and viol > 0.75 * prev_viol:
-                    rho = min(2.0 * rho, opts["rho_max_factor"] * rho0)
+                    rho = min(1.5 * rho, opts["rho_max_factor"] * rho0)
                 prev_viol = viol
-                active = lam + rho * g > 0
+                # Rows stay active while they hold a multiplier or are violated; a row
+                # that is loose with a zero multiplier drops its term (a quadratic on it
+                # would push the row tight, which the inequality does not ask for).
+                active = (lam > 0) | (g > 0)
             else:
                 F = np.concatenate(s.cuts_F)
                 Gc = np.vstack(s.cuts_g)

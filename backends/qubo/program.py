@@ -29,7 +29,7 @@ from .qaoa import QaoaSampler
 from .samplers import AnnealSampler, ExactSampler
 
 #: Internal constants of the multiplier methods (not user options).
-INTERNAL = {"rho_max_factor": 100.0, "prox": 10.0, "max_cuts": 200}
+INTERNAL = {"rho_max_factor": 10.0, "prox": 10.0, "max_cuts": 200}
 
 
 class QuboProgram(Program):

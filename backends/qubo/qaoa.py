@@ -19,7 +19,8 @@ Simulators (``simulator=``):
 
 Training minimises the CVaR of the energy (the mean of the lowest ``cvar`` fraction of the
 distribution; ``cvar=1`` is the plain expectation) from ``restarts`` random starts plus the
-previous iteration's angles (a warm start across multiplier updates): with BFGS and the
+previous iteration's angles (a warm start across multiplier updates); the first start is a
+linear ramp, the others random: with BFGS and the
 exact adjoint gradient of :func:`fast_value_grad` on the fast path (also used to train for
 ``aer``), with COBYLA through qiskit's ``Statevector`` for ``simulator=statevector``.
 """
@@ -31,41 +32,61 @@ from scipy.optimize import minimize
 from .form import Qubo, all_energies, bits_of
 from .samplers import Samples
 
+#: Total evolution time of the linear-ramp starting angles (for costs scaled to |coef| <= 1).
+RAMP = 0.75
+
 #: qubit limits per simulator (a statevector of 2^n complex128 numbers).
 MAX_QUBITS = {"fast": 24, "statevector": 20, "aer": 24}
 
 
+#: Precision of the fast statevector (double: the angle training's line searches need
+#: gradients accurate well below single precision).
+DTYPE = np.complex128
+
+
 def mixer(psi: np.ndarray, beta: float, n: int) -> np.ndarray:
-    """``prod_q RX(2 beta)_q |psi>`` (in place on a copy)."""
+    """``prod_q RX(2 beta)_q |psi>`` (a new array; ``psi`` is left as it is).  Each qubit is
+    a pass over the state viewed as ``(-1, 2, 2^q)``, with two preallocated buffers."""
     c, s = np.cos(beta), -1j * np.sin(beta)
     psi = psi.copy()
+    t1 = np.empty(len(psi) // 2, psi.dtype)
+    t2 = np.empty(len(psi) // 2, psi.dtype)
     for q in range(n):
         v = psi.reshape(-1, 2, 1 << q)
-        a0 = v[:, 0, :].copy()
-        a1 = v[:, 1, :]
-        v[:, 0, :] = c * a0 + s * a1
-        v[:, 1, :] = s * a0 + c * a1
+        a0, a1 = v[:, 0, :], v[:, 1, :]
+        b1, b2 = t1.reshape(a0.shape), t2.reshape(a0.shape)
+        np.multiply(a0, s, out=b1)
+        np.multiply(a1, s, out=b2)
+        a0 *= c
+        a0 += b2
+        a1 *= c
+        a1 += b1
     return psi
 
 
-def fast_state(E: np.ndarray, betas, gammas, n: int) -> np.ndarray:
-    """The QAOA state for diagonal energies ``E`` (already scaled) and the given angles."""
-    psi = np.full(1 << n, (1 << n) ** -0.5, dtype=np.complex128)
+def fast_state(E: np.ndarray, betas, gammas, n: int, phases: list | None = None) -> np.ndarray:
+    """The QAOA state for diagonal energies ``E`` (already scaled) and the given angles;
+    the layers' phase vectors are appended to ``phases`` when given (for the gradient)."""
+    psi = np.full(1 << n, (1 << n) ** -0.5, dtype=DTYPE)
     for b, g in zip(betas, gammas):
-        psi *= np.exp(-1j * g * E)
+        ph = np.exp(-1j * g * E).astype(DTYPE)
+        if phases is not None:
+            phases.append(ph)
+        psi *= ph
         psi = mixer(psi, b, n)
     return psi
 
 
-def sum_x(psi: np.ndarray, n: int) -> np.ndarray:
-    """``(sum_q X_q) |psi>``."""
+def x_overlap(lam: np.ndarray, psi: np.ndarray, n: int) -> complex:
+    """``<lam| (sum_q X_q) |psi>``: ``sum_q X_q |psi>`` accumulated in one buffer (strided
+    views added in place), then one contiguous ``vdot``."""
     out = np.zeros_like(psi)
     for q in range(n):
         v = psi.reshape(-1, 2, 1 << q)
         o = out.reshape(-1, 2, 1 << q)
         o[:, 0, :] += v[:, 1, :]
         o[:, 1, :] += v[:, 0, :]
-    return out
+    return complex(np.vdot(lam, out))
 
 
 def cvar_weights(probs: np.ndarray, E: np.ndarray, order: np.ndarray, alpha: float):
@@ -87,24 +108,27 @@ def cvar_weights(probs: np.ndarray, E: np.ndarray, order: np.ndarray, alpha: flo
 def fast_value_grad(E: np.ndarray, a: np.ndarray, n: int, order: np.ndarray, alpha: float):
     """CVaR (or expectation) of ``E`` and its gradient in ``a = [beta..., gamma...]`` by the
     adjoint method: the state and the costate ``w E |psi>`` are run back through the layers
-    (the gates are unitary, so nothing is stored), each angle's derivative being
-    ``2 Re <costate| -i H_k |psi>`` with ``H_k`` the layer's generator."""
+    (the gates are unitary, so only the phase vectors are kept), each angle's derivative
+    being ``2 Re <costate| -i H_k |psi>`` with ``H_k`` the layer's generator (``sum_q X_q``
+    for ``beta``, ``E`` for ``gamma``)."""
     p = len(a) // 2
     betas, gammas = a[:p], a[p:]
-    psi = fast_state(E, betas, gammas, n)
+    phases: list = []
+    psi = fast_state(E, betas, gammas, n, phases)
     probs = np.abs(psi) ** 2
     if alpha >= 1.0:
         w, value = E, float(probs @ E)
     else:
         value, w = cvar_weights(probs, E, order, alpha)
-    lam = w * psi
+    lam = (w * psi).astype(DTYPE)
     grad = np.zeros(2 * p)
     for k in reversed(range(p)):
-        grad[k] = 2.0 * np.real(np.vdot(lam, -1j * sum_x(psi, n)))
+        grad[k] = 2.0 * np.imag(x_overlap(lam, psi, n))          # 2 Re(-i z) = 2 Im z
         psi, lam = mixer(psi, -betas[k], n), mixer(lam, -betas[k], n)
-        grad[p + k] = 2.0 * np.real(np.vdot(lam, -1j * E * psi))
-        back = np.exp(1j * gammas[k] * E)
-        psi, lam = psi * back, lam * back
+        grad[p + k] = 2.0 * np.imag(np.vdot(lam, E * psi))
+        back = np.conj(phases[k])
+        psi *= back
+        lam *= back
     return value, grad
 
 
@@ -168,8 +192,8 @@ class QaoaSampler:
 
     name = "qaoa"
 
-    def __init__(self, reps: int = 2, shots: int = 1024, simulator: str = "fast", restarts: int = 3,
-                 train_iter: int = 120, cvar_alpha: float = 1.0, noise: float = 0.0):
+    def __init__(self, reps: int = 2, shots: int = 1024, simulator: str = "fast", restarts: int = 2,
+                 train_iter: int = 60, cvar_alpha: float = 1.0, noise: float = 0.0):
         self.reps, self.shots, self.simulator = reps, shots, simulator
         self.restarts, self.train_iter, self.cvar_alpha, self.noise = restarts, train_iter, cvar_alpha, noise
         self.max_qubits = MAX_QUBITS[simulator]
@@ -201,8 +225,12 @@ class QaoaSampler:
         def loss(a):
             return cvar(probs(a), E, order, self.cvar_alpha)
 
-        starts = [np.concatenate([rng.uniform(0, np.pi / 2, p), rng.uniform(0, np.pi, p)])
-                  for _ in range(self.restarts)]
+        # A linear ramp (the discretised annealing path of TQA initialisation) and then
+        # random angles; the ramp alone often lands in a good basin.
+        f = np.arange(1, p + 1) / (p + 1)
+        starts = [np.concatenate([(1 - f) * RAMP, f * RAMP])]
+        starts += [np.concatenate([rng.uniform(0, np.pi / 2, p), rng.uniform(0, np.pi, p)])
+                   for _ in range(self.restarts - 1)]
         if self.angles is not None:
             starts.insert(0, self.angles)
         best = None
