@@ -30,10 +30,10 @@ INSTANCES = {
     "mis_petersen": ("mis_petersen.lag", "mis_petersen.json", 4.0, 10, 10),
     "mis_grid4x4": ("mis_petersen.lag", "mis_grid4x4.json", 8.0, 16, 16),
     "mis_dodecahedral": ("mis_petersen.lag", "mis_dodecahedral.json", 8.0, 20, 20),
-    "tsp4": ("tsp4_qubo.lag", "tsp4.json", 80.0, 16, 16),
-    "maxcut": ("maxcut.lag", "maxcut_petersen.json", 12.0, 10, 10),
-    "vertex_cover": ("vertex_cover.lag", "mis_petersen.json", 6.0, 10, 10),
-    "coloring": ("coloring.lag", "coloring_c5.json", 3.0, 18, 18),
+    "tsp4": ("tsp4_qubo.lag", "tsp4_qubo.json", 80.0, 16, 16),
+    "maxcut": ("maxcut.lag", "maxcut.json", 12.0, 10, 10),
+    "vertex_cover": ("vertex_cover.lag", "vertex_cover.json", 6.0, 10, 10),
+    "coloring": ("coloring.lag", "coloring.json", 3.0, 18, 18),
 }
 SMALL = ["mknap1", "pet2", "mis_petersen", "maxcut", "vertex_cover"]     # <= 12 qubits
 
