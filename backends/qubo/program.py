@@ -174,6 +174,7 @@ class QuboProgram(Program):
                 if mask.any():
                     ax.hist(vals[mask], weights=counts[mask], bins=30, alpha=0.7, label=label, color=colour)
             ax.set_xlabel("objective of the last round's samples")
+            ax.tick_params(axis="x", labelrotation=30)
             ax.set_ylabel("count")
             ax.legend(fontsize=7)
         return draw
