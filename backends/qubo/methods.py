@@ -156,7 +156,9 @@ class Search:
         run = self.run
         if run.x is None or run.dual_bound is None:
             return False
-        bound = np.ceil(run.dual_bound - 1e-6) if self.low.integral else run.dual_bound
+        off = self.low.objective.offset
+        # integer coefficients: every objective value is off + an integer
+        bound = np.ceil(run.dual_bound - off - 1e-6) + off if self.low.integral else run.dual_bound
         return run.f <= bound + 1e-6 * max(1.0, abs(run.f))
 
     def draw(self, qubo: Qubo, it: int):
