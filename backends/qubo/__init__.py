@@ -23,7 +23,6 @@ from lagdsl.options import boolean, choice, integer, number, optional
 from lagdsl.passes.base import PassError
 
 from .methods import METHODS
-from .qaoa import MAX_QUBITS
 
 
 class QuboBackend(Backend):

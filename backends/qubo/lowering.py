@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from lagdsl.ir.model import Model
 from lagdsl.lower.instance import Instance, lower_instance
-from lagdsl.passes.base import Chain, column_label, linear_part
+from lagdsl.passes.base import Chain, linear_part
 from lagdsl.passes.integer2binary import BoundedInteger2Binary, bit_weights
 
 from .form import Qubo
@@ -52,8 +52,7 @@ class Lowered:
     binst: Instance                # all binary (integers expanded)
     inverse: list                  # the pass chain's inverse data
     sign: float                    # +1 minimise, -1 maximise (objective = sign * user's)
-    names: list[str]               # one per qubit
-    encoding: list[dict]           # qubit -> model variable, label, weight
+    enc: Encoding                  # qubit -> model column, weight
     objective: Qubo                # sign * user's objective
     A: sp.csr_matrix               # every constraint row over the qubits
     lo: np.ndarray
@@ -73,6 +72,29 @@ class Lowered:
     @property
     def n(self) -> int:
         return self.objective.n
+
+    @property
+    def names(self) -> list[str]:
+        """One name per qubit: the model element (``x[3]``), ``#b`` appended for the bits
+        of an integer (built on first use)."""
+        self._labels()
+        return self._names
+
+    @property
+    def encoding(self) -> list[dict]:
+        """Per qubit: its name, model variable, element label, weight and offset."""
+        self._labels()
+        e = self.enc
+        return [{"qubit": q, "name": self._names[q], "variable": self._vars[c], "label": self._labs[c],
+                 "weight": float(e.weight[q]), "offset": float(e.offset[q])}
+                for q, c in enumerate(e.col.tolist())]
+
+    def _labels(self) -> None:
+        if getattr(self, "_names", None) is None:
+            cols, self._vars, self._labs = column_names(self.model)
+            e = self.enc
+            self._names = [cols[c] + ("#%d" % b if i else "") for c, b, i in
+                           zip(e.col.tolist(), e.bit.tolist(), e.integer.tolist())]
 
     @property
     def block_names(self) -> list[str]:
@@ -218,32 +240,47 @@ def auto_strength(objective: Qubo, A: sp.csr_matrix, lo: np.ndarray, hi: np.ndar
     return 1.0 + float(np.abs(objective.linear).sum() + np.abs(objective.quad).sum())
 
 
-def _encoding(inst: Instance, binst: Instance, inverse: list) -> tuple[list[str], list[dict]]:
-    """Qubit names and the encoding map back to the model's variables."""
-    enc_data = next((d for p, d in inverse if isinstance(p, BoundedInteger2Binary)), None)
-    names, enc = [], []
-    if enc_data is None:
-        cols = np.arange(inst.N)
-        weights = np.ones(inst.N)
-        offs = np.zeros(inst.N)
-        bit_index = np.zeros(inst.N, dtype=np.int64)
-    else:
-        rest = np.flatnonzero(inst.vtype != "I")
-        cols = np.concatenate([rest, enc_data.ints[enc_data.bit_parent]])
-        weights = np.concatenate([np.ones(len(rest)), enc_data.coef])
-        offs = np.concatenate([np.zeros(len(rest)), enc_data.t0[enc_data.ints[enc_data.bit_parent]]])
-        starts = np.searchsorted(enc_data.bit_parent, enc_data.bit_parent)
-        bit_index = np.concatenate([np.zeros(len(rest), dtype=np.int64),
-                                    np.arange(len(enc_data.bit_parent)) - starts])
-    for q, col in enumerate(cols.tolist()):
-        label = column_label(inst, col)
-        integer = inst.vtype[col] == "I"
-        names.append("%s#%d" % (label, bit_index[q]) if integer else label)
-        var = label.split("[", 1)[0]
-        enc.append({"qubit": q, "name": names[-1], "variable": var,
-                    "label": label[len(var) + 1:-1] if "[" in label else "",
-                    "weight": float(weights[q]), "offset": float(offs[q])})
-    return names, enc
+@dataclass
+class Encoding:
+    """Qubit ``q`` is bit ``bit[q]`` of model column ``col[q]`` with weight ``weight[q]``
+    (the column is ``offset + sum weight * bit`` over its qubits; a binary is one qubit of
+    weight 1).  Names and the JSON form are built on demand."""
+
+    col: np.ndarray
+    weight: np.ndarray
+    offset: np.ndarray
+    bit: np.ndarray
+    integer: np.ndarray            # whether the column is an (expanded) integer
+
+
+def _encoding(inst: Instance, inverse: list) -> Encoding:
+    """The map from qubits back to the model's columns (vectorised)."""
+    data = next((d for p, d in inverse if isinstance(p, BoundedInteger2Binary)), None)
+    if data is None:
+        n = inst.N
+        return Encoding(np.arange(n), np.ones(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, bool))
+    rest = np.flatnonzero(inst.vtype != "I")
+    bits = data.ints[data.bit_parent]
+    starts = np.searchsorted(data.bit_parent, data.bit_parent)
+    return Encoding(np.concatenate([rest, bits]), np.concatenate([np.ones(len(rest)), data.coef]),
+                    np.concatenate([np.zeros(len(rest)), data.t0[bits]]),
+                    np.concatenate([np.zeros(len(rest), np.int64), np.arange(len(bits)) - starts]),
+                    np.concatenate([np.zeros(len(rest), bool), np.ones(len(bits), bool)]))
+
+
+def column_names(model: Model) -> tuple[list[str], list[str], list[str]]:
+    """Per flat column of the model: its display name (``x[3]``), variable and label."""
+    names, vars_, labels = [], [], []
+    for v in model.vars.values():
+        if v.is_scalar:
+            ls = [""]
+        else:
+            from lagdsl.ir.values import labels as product_labels
+            ls = product_labels(model.var_sets(v.name))
+        names += [v.name if not lab else "%s[%s]" % (v.name, lab) for lab in ls]
+        vars_ += [v.name] * len(ls)
+        labels += ls
+    return names, vars_, labels
 
 
 def lower(model: Model) -> Lowered:
@@ -276,9 +313,8 @@ def lower(model: Model) -> Lowered:
     dn = rel[np.isfinite(lo[rel])]
     G = sp.vstack([A[up], -A[dn]]).tocsr() if len(up) + len(dn) else sp.csr_matrix((0, n))
     h = np.concatenate([hi[up], -lo[dn]])
-    names, enc = _encoding(inst, binst, inverse)
     coefs = np.concatenate([objective.linear, objective.quad])
-    return Lowered(model, inst, binst, inverse, sign, names, enc, objective, A, lo, hi,
+    return Lowered(model, inst, binst, inverse, sign, _encoding(inst, inverse), objective, A, lo, hi,
                    cat(blk, np.int64), cat(pos, np.int64), kind, exact, G, h,
                    np.concatenate([up, dn]).astype(np.int64),
                    np.concatenate([np.ones(len(up)), -np.ones(len(dn))]),

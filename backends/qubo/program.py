@@ -25,7 +25,6 @@ from . import export
 from .form import Qubo
 from .lowering import FractionalSlack, Lowered, slack_form
 from .methods import TooManyQubits, default_rho, run_method
-from .qaoa import QaoaSampler
 from .samplers import AnnealSampler, ExactSampler
 
 #: Internal constants of the multiplier methods (not user options).
@@ -49,6 +48,7 @@ class QuboProgram(Program):
             return ExactSampler(o["num_samples"])
         if o["sampler"] == "anneal":
             return AnnealSampler(o["num_reads"], o["num_sweeps"])
+        from .qaoa import QaoaSampler      # scipy.optimize and qiskit only when asked for
         return QaoaSampler(o["reps"], o["shots"], o["simulator"], o["restarts"], o["train_iter"],
                            o["cvar"], o["noise"])
 
@@ -80,7 +80,7 @@ class QuboProgram(Program):
             return export.bqm_json(q, names)
         if fmt == "qasm":
             s = self.sampler
-            if isinstance(s, QaoaSampler) and s.bound_circuit() is not None:
+            if s.name == "qaoa" and s.bound_circuit() is not None:
                 return export.qasm(s.bound_circuit())
             from .qaoa import build_circuit
             circ, _, _ = build_circuit(q, self.opts["reps"], q.scale())
@@ -126,7 +126,7 @@ class QuboProgram(Program):
                  "dual_bound": None if run.dual_bound is None else low.sign * run.dual_bound,
                  "seconds": run.seconds, "history": run.history.to_dict(),
                  "notes": list(low.notes) + list(run.notes)}
-        if isinstance(self.sampler, QaoaSampler):
+        if self.sampler.name == "qaoa":
             stats.update(circuit_depth=self.sampler.depth, reps=self.opts["reps"],
                          simulator=self.opts["simulator"], shots=self.opts["shots"],
                          circuit_evaluations=self.sampler.evaluations)
