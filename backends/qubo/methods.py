@@ -12,10 +12,11 @@ computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or
   ``theta_k = 1 / sqrt(k + 1)`` (diminishing);
 * ``augmented-lagrangian`` — samples ``L(x, lam) + rho/2 sum_{r active} g_r(x)^2`` (the
   quadratic term gives the couplings; unbalanced penalisation is the case of fixed ``lam,
-  rho``), where a row is active when ``lam_r + rho g_r > 0`` at the last iterate (all rows at
-  the start), Rockafellar's ``max(0, g + lam/rho)^2`` with the max frozen; then
-  ``lam <- max(0, lam + rho g(x_k))``, and ``rho`` grows by half (up to ``10 rho_0``) while the
-  violation does not fall by a quarter;
+  rho``); a row is active while it holds a positive multiplier or the last iteration's
+  lowest-energy sample violates it (all rows at the start) — Rockafellar's
+  ``max(0, g + lam/rho)^2`` with the max frozen, so that loose rows are not pushed tight;
+  then ``lam <- max(0, lam + rho g(x_k))``, and ``rho`` grows by half (up to ``10 rho_0``)
+  while the violation does not fall by a quarter;
 * ``bundle`` — proximal bundle on ``phi``: every sample ``x_j`` gives a cut
   ``phi(lam) <= L(x_j, lam)``; the next point maximises the cut model minus
   ``u/2 |lam - centre|^2`` (SLSQP), and the centre moves on a serious step;
@@ -23,9 +24,13 @@ computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or
   over the same cuts, solved with HiGHS (``scipy.optimize.linprog``);
 * ``penalty`` — qiskit-optimization's encoding (:func:`~.lowering.slack_form`) sampled once.
 
-A method stops before ``max_iter`` when the dual bound proves the incumbent optimal or when the
-multipliers have not moved for two iterations.  Every sample of every iteration is checked against the original rows; the best feasible one
-is kept, after the greedy repair-and-improve of :mod:`.repair` when ``repair`` is on.
+The default is ``augmented-lagrangian``: on the knapsack benchmarks it is the only method
+whose raw samples (``repair=false``) reach the optimum, and its QUBOs have the couplings that
+give QAOA something to do (``bench/README.md``); ``bundle`` and ``cutting-plane`` give the
+tightest dual bounds.  A method stops before ``max_iter`` when the dual bound proves the
+incumbent optimal or when the multipliers have not moved for two iterations.  Every sample
+of every iteration is checked against the original rows; the best feasible one is kept,
+after the greedy repair-and-improve of :mod:`.repair` when ``repair`` is on.
 """
 from __future__ import annotations
 
