@@ -234,6 +234,21 @@ def test_energies_ising_and_fast_state_match_qiskit():
     assert abs(abs(np.vdot(sv, fast)) - 1.0) < 1e-10          # equal up to a global phase
 
 
+def test_fast_expectation_matches_statevector_estimator():
+    from qiskit.primitives import StatevectorEstimator
+    from lagdsl.backends.qubo import qaoa
+    from lagdsl.backends.qubo.form import all_energies
+    q = _random_qubo(6, 7)
+    scale = q.scale()
+    E = all_energies(q) / scale
+    circ, b, g = qaoa.build_circuit(q, 2, scale)
+    a = np.array([0.25, 0.6, 0.9, 0.35])
+    job = StatevectorEstimator().run([(qaoa.bind(circ, b, g, a), q.pauli(scale))])
+    want = float(job.result()[0].data.evs)
+    got, _ = qaoa.fast_value_grad(E, a, 6, np.argsort(E), 1.0)
+    assert got == pytest.approx(want, abs=1e-10)
+
+
 def test_fast_state_matches_aer_statevector_and_shots():
     from qiskit import transpile
     from qiskit_aer import AerSimulator
