@@ -279,8 +279,10 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
             s.cuts_F.append(Fx)
             s.cuts_g.append(Gx)
             if method == "dual-ascent":
-                ub = run.f if run.x is not None else float(L.energy(xk[None])[0]) + abs(float(L.energy(xk[None])[0])) + 1.0
-                lk = float(L.energy(xk[None])[0]) if phi is None else phi
+                lk = float(L.energy(xk[None])[0])
+                # Polyak's target: the incumbent, or a guess above the Lagrangian value
+                ub = run.f if run.x is not None else lk + abs(lk) + 1.0
+                lk = lk if phi is None else phi
                 gg = float(g @ g)
                 if gg <= 0:
                     break
