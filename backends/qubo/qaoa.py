@@ -225,6 +225,10 @@ class QaoaSampler:
         def loss(a):
             return cvar(probs(a), E, order, self.cvar_alpha)
 
+        def value_grad(a):
+            self.evaluations += 1
+            return fast_value_grad(E, a, n, order, self.cvar_alpha)
+
         # A linear ramp (the discretised annealing path of TQA initialisation) and then
         # random angles; the ramp alone often lands in a good basin.
         f = np.arange(1, p + 1) / (p + 1)
@@ -238,8 +242,7 @@ class QaoaSampler:
             if self.simulator == "statevector":
                 r = minimize(loss, a0, method="COBYLA", options={"maxiter": self.train_iter, "rhobeg": 0.3})
             else:
-                self.evaluations += 1
-                r = minimize(lambda a: fast_value_grad(E, a, n, order, self.cvar_alpha), a0, jac=True,
+                r = minimize(value_grad, a0, jac=True,
                              method="BFGS", options={"maxiter": self.train_iter, "gtol": 1e-5})
             if best is None or r.fun < best.fun:
                 best = r
