@@ -22,6 +22,7 @@ from .result import Result
 REGISTRY: dict[str, str] = {
     "cvxpy": "lagdsl.backends.cvxpy",
     "lagrangian": "lagdsl.backends.lagrangian",
+    "qubo": "lagdsl.backends.qubo",
 }
 
 

@@ -65,6 +65,10 @@ EXPECTED = {
     "hs076": dict(objective=-103 / 22, rel=1e-6, vabs=1e-4,
                   values={"x": {"1": 3 / 11, "2": 23 / 11, "3": 0.0, "4": 6 / 11}}),
     "chebyshev": dict(objective=0.815, rel=1e-6, vabs=1e-5, values={"a": 1.97, "b": 1.235}),
+    "maxcut": dict(objective=12.0),
+    "vertex_cover": dict(objective=6.0),
+    "coloring": dict(objective=3.0),
+    "tsp4_qubo": dict(objective=80.0),
     "inventory": dict(objective=3750.0,
                       values={"make": {"1": 60, "2": 50, "3": 60, "4": 30, "5": 60, "6": 60},
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
@@ -77,7 +81,9 @@ CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "bin
            "mknap1": "binary linear", "mis_petersen": "binary linear",
            "dominating_set": "binary linear", "tsp4": "MILP", "lasso": "SOCP", "portfolio": "QP",
            "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
-           "hs028": "QP", "hs048": "QP", "hs051": "QP", "hs076": "QP"}
+           "hs028": "QP", "hs048": "QP", "hs051": "QP", "hs076": "QP",
+           "maxcut": "binary quadratic", "vertex_cover": "binary linear", "coloring": "binary linear",
+           "tsp4_qubo": "binary quadratic"}
 HS71_OPT = 17.0140173                          # REFERENCES.md
 HS71_X = (1.0, 4.74299963, 3.82114998, 1.37940829)
 
@@ -326,6 +332,40 @@ def ref_inventory():
     assert all(_face_is_point(c, r.fun, k, **dict(lp)) for k in range(2 * T + 1))
     return r.fun, {"make": {str(k + 1): r.x[k] for k in range(T)},
                    "stock": {str(k): r.x[T + k] for k in range(T + 1)}}
+
+
+def _subsets(n: int) -> np.ndarray:
+    """All 0/1 vectors of length n (rows)."""
+    return ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1).astype(np.int64)
+
+
+def _petersen_edges() -> np.ndarray:
+    return np.array(nx.petersen_graph().edges())
+
+
+def ref_maxcut():
+    X, E = _subsets(10), _petersen_edges()
+    return float((X[:, E[:, 0]] != X[:, E[:, 1]]).sum(axis=1).max()), {}
+
+
+def ref_vertex_cover():
+    X, E = _subsets(10), _petersen_edges()
+    cover = np.all(X[:, E[:, 0]] | X[:, E[:, 1]], axis=1)
+    return float(X[cover].sum(axis=1).min()), {}
+
+
+def ref_coloring():
+    g = data("coloring")["G"]
+    G = getattr(nx, g["generator"])(g["n"])
+    best = min(len(set(c)) for c in itertools.product(range(data("coloring")["K"]), repeat=G.number_of_nodes())
+               if all(c[u] != c[v] for u, v in G.edges))
+    return float(best), {}
+
+
+def ref_tsp4_qubo():
+    d = data("tsp4_qubo")["dist"]
+    tours = [(0,) + p for p in itertools.permutations(range(1, 4))]
+    return float(min(sum(d[t[k]][t[(k + 1) % 4]] for k in range(4)) for t in tours)), {}
 
 
 REFERENCES = {name[4:]: fn for name, fn in list(globals().items()) if name.startswith("ref_")}

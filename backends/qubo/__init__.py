@@ -1,0 +1,109 @@
+"""The ``qubo`` backend: binary and bounded-integer models as QUBO / Ising Hamiltonians,
+with slack-free Lagrangian constraint handling, solved by QAOA on qiskit simulators or by
+classical samplers.
+
+Modules: :mod:`.form` (the QUBO and its Ising form), :mod:`.lowering` (model -> objective,
+exact penalties, relaxed rows, the slack baseline), :mod:`.methods` (penalty, dual ascent,
+augmented Lagrangian, bundle, cutting planes), :mod:`.samplers` (exact, anneal),
+:mod:`.qaoa` (QAOA and its fast statevector), :mod:`.repair` (greedy repair-and-improve),
+:mod:`.export` (qubo / bqm / qasm / QuadraticProgram), :mod:`.program` (solve -> Result).
+
+The model must have binary or bounded integer variables only, an objective that is a
+polynomial of degree <= 2 (or none) and linear constraints; anything else is refused with
+the construct's position.
+"""
+from __future__ import annotations
+
+from lagdsl.backend import Backend, Refusal, coerce_options
+from lagdsl.errors import LagError
+from lagdsl.ir.classify import classify
+from lagdsl.ir.model import Model
+from lagdsl.lower.poly import NotPolynomial
+from lagdsl.options import boolean, choice, integer, number, optional
+from lagdsl.passes.base import PassError
+
+from .methods import METHODS
+
+
+class QuboBackend(Backend):
+    """Slack-free Lagrangian QUBO with QAOA (qiskit) and classical samplers."""
+
+    name = "qubo"
+    description = ("binary/bounded-integer models as QUBO: slack-free multiplier methods or the "
+                   "slack penalty baseline; QAOA (qiskit), exact enumeration or simulated annealing")
+    options = {
+        "method": ("augmented-lagrangian", "constraint handling: " + ", ".join(METHODS),
+                   choice(*METHODS)),
+        "sampler": ("anneal", "anneal (dwave-samplers), exact (enumeration, <= 24 qubits) or qaoa",
+                    choice("anneal", "exact", "qaoa")),
+        "max_iter": (20, "multiplier iterations (each samples one QUBO)", integer(1)),
+        "penalty": (None, "strength of exact and slack penalties (none: qiskit-optimization's "
+                          "1 + sum |objective coefficients|)", optional(number(0, low_open=True))),
+        "rho": (None, "initial quadratic weight of the augmented Lagrangian (none: automatic)",
+                optional(number(0, low_open=True))),
+        "repair": (True, "greedy repair-and-improve of samples (false: raw samples only)", boolean()),
+        "repair_samples": (16, "lowest-energy samples repaired per iteration", integer(0)),
+        "bound_qubits": (20, "largest model enumerated for an exact dual bound", integer(0, 26)),
+        "seed": (0, "random seed (samplers, QAOA starts and shots)", integer()),
+        "num_reads": (100, "anneal: annealing runs per iteration", integer(1)),
+        "num_sweeps": (1000, "anneal: sweeps per run", integer(1)),
+        "num_samples": (64, "exact: lowest-energy states returned per iteration", integer(1)),
+        "reps": (2, "qaoa: layers p", integer(1, 20)),
+        "shots": (1024, "qaoa: samples drawn from the final state", integer(1)),
+        "simulator": ("fast", "qaoa: fast (exact numpy statevector), statevector (qiskit) or aer "
+                              "(shots, optional noise)", choice("fast", "statevector", "aer")),
+        "restarts": (2, "qaoa: starts of the angle training (a linear ramp, then random)", integer(1)),
+        "train_iter": (60, "qaoa: optimiser iterations per start (BFGS; COBYLA for "
+                           "simulator=statevector)", integer(1)),
+        "cvar": (1.0, "qaoa: CVaR fraction trained on (1: the expectation)",
+                 number(0, 1, low_open=True)),
+        "noise": (0.0, "qaoa with simulator=aer: depolarising error per one-qubit gate "
+                       "(twice that per two-qubit gate)", number(0, 0.5)),
+    }
+    emits = ("qubo", "bqm", "qasm")
+    records_history = True
+
+    def accepts(self, model: Model) -> list[Refusal]:
+        """Reasons not to take ``model``: fields, continuous or unbounded integer variables,
+        a non-quadratic objective, non-linear constraints."""
+        out = []
+        if model.fields:
+            span = next((c.span for c in model.constraints.values() if c.region is not None), None)
+            return [Refusal("the model has fields (%s); PDE models need the pinn backend"
+                            % ", ".join(model.fields), span)]
+        for v in model.vars.values():
+            if v.domain == "real":
+                out.append(Refusal("variable %s is continuous; the qubo backend takes binary and "
+                                   "bounded integer variables only" % v.name, v.span))
+            elif v.domain == "integer":
+                import numpy as np
+                if not (np.all(np.isfinite(v.lower)) and np.all(np.isfinite(v.upper))):
+                    out.append(Refusal("integer variable %s has no finite bounds; a QUBO needs "
+                                       "`integer in L..U`" % v.name, v.span))
+        cls = classify(model)
+        obj = cls.details.get("objective")
+        if obj is not None and (obj["atoms"] or obj["degree"] is None or obj["degree"] > 2):
+            out.append(Refusal("objective %s is not a polynomial of degree <= 2 in the unknowns"
+                               % model.objective.name, model.objective.span))
+        for name, info in cls.details.get("constraints", {}).items():
+            if info["atoms"] or info["degree"] is None or info["degree"] > 1:
+                out.append(Refusal("constraint %s is not linear; the qubo backend relaxes or "
+                                   "penalises linear constraints only" % name,
+                                   model.constraints[name].span))
+        return out
+
+    def compile(self, model: Model, options: dict | None = None):
+        """Lower ``model`` to QUBO parts (refusing it with a positioned reason)."""
+        from .program import QuboProgram
+        opts = coerce_options(self, options)
+        self.refuse_unless_accepted(model)
+        from .lowering import lower
+        try:
+            low = lower(model)
+        except (NotPolynomial, PassError) as exc:
+            raise self.refusal(getattr(exc, "message", str(exc)), getattr(exc, "span", None),
+                               source=model.source) from None
+        return QuboProgram(self, model, low, opts)
+
+
+BACKEND = QuboBackend()

@@ -1,0 +1,362 @@
+"""Constraint handling: the slack ``penalty`` baseline and four slack-free multiplier methods.
+
+Every method works in the minimisation sense on the parts of :mod:`.lowering`: the
+objective ``f``, the exact penalties ``P * e`` (rows that need no slack) and the relaxed rows
+``g(x) = G x - h <= 0``.  The Lagrangian ``L(x, lam) = f + P e + lam . g`` with ``lam >= 0``
+gives the dual function ``phi(lam) = min_x L(x, lam) <= f*``: wherever ``phi`` can be
+computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or a separable
+``L``), ``max phi`` over the iterations is reported as the dual bound.
+
+* ``dual-ascent`` — projected subgradient ``lam <- max(0, lam + t_k g(x_k))`` at the
+  lowest-energy sample ``x_k`` with the Polyak-type step ``t_k = theta_k (UB - L_k) / |g|^2``,
+  ``theta_k = 1 / sqrt(k + 1)`` (diminishing);
+* ``augmented-lagrangian`` — samples ``L(x, lam) + rho/2 sum_{r active} g_r(x)^2`` (the
+  quadratic term gives the couplings; unbalanced penalisation is the case of fixed ``lam,
+  rho``); a row is active while it holds a positive multiplier or the last iteration's
+  lowest-energy sample violates it (all rows at the start) — Rockafellar's
+  ``max(0, g + lam/rho)^2`` with the max frozen, so that loose rows are not pushed tight;
+  then ``lam <- max(0, lam + rho g(x_k))``, and ``rho`` grows by half (up to ``10 rho_0``)
+  while the violation does not fall by a quarter;
+* ``bundle`` — proximal bundle on ``phi``: every sample ``x_j`` gives a cut
+  ``phi(lam) <= L(x_j, lam)``; the next point maximises the cut model minus
+  ``u/2 |lam - centre|^2`` (SLSQP), and the centre moves on a serious step;
+* ``cutting-plane`` — Kelley's master LP ``max t : t <= L(x_j, lam), 0 <= lam <= Lambda``
+  over the same cuts, solved with HiGHS (``scipy.optimize.linprog``);
+* ``penalty`` — qiskit-optimization's encoding (:func:`~.lowering.slack_form`) sampled once.
+
+The default is ``augmented-lagrangian``: on the knapsack benchmarks it is the only method
+whose raw samples (``repair=false``) reach the optimum, and its QUBOs have the couplings that
+give QAOA something to do (``bench/README.md``); ``bundle`` and ``cutting-plane`` give the
+tightest dual bounds.  A method stops before ``max_iter`` when the dual bound proves the
+incumbent optimal or when the multipliers have not moved for two iterations.  Every sample
+of every iteration is checked against the original rows; the best feasible one is kept,
+after the greedy repair-and-improve of :mod:`.repair` when ``repair`` is on.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lagdsl.history import History
+from lagdsl.progress import progress
+
+from .form import Qubo, all_energies, all_rows
+from .lowering import Lowered, slack_form
+from .repair import Repairer
+
+METHODS = ("augmented-lagrangian", "dual-ascent", "bundle", "cutting-plane", "penalty")
+
+
+@dataclass
+class Run:
+    """What a method found (minimisation sense)."""
+
+    x: np.ndarray | None = None           # best feasible qubit values
+    f: float = np.inf
+    lam: np.ndarray | None = None         # multipliers of the relaxed rows
+    dual_bound: float | None = None
+    iterations: int = 0
+    drawn: int = 0                        # samples drawn (with multiplicity)
+    feasible: int = 0                     # ... of which feasible as drawn
+    repaired: int = 0                     # samples made feasible by repair
+    qubits: int = 0
+    slack_qubits: int = 0
+    optimal: bool = False
+    infeasible: bool = False              # proven: no bitstring satisfies the rows
+    history: History = field(default_factory=History)
+    last: tuple | None = None             # (values, feasible, counts) of the last round
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class DualOracle:
+    """Exact ``phi(lam) = min_x f + P e + lam . g`` by enumeration (or a sign test when
+    separable); ``None`` from :meth:`__call__` when neither applies."""
+
+    def __init__(self, low: Lowered, strength: float, max_qubits: int, memory: float = 2.5e8):
+        self.low, self.strength = low, strength
+        base = low.objective + low.exact.scaled(strength)
+        self.base = base
+        self.table = None
+        m = low.G.shape[0]
+        if base.separable:
+            self.mode = "separable"
+        elif low.n <= max_qubits and (1 << low.n) * (m + 3) * 8 <= memory:
+            self.mode = "enumerate"
+            self.E0 = all_energies(base)
+            self.GX = all_rows(low.G, low.n) - low.h.astype(np.float32) if m else None
+        else:
+            self.mode = None
+
+    @property
+    def exact(self) -> bool:
+        return self.mode is not None
+
+    def __call__(self, lam: np.ndarray) -> float | None:
+        if self.mode == "separable":
+            return self.low.lagrangian(lam, self.strength).minimum()[0]
+        if self.mode == "enumerate":
+            E = self.E0 if self.GX is None else self.E0 + self.GX @ lam.astype(np.float32)
+            return float(E.min())
+        return None
+
+    def feasible_exists(self) -> bool | None:
+        """Whether any bitstring satisfies every row (None when not enumerable)."""
+        if self.mode != "enumerate":
+            return None
+        from .form import bits_of
+        n = self.low.n
+        for start in range(0, 1 << n, 1 << 18):
+            X = bits_of(np.arange(start, min(1 << n, start + (1 << 18))), n)
+            if np.any(self.low.violation(X) <= 1e-9):
+                return True
+        return False
+
+
+class Search:
+    """The loop shared by all methods: sample, check, repair, keep the best, record."""
+
+    def __init__(self, low: Lowered, sampler, opts: dict):
+        self.low, self.sampler, self.opts = low, sampler, opts
+        self.strength = opts["penalty"] if opts["penalty"] is not None else low.strength
+        self.repair = Repairer(low) if opts["repair"] else None
+        self.run = Run(qubits=low.n)
+        self.seed = int(opts["seed"])
+        self.cuts_F: list[np.ndarray] = []
+        self.cuts_g: list[np.ndarray] = []
+
+    def objective_user(self, f: float) -> float:
+        return self.low.sign * f
+
+    def check(self, X: np.ndarray, counts: np.ndarray, energy: np.ndarray) -> None:
+        """Check samples (qubit part ``X``) against the rows; repair the lowest-energy ones."""
+        low, run = self.low, self.run
+        f = low.values(X)
+        feas = low.violation(X) <= 1e-9
+        run.drawn += int(counts.sum())
+        run.feasible += int(counts[feas].sum())
+        self._keep(X[feas], f[feas])
+        run.last = (f, feas, counts)
+        if self.repair is not None:
+            top = np.argsort(energy, kind="stable")[: self.opts["repair_samples"]]
+            top = top[~feas[top]] if feas.any() else top
+            fixed = np.array([self.repair(X[k]) for k in top]).reshape(-1, low.n)
+            ok = low.violation(fixed) <= 1e-9 if len(fixed) else np.zeros(0, bool)
+            run.repaired += int(ok.sum())
+            self._keep(fixed[ok], low.values(fixed[ok]))
+            if feas.any():        # improve the best feasible ones too
+                best = np.argsort(np.where(feas, f, np.inf), kind="stable")[:4]
+                imp = np.array([self.repair(X[k]) for k in best if feas[k]]).reshape(-1, low.n)
+                self._keep(imp, low.values(imp))
+
+    def _keep(self, X: np.ndarray, f: np.ndarray) -> None:
+        if len(f) and f.min() < self.run.f - 1e-12:
+            k = int(np.argmin(f))
+            self.run.f, self.run.x = float(f[k]), np.asarray(X[k], dtype=np.float64)
+
+    def proven(self) -> bool:
+        """Whether the dual bound proves the incumbent optimal."""
+        run = self.run
+        if run.x is None or run.dual_bound is None:
+            return False
+        off = self.low.objective.offset
+        # integer coefficients: every objective value is off + an integer
+        bound = np.ceil(run.dual_bound - off - 1e-6) + off if self.low.integral else run.dual_bound
+        return run.f <= bound + 1e-6 * max(1.0, abs(run.f))
+
+    def draw(self, qubo: Qubo, it: int):
+        """Sample ``qubo``; returns ``(X, counts, energies)``."""
+        S = self.sampler.sample(qubo, self.seed + 7919 * it)
+        return S.X, S.counts, qubo.energy(S.X)
+
+
+def run_method(method: str, low: Lowered, sampler, opts: dict) -> Run:
+    """Run ``method`` (one of :data:`METHODS`)."""
+    t0 = time.perf_counter()
+    if method == "penalty":
+        run = _penalty(low, sampler, opts)
+    else:
+        run = _multipliers(method, low, sampler, opts)
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def _penalty(low: Lowered, sampler, opts: dict) -> Run:
+    s = Search(low, sampler, opts)
+    form = slack_form(low, s.strength)
+    s.run.qubits, s.run.slack_qubits = low.n + form.slack, form.slack
+    _check_size(sampler, s.run.qubits)
+    with progress(1, desc="qubo penalty") as bar:
+        X, counts, energy = s.draw(form.qubo, 0)
+        s.check(X[:, : low.n], counts, energy)
+        s.run.iterations = 1
+        _record(s, 0, None, None)
+        bar.update(objective=s.objective_user(s.run.f) if s.run.x is not None else np.nan)
+    if form.qubo.n <= opts["bound_qubits"]:
+        s.run.dual_bound = float(all_energies(form.qubo).min())
+        s.run.optimal = s.proven()
+    return s.run
+
+
+def _check_size(sampler, qubits: int) -> None:
+    if qubits > sampler.max_qubits:
+        raise TooManyQubits(qubits, sampler)
+
+
+class TooManyQubits(Exception):
+    """The model needs more qubits than the sampler holds."""
+
+    def __init__(self, qubits: int, sampler):
+        super().__init__(qubits, sampler)
+        self.qubits, self.sampler = qubits, sampler
+
+
+def _record(s: Search, it: int, lam, viol) -> None:
+    run = s.run
+    run.history.record(it, objective=s.objective_user(run.f) if run.x is not None else None,
+                       violation=viol, multiplier_norm=None if lam is None else float(np.linalg.norm(lam)),
+                       feasible_fraction=run.feasible / max(run.drawn, 1),
+                       dual_bound=None if run.dual_bound is None else s.objective_user(run.dual_bound))
+
+
+def default_rho(low: Lowered) -> float:
+    """``rho`` with ``rho/2 a^2 ~ c``: flipping a typical item (row coefficient ``a``,
+    objective coefficient ``c``) changes the quadratic term as much as the objective."""
+    c = np.abs(np.concatenate([low.objective.linear, low.objective.quad]))
+    c = c[c > 0]
+    a = np.abs(low.G.data)
+    a = a[a > 0]
+    return 2.0 * (float(np.mean(c)) if len(c) else 1.0) / (float(np.mean(a)) if len(a) else 1.0) ** 2
+
+
+def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
+    s = Search(low, sampler, opts)
+    run = s.run
+    _check_size(sampler, low.n)
+    m = low.G.shape[0]
+    lam = np.zeros(m)
+    rho = opts["rho"] if opts["rho"] is not None else default_rho(low)
+    oracle = DualOracle(low, s.strength, opts["bound_qubits"])
+    if not oracle.exact:
+        run.notes.append("no dual bound: the Lagrangian has couplings and %d qubits exceed "
+                         "bound_qubits=%d for an exact minimum" % (low.n, opts["bound_qubits"]))
+    plain = low.lagrangian
+    centre, centre_phi = lam.copy(), -np.inf          # bundle
+    prev_viol = np.inf
+    active = np.ones(m, dtype=bool)
+    rho0 = rho
+    still = 0                                       # iterations without a multiplier change
+    iters = opts["max_iter"] if m else 1
+    with progress(iters, desc="qubo " + method) as bar:
+        for it in range(iters):
+            L = plain(lam, s.strength)
+            q = L
+            if method == "augmented-lagrangian" and m:
+                # Rockafellar's term (rho/2) max(0, g + lam/rho)^2 with the max fixed at the last
+                # point: rows that are active or violated get (rho/2) g^2, loose rows none.
+                q = L + low.squared(np.where(active, rho / 2.0, 0.0))
+            run_prev = lam.copy()
+            X, counts, energy = s.draw(q, it)
+            s.check(X, counts, energy)
+            k = int(np.argmin(energy))
+            xk = X[k].astype(np.float64)
+            g = np.asarray(low.G @ xk).ravel() - low.h if m else np.zeros(0)
+            phi = oracle(lam)
+            if phi is not None:
+                run.dual_bound = phi if run.dual_bound is None else max(run.dual_bound, phi)
+                run.lam = lam.copy() if run.lam is None or phi >= run.dual_bound else run.lam
+            viol = float(np.max(np.maximum(g, 0), initial=0.0))
+            run.iterations = it + 1
+            _record(s, it, lam, viol)
+            bar.update(objective=s.objective_user(run.f) if run.x is not None else np.nan,
+                       violation=viol, lam=float(np.linalg.norm(lam)))
+            if s.proven() or not m or still >= 2:
+                break
+            Fx = L.energy(X) - X.astype(np.float64) @ (np.asarray(low.G.T @ lam).ravel()) + lam @ low.h
+            Gx = np.asarray((low.G @ X.T.astype(np.float64)).T) - low.h
+            s.cuts_F.append(Fx)
+            s.cuts_g.append(Gx)
+            if method == "dual-ascent":
+                lk = float(L.energy(xk[None])[0])
+                # Polyak's target: the incumbent, or a guess above the Lagrangian value
+                ub = run.f if run.x is not None else lk + abs(lk) + 1.0
+                lk = lk if phi is None else phi
+                gg = float(g @ g)
+                if gg <= 0:
+                    break
+                t = (ub - lk) / gg / np.sqrt(it + 1.0)
+                lam = np.maximum(0.0, lam + max(t, 0.0) * g)
+            elif method == "augmented-lagrangian":
+                lam = np.maximum(0.0, lam + rho * g)
+                if viol > 0 and viol > 0.75 * prev_viol:
+                    rho = min(1.5 * rho, opts["rho_max_factor"] * rho0)
+                prev_viol = viol
+                # Rows stay active while they hold a multiplier or are violated; a row
+                # that is loose with a zero multiplier drops its term (a quadratic on it
+                # would push the row tight, which the inequality does not ask for).
+                active = (lam > 0) | (g > 0)
+            else:
+                F = np.concatenate(s.cuts_F)
+                Gc = np.vstack(s.cuts_g)
+                F, Gc = _prune(F, Gc, lam, opts["max_cuts"])
+                box = _box(low, s.strength)
+                if method == "cutting-plane":
+                    lam = _kelley(F, Gc, box)
+                else:
+                    val = phi if phi is not None else float(np.min(F + Gc @ lam))
+                    if val >= centre_phi:
+                        centre, centre_phi = lam.copy(), val
+                    u = opts["prox"] * max(1.0, float(np.abs(Gc).max(initial=0.0))) / box
+                    lam = _proximal(F, Gc, centre, u, box)
+            still = still + 1 if np.allclose(lam, run_prev, rtol=1e-9, atol=1e-12) else 0
+    if run.lam is None:
+        run.lam = lam
+    run.optimal = s.proven()
+    if run.x is None and oracle.exact and oracle.feasible_exists() is False:
+        run.notes.append("no bitstring satisfies the constraints (checked by enumeration)")
+        run.infeasible = True
+    return run
+
+
+def _box(low: Lowered, strength: float) -> float:
+    """Upper bound on each multiplier for the master problems: a unit violation is never
+    worth more than the whole objective range."""
+    return float(max(1.0, np.abs(low.objective.linear).sum() + np.abs(low.objective.quad).sum()))
+
+
+def _prune(F: np.ndarray, G: np.ndarray, lam: np.ndarray, keep: int):
+    """The ``keep`` cuts lowest at ``lam`` (the active ones), duplicates removed."""
+    val = F + G @ lam
+    order = np.argsort(val, kind="stable")
+    F, G = F[order], G[order]
+    _, first = np.unique(np.round(np.column_stack([F, G]), 9), axis=0, return_index=True)
+    first = np.sort(first)[:keep]
+    return F[first], G[first]
+
+
+def _kelley(F: np.ndarray, G: np.ndarray, box: float) -> np.ndarray:
+    """``argmax_{0 <= lam <= box} min_j F_j + G_j . lam`` as an LP in ``(lam, t)`` (HiGHS)."""
+    from scipy.optimize import linprog
+    k, m = G.shape
+    c = np.zeros(m + 1)
+    c[-1] = -1.0
+    A = np.hstack([-G, np.ones((k, 1))])
+    res = linprog(c, A_ub=A, b_ub=F, bounds=[(0, box)] * m + [(None, None)], method="highs")
+    return np.asarray(res.x[:m]) if res.status == 0 else np.zeros(m)
+
+
+def _proximal(F: np.ndarray, G: np.ndarray, centre: np.ndarray, u: float, box: float) -> np.ndarray:
+    """``argmax_{0 <= lam <= box} min_j (F_j + G_j . lam) - u/2 |lam - centre|^2`` (SLSQP on
+    ``(lam, t)``)."""
+    from scipy.optimize import minimize
+    k, m = G.shape
+    z0 = np.concatenate([centre, [float(np.min(F + G @ centre))]])
+    cons = {"type": "ineq", "fun": lambda z: F + G @ z[:m] - z[m],
+            "jac": lambda z: np.hstack([G, -np.ones((k, 1))])}
+    obj = (lambda z: -z[m] + 0.5 * u * np.sum((z[:m] - centre) ** 2))
+    jac = (lambda z: np.concatenate([u * (z[:m] - centre), [-1.0]]))
+    res = minimize(obj, z0, jac=jac, constraints=[cons], bounds=[(0, box)] * m + [(None, None)],
+                   method="SLSQP", options={"maxiter": 200})
+    return np.clip(res.x[:m], 0, box)

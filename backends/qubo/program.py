@@ -1,0 +1,180 @@
+"""The compiled ``qubo`` program: sampler choice, solve -> :class:`~lagdsl.result.Result`,
+exports.
+
+Results: ``values`` in the model's names (integers rebuilt from their bits), ``objective``
+in the user's sense, ``max_violation`` measured on the model's own rows, ``duals`` the final
+multipliers of the relaxed rows as shadow prices in the user's sense (the cvxpy backend's
+convention: ``-s * lam`` for an upper bound, ``s * lam`` for a lower bound, ``s = +1`` when
+minimising and ``-1`` when maximising; rows handled by an exact penalty, and every row
+under ``penalty``, carry no multiplier and are NaN, printed as null).
+
+Statuses: ``optimal`` only when the dual bound proves the best feasible sample optimal;
+``feasible`` for the best feasible sample otherwise; without a feasible sample
+``infeasible`` when enumeration proved that none exists, else ``limit`` (exit 1).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lagdsl.backend import Program
+from lagdsl.errors import BackendRefusal
+from lagdsl.lower.instance import max_violation, per_row, unflatten
+from lagdsl.result import Result
+
+from . import export
+from .form import Qubo
+from .lowering import FractionalSlack, Lowered, slack_form
+from .methods import TooManyQubits, default_rho, run_method
+from .samplers import AnnealSampler, ExactSampler
+
+#: Internal constants of the multiplier methods (not user options).
+INTERNAL = {"rho_max_factor": 10.0, "prox": 10.0, "max_cuts": 200}
+
+
+class QuboProgram(Program):
+    """A model lowered to QUBO parts, ready to sample."""
+
+    backend = "qubo"
+
+    def __init__(self, backend, model, low: Lowered, opts: dict):
+        self._backend, self.model, self.low = backend, model, low
+        self.opts = dict(opts, **INTERNAL)
+        self.sampler = self._sampler()
+        self.run = None
+
+    def _sampler(self):
+        o = self.opts
+        if o["sampler"] == "exact":
+            return ExactSampler(o["num_samples"])
+        if o["sampler"] == "anneal":
+            return AnnealSampler(o["num_reads"], o["num_sweeps"])
+        from .qaoa import QaoaSampler      # scipy.optimize and qiskit only when asked for
+        return QaoaSampler(o["reps"], o["shots"], o["simulator"], o["restarts"], o["train_iter"],
+                           o["cvar"], o["noise"])
+
+    # --- the QUBO the method samples first ------------------------------------------------
+
+    @property
+    def strength(self) -> float:
+        return self.opts["penalty"] if self.opts["penalty"] is not None else self.low.strength
+
+    def first_qubo(self) -> tuple[Qubo, list[str]]:
+        """The QUBO sampled first, and its variable names (slack qubits ``_slack[k]``)."""
+        low = self.low
+        if self.opts["method"] == "penalty":
+            form = slack_form(low, self.strength)
+            return form.qubo, low.names + ["_slack[%d]" % k for k in range(form.slack)]
+        q = low.lagrangian(np.zeros(low.G.shape[0]), self.strength)
+        if self.opts["method"] == "augmented-lagrangian" and low.G.shape[0]:
+            rho = self.opts["rho"] if self.opts["rho"] is not None else default_rho(low)
+            q = q + low.squared(np.full(low.G.shape[0], rho / 2.0))
+        return q, list(low.names)
+
+    def emit(self, fmt: str) -> str:
+        """``qubo``, ``bqm`` or ``qasm`` text (see :mod:`.export`)."""
+        q, names = self.first_qubo()
+        if fmt == "qubo":
+            return export.qubo_json(self.low, q, names, {"method": self.opts["method"],
+                                                         "penalty": self.strength})
+        if fmt == "bqm":
+            return export.bqm_json(q, names)
+        if fmt == "qasm":
+            s = self.sampler
+            if s.name == "qaoa" and s.bound_circuit() is not None:
+                return export.qasm(s.bound_circuit())
+            from .qaoa import build_circuit
+            circ, _, _ = build_circuit(q, self.opts["reps"], q.scale())
+            return export.qasm(circ)
+        return super().emit(fmt)
+
+    def quadratic_program(self):
+        """The binary model as a qiskit-optimization ``QuadraticProgram`` (needs the
+        ``qiskit-optimization`` package, a bench peer, not a lagdsl dependency)."""
+        try:
+            return export.quadratic_program(self.low, self.model.name or "lagdsl")
+        except ImportError as exc:
+            raise BackendRefusal("QuadraticProgram export needs qiskit-optimization: "
+                                 "pip install qiskit-optimization (%s)" % exc)
+
+    # --- solving ------------------------------------------------------------------------
+
+    def solve(self) -> Result:
+        """Run the method with the sampler and return the best feasible sample."""
+        try:
+            run = run_method(self.opts["method"], self.low, self.sampler, self.opts)
+        except TooManyQubits as exc:
+            raise self._backend.refusal(
+                "the model needs %d qubits%s; sampler %s%s holds at most %d" % (
+                    exc.qubits, "" if self.opts["method"] != "penalty" else " with slack",
+                    self.opts["sampler"],
+                    " (simulator=%s)" % self.opts["simulator"] if self.opts["sampler"] == "qaoa" else "",
+                    exc.sampler.max_qubits)) from None
+        except FractionalSlack as exc:
+            raise self._backend.refusal(str(exc)) from None
+        self.run = run
+        return self._result(run)
+
+    def _result(self, run) -> Result:
+        low, inst = self.low, self.low.inst
+        stats = {"method": self.opts["method"], "sampler": self.opts["sampler"],
+                 "qubits": run.qubits, "slack_qubits": run.slack_qubits,
+                 "model_binaries": low.n, "iterations": run.iterations,
+                 "samples": run.drawn, "feasible_fraction": run.feasible / max(run.drawn, 1),
+                 "repaired": run.repaired, "penalty": self.strength,
+                 "exact_rows": int(np.isin(low.kind, ("eq", "amo", "cover", "imp")).sum()),
+                 "relaxed_rows": int(low.G.shape[0]),
+                 "dual_bound": None if run.dual_bound is None else low.sign * run.dual_bound,
+                 "seconds": run.seconds, "history": run.history.to_dict(),
+                 "notes": list(low.notes) + list(run.notes)}
+        if self.sampler.name == "qaoa":
+            stats.update(circuit_depth=self.sampler.depth, reps=self.opts["reps"],
+                         simulator=self.opts["simulator"], shots=self.opts["shots"],
+                         circuit_evaluations=self.sampler.evaluations)
+        res = Result(status="limit", backend="qubo", stats=stats)
+        res.panels["final samples"] = self._panel(run)
+        if run.x is None:
+            res.status = "infeasible" if run.infeasible else "limit"
+            stats["notes"].append("no feasible sample found")
+            return res
+        x = low.to_model(run.x)
+        res.status = "optimal" if run.optimal else "feasible"
+        res.values = unflatten(self.model, x)
+        res.objective = float(inst.objective.evaluate(x)[0]) if inst.objective is not None else 0.0
+        res.max_violation = max_violation(inst, x)
+        if stats["dual_bound"] is not None and res.objective is not None:
+            stats["gap"] = abs(res.objective - stats["dual_bound"]) / max(1.0, abs(res.objective))
+        res.duals = self._duals(run)
+        return res
+
+    def _duals(self, run) -> dict:
+        low = self.low
+        if self.opts["method"] == "penalty" or run.lam is None or not len(run.lam):
+            return {}
+        per = np.full(low.A.shape[0], np.nan)
+        val = -low.sign * low.g_sign * run.lam
+        per[low.g_row] = np.where(np.isnan(per[low.g_row]), 0.0, per[low.g_row])
+        np.add.at(per, low.g_row, val)
+        out = {}
+        for k, b in enumerate(low.binst.blocks):
+            rows = low.row_block == k
+            if not np.isfinite(per[rows]).any():
+                continue
+            out[b.name] = per_row(b.keys(), per[rows], not b.constraint.binding)
+        return out
+
+    def _panel(self, run):
+        sign = self.low.sign
+
+        def draw(ax):
+            if run.last is None:
+                return
+            f, feas, counts = run.last
+            vals = sign * f
+            for mask, label, colour in ((feas, "feasible", "tab:green"), (~feas, "infeasible", "tab:red")):
+                if mask.any():
+                    ax.hist(vals[mask], weights=counts[mask], bins=30, alpha=0.7, label=label, color=colour)
+            ax.set_xlabel("objective of the last round's samples")
+            ax.tick_params(axis="x", labelrotation=30)
+            ax.set_ylabel("count")
+            ax.legend(fontsize=7)
+        return draw

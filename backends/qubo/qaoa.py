@@ -1,0 +1,270 @@
+"""QAOA: circuits from ``qiskit.circuit.library.qaoa_ansatz``, angles trained classically.
+
+The cost operator is the Ising form of the QUBO divided by its largest coefficient
+(:meth:`~.form.Qubo.pauli`), so that angles of order one make sense for any data.  The
+circuit is ``H^n`` then, per layer, ``exp(-i gamma H_C)`` and ``RX(2 beta)`` on every qubit
+(qiskit's parameters ``beta[0..p-1]`` then ``gamma[0..p-1]``).
+
+Simulators (``simulator=``):
+
+* ``fast`` — an exact statevector for diagonal costs in numpy: the energies of all ``2^n``
+  bitstrings are computed once (:func:`~.form.all_energies`), a cost layer is an elementwise
+  phase ``exp(-i gamma E)``, the mixer ``n`` single-qubit rotations on the state reshaped
+  to ``(-1, 2, 2^q)``.  Tests check it against qiskit's ``Statevector`` and Aer;
+* ``statevector`` — qiskit's ``Statevector`` of the bound circuit, for training and sampling;
+* ``aer`` — angles trained on the exact fast path, then the transpiled circuit run on
+  ``AerSimulator`` with ``shots`` measurements and, with ``noise=p``, a depolarising error of
+  ``p`` on every one-qubit gate and ``2p`` on every two-qubit gate (what noise does to
+  feasibility shows in ``feasible_fraction``).
+
+Training minimises the CVaR of the energy (the mean of the lowest ``cvar`` fraction of the
+distribution; ``cvar=1`` is the plain expectation) from ``restarts`` random starts plus the
+previous iteration's angles (a warm start across multiplier updates); the first start is a
+linear ramp, the others random: with BFGS and the
+exact adjoint gradient of :func:`fast_value_grad` on the fast path (also used to train for
+``aer``), with COBYLA through qiskit's ``Statevector`` for ``simulator=statevector``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .form import Qubo, all_energies, bits_of
+from .samplers import Samples
+
+#: Total evolution time of the linear-ramp starting angles (for costs scaled to |coef| <= 1).
+RAMP = 0.75
+
+#: qubit limits per simulator (a statevector of 2^n complex128 numbers).
+MAX_QUBITS = {"fast": 24, "statevector": 20, "aer": 24}
+
+
+#: Precision of the fast statevector (double: the angle training's line searches need
+#: gradients accurate well below single precision).
+DTYPE = np.complex128
+
+
+def mixer(psi: np.ndarray, beta: float, n: int) -> np.ndarray:
+    """``prod_q RX(2 beta)_q |psi>`` (a new array; ``psi`` is left as it is).  Each qubit is
+    a pass over the state viewed as ``(-1, 2, 2^q)``, done in place by torch on the numpy
+    buffer (zero-copy; torch's strided complex kernels are about twice numpy's here)."""
+    import torch
+    c, s = float(np.cos(beta)), complex(0.0, -np.sin(beta))
+    out = np.array(psi, dtype=DTYPE, copy=True)
+    p = torch.from_numpy(out)
+    buf = torch.empty(len(out) // 2, dtype=p.dtype)
+    for q in range(n):
+        v = p.view(-1, 2, 1 << q)
+        a0, a1 = v[:, 0, :], v[:, 1, :]
+        b = buf.view(a0.shape)
+        torch.mul(a0, s, out=b)            # s a0, before a0 changes
+        a0.mul_(c).add_(a1, alpha=s)       # c a0 + s a1
+        a1.mul_(c).add_(b)                 # c a1 + s a0
+    return out
+
+
+def fast_state(E: np.ndarray, betas, gammas, n: int, phases: list | None = None) -> np.ndarray:
+    """The QAOA state for diagonal energies ``E`` (already scaled) and the given angles;
+    the layers' phase vectors are appended to ``phases`` when given (for the gradient)."""
+    psi = np.full(1 << n, (1 << n) ** -0.5, dtype=DTYPE)
+    for b, g in zip(betas, gammas):
+        ph = np.exp(-1j * g * E).astype(DTYPE)
+        if phases is not None:
+            phases.append(ph)
+        psi *= ph
+        psi = mixer(psi, b, n)
+    return psi
+
+
+def x_overlap(lam: np.ndarray, psi: np.ndarray, n: int) -> complex:
+    """``<lam| (sum_q X_q) |psi>``: ``sum_q X_q |psi>`` accumulated in one buffer (strided
+    views added in place, by torch), then one contiguous ``vdot``."""
+    import torch
+    out = np.zeros_like(psi)
+    o, v = torch.from_numpy(out), torch.from_numpy(np.ascontiguousarray(psi))
+    for q in range(n):
+        ov, vv = o.view(-1, 2, 1 << q), v.view(-1, 2, 1 << q)
+        ov[:, 0, :].add_(vv[:, 1, :])
+        ov[:, 1, :].add_(vv[:, 0, :])
+    return complex(np.vdot(lam, out))
+
+
+def cvar_weights(probs: np.ndarray, E: np.ndarray, order: np.ndarray, alpha: float):
+    """``(CVaR, w)``: the CVaR and the diagonal ``w`` whose expectation has the CVaR's
+    derivative.  CVaR ``= sum_z take_z E_z / alpha`` where the states below the boundary
+    state ``b`` are taken whole and ``b`` fills the rest of the mass ``alpha``; as the masses
+    sum to one, its derivative is ``sum_{z below b} dp_z (E_z - E_b) / alpha``."""
+    p = probs[order]
+    c = np.cumsum(p)
+    take = np.minimum(p, np.maximum(alpha - (c - p), 0.0))
+    value = float(take @ E[order] / alpha)
+    b = int(min(np.searchsorted(c, alpha), len(c) - 1))
+    w = np.zeros_like(E)
+    full = order[:b]
+    w[full] = (E[full] - E[order[b]]) / alpha
+    return value, w
+
+
+def fast_value_grad(E: np.ndarray, a: np.ndarray, n: int, order: np.ndarray, alpha: float):
+    """CVaR (or expectation) of ``E`` and its gradient in ``a = [beta..., gamma...]`` by the
+    adjoint method: the state and the costate ``w E |psi>`` are run back through the layers
+    (the gates are unitary, so only the phase vectors are kept), each angle's derivative
+    being ``2 Re <costate| -i H_k |psi>`` with ``H_k`` the layer's generator (``sum_q X_q``
+    for ``beta``, ``E`` for ``gamma``)."""
+    p = len(a) // 2
+    betas, gammas = a[:p], a[p:]
+    phases: list = []
+    psi = fast_state(E, betas, gammas, n, phases)
+    probs = np.abs(psi) ** 2
+    if alpha >= 1.0:
+        w, value = E, float(probs @ E)
+    else:
+        value, w = cvar_weights(probs, E, order, alpha)
+    lam = (w * psi).astype(DTYPE)
+    grad = np.zeros(2 * p)
+    for k in reversed(range(p)):
+        grad[k] = 2.0 * np.imag(x_overlap(lam, psi, n))          # 2 Re(-i z) = 2 Im z
+        psi, lam = mixer(psi, -betas[k], n), mixer(lam, -betas[k], n)
+        grad[p + k] = 2.0 * np.imag(np.vdot(lam, E * psi))
+        back = np.conj(phases[k])
+        psi *= back
+        lam *= back
+    return value, grad
+
+
+def cvar(probs: np.ndarray, E: np.ndarray, order: np.ndarray, alpha: float) -> float:
+    """Mean of the lowest ``alpha`` probability mass of ``E`` (``order`` sorts ``E``)."""
+    if alpha >= 1.0:
+        return float(probs @ E)
+    p = probs[order]
+    c = np.cumsum(p)
+    take = np.minimum(p, np.maximum(alpha - (c - p), 0.0))
+    return float(take @ E[order] / alpha)
+
+
+def build_circuit(qubo: Qubo, reps: int, scale: float):
+    """``qaoa_ansatz`` for ``qubo / scale`` with ``reps`` layers, and its (beta, gamma)
+    parameter vectors."""
+    from qiskit.circuit.library import qaoa_ansatz
+    circ = qaoa_ansatz(qubo.pauli(scale), reps=reps)
+    params = sorted(circ.parameters, key=lambda p: p.name)
+    betas = [p for p in params if p.name.startswith("β")]
+    gammas = [p for p in params if p.name.startswith("γ")]
+    return circ, betas, gammas
+
+
+def bind(circ, betas, gammas, angles: np.ndarray):
+    """The circuit with ``angles = [beta..., gamma...]`` assigned."""
+    p = len(betas)
+    return circ.assign_parameters({**dict(zip(betas, angles[:p])), **dict(zip(gammas, angles[p:]))})
+
+
+def statevector_probs(circ, betas, gammas, angles) -> np.ndarray:
+    """Probabilities of qiskit's ``Statevector`` of the bound circuit (little-endian)."""
+    from qiskit.quantum_info import Statevector
+    return np.abs(Statevector(bind(circ, betas, gammas, angles)).data) ** 2
+
+
+def noise_model(p: float):
+    """Depolarising errors: ``p`` on one-qubit gates, ``min(2p, 1)`` on two-qubit gates."""
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+    nm = NoiseModel()
+    nm.add_all_qubit_quantum_error(depolarizing_error(p, 1), ["rx", "rz", "h", "sx", "x", "u", "u3"])
+    nm.add_all_qubit_quantum_error(depolarizing_error(min(2 * p, 1.0), 2), ["cx", "rzz"])
+    return nm
+
+
+def aer_counts(circ, betas, gammas, angles, shots: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Measured basis-state indices and counts from Aer (noisy when ``noise > 0``)."""
+    from qiskit import transpile
+    from qiskit_aer import AerSimulator
+    sim = AerSimulator(noise_model=noise_model(noise) if noise > 0 else None, seed_simulator=int(seed))
+    qc = bind(circ, betas, gammas, angles).copy()
+    qc.measure_all()
+    qc = transpile(qc, basis_gates=["h", "rx", "rz", "rzz", "cx", "measure"], optimization_level=0)
+    counts = sim.run(qc, shots=shots).result().get_counts()
+    idx = np.array([int(k.replace(" ", ""), 2) for k in counts], dtype=np.int64)
+    return idx, np.array(list(counts.values()), dtype=np.int64)
+
+
+class QaoaSampler:
+    """QAOA with ``reps`` layers; see the module docstring."""
+
+    name = "qaoa"
+
+    def __init__(self, reps: int = 2, shots: int = 1024, simulator: str = "fast", restarts: int = 2,
+                 train_iter: int = 60, cvar_alpha: float = 1.0, noise: float = 0.0):
+        self.reps, self.shots, self.simulator = reps, shots, simulator
+        self.restarts, self.train_iter, self.cvar_alpha, self.noise = restarts, train_iter, cvar_alpha, noise
+        self.max_qubits = MAX_QUBITS[simulator]
+        self.angles: np.ndarray | None = None      # trained [beta..., gamma...] of the last run
+        self.qubo = None                            # the last QUBO sampled, and its scale
+        self.scale = 1.0
+        self.depth: int | None = None
+        self.evaluations = 0
+
+    def sample(self, qubo: Qubo, seed: int) -> Samples:
+        """Train angles for ``qubo``, then draw ``shots`` samples from the final state."""
+        n, rng = qubo.n, np.random.default_rng(seed)
+        scale = qubo.scale()
+        E = all_energies(qubo) / scale
+        order = np.argsort(E, kind="stable")
+        self.qubo, self.scale = qubo, scale
+        circ = betas = gammas = None
+        if self.simulator != "fast" or self.depth is None:
+            circ, betas, gammas = build_circuit(qubo, self.reps, scale)
+            self.depth = circuit_depth(circ) if self.depth is None else self.depth
+        p = self.reps
+
+        def probs(a):
+            self.evaluations += 1
+            if self.simulator == "statevector":
+                return statevector_probs(circ, betas, gammas, a)
+            return np.abs(fast_state(E, a[:p], a[p:], n)) ** 2
+
+        def loss(a):
+            return cvar(probs(a), E, order, self.cvar_alpha)
+
+        def value_grad(a):
+            self.evaluations += 1
+            return fast_value_grad(E, a, n, order, self.cvar_alpha)
+
+        # A linear ramp (the discretised annealing path of TQA initialisation) and then
+        # random angles; the ramp alone often lands in a good basin.
+        f = np.arange(1, p + 1) / (p + 1)
+        starts = [np.concatenate([(1 - f) * RAMP, f * RAMP])]
+        starts += [np.concatenate([rng.uniform(0, np.pi / 2, p), rng.uniform(0, np.pi, p)])
+                   for _ in range(self.restarts - 1)]
+        if self.angles is not None:
+            starts.insert(0, self.angles)
+        best = None
+        for a0 in starts:
+            if self.simulator == "statevector":
+                r = minimize(loss, a0, method="COBYLA", options={"maxiter": self.train_iter, "rhobeg": 0.3})
+            else:
+                r = minimize(value_grad, a0, jac=True,
+                             method="BFGS", options={"maxiter": self.train_iter, "gtol": 1e-5})
+            if best is None or r.fun < best.fun:
+                best = r
+        self.angles = np.asarray(best.x, dtype=np.float64)
+        if self.simulator == "aer":
+            idx, counts = aer_counts(circ, betas, gammas, self.angles, self.shots, self.noise,
+                                     rng.integers(2**31))
+        else:
+            pr = probs(self.angles)
+            draws = rng.choice(len(pr), size=self.shots, p=pr / pr.sum())
+            idx, counts = np.unique(draws, return_counts=True)
+        return Samples(bits_of(idx, n), counts.astype(np.int64))
+
+    def bound_circuit(self):
+        """The last circuit with its trained angles (None before a run)."""
+        if self.qubo is None or self.angles is None:
+            return None
+        circ, betas, gammas = build_circuit(self.qubo, self.reps, self.scale)
+        return bind(circ, betas, gammas, self.angles)
+
+
+def circuit_depth(circ) -> int:
+    """Depth of the circuit in the gates ``h``, ``rx``, ``rz``, ``rzz``."""
+    from qiskit import transpile
+    return int(transpile(circ, basis_gates=["h", "rx", "rz", "rzz", "cx"], optimization_level=0).depth())

@@ -1,0 +1,157 @@
+"""Benchmark of the qubo backend (run on demand, never in the test suite).
+
+Part 1 — constraint handling: per instance and method, the qubits (slack-free vs the slack
+penalty baseline), the feasible fraction of the raw samples, the best objective and its gap to
+the known optimum, the dual bound, and the wall time, with one sampler (``--sampler``,
+default ``anneal``; seed 0).
+
+Part 2 — QAOA against qiskit-optimization: lagdsl's ``sampler=qaoa`` (fast statevector,
+default options) and ``MinimumEigenOptimizer(QAOA(StatevectorSampler(seed=0), COBYLA(),
+reps=p))`` on the same ``QuadraticProgram`` (``Program.quadratic_program()``), same depth
+``p``; each timed end to end by wall clock after a warm-up run of both on a 3-qubit model
+(lagdsl: compile + solve; qiskit: its solve of the ready QuadraticProgram, QUBO conversion
+included).  Only instances whose qiskit QUBO fits a
+statevector (the MDKP slack encodings need 62-116 qubits) are run.
+
+    python bench/qubo.py                      # both parts
+    python bench/qubo.py --part 1 --sampler qaoa --only mknap1,pet2
+    python bench/qubo.py --part 1 --no-repair --only mknap1,pet2,pet3
+    python bench/qubo.py --part 2 --reps 2 --only mis_grid4x4
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EX = ROOT / "examples"
+
+#: name -> (model, data, known optimum)
+INSTANCES = {
+    "mknap1": ("mknap1.lag", "mknap1.json", 3800.0),
+    "pet2": ("mknap1.lag", "pet2.json", 87061.0),
+    "pet3": ("mknap1.lag", "pet3.json", 4015.0),
+    "mis_petersen": ("mis_petersen.lag", "mis_petersen.json", 4.0),
+    "mis_grid4x4": ("mis_petersen.lag", "mis_grid4x4.json", 8.0),
+    "mis_dodecahedral": ("mis_petersen.lag", "mis_dodecahedral.json", 8.0),
+    "maxcut": ("maxcut.lag", "maxcut.json", 12.0),
+    "vertex_cover": ("vertex_cover.lag", "vertex_cover.json", 6.0),
+    "coloring": ("coloring.lag", "coloring.json", 3.0),
+    "tsp4": ("tsp4_qubo.lag", "tsp4_qubo.json", 80.0),
+}
+METHODS = ("penalty", "augmented-lagrangian", "dual-ascent", "bundle", "cutting-plane")
+QAOA_CASES = ("mis_petersen", "maxcut", "vertex_cover", "mis_grid4x4", "tsp4")
+
+
+def load(name):
+    import lagdsl
+    lag, data, _ = INSTANCES[name]
+    return lagdsl.load(str(EX / lag), data=str(EX / data))
+
+
+def fmt(v, spec="%.4g"):
+    return "—" if v is None else spec % v
+
+
+def part1(names, sampler: str, extra: dict) -> None:
+    from lagdsl.errors import BackendRefusal
+    print("| instance | method | qubits | slack qubits | feasible fraction | objective | gap | "
+          "dual bound | wall s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        opt = INSTANCES[name][2]
+        for method in METHODS:
+            model = load(name)
+            t0 = time.perf_counter()
+            try:
+                res = model.solve("qubo", method=method, sampler=sampler, seed=0, **extra)
+            except BackendRefusal as exc:
+                print("| %s | %s | — | — | — | refused: %s | | | |" % (name, method, exc.reason))
+                continue
+            wall = time.perf_counter() - t0
+            st = res.stats
+            gap = None if res.objective is None else abs(res.objective - opt) / abs(opt)
+            print("| %s | %s | %d | %d | %.3f | %s | %s | %s | %.2f |" % (
+                name, method, st["qubits"], st["slack_qubits"], st["feasible_fraction"],
+                fmt(res.objective, "%.6g"), fmt(gap, "%.2g"), fmt(st["dual_bound"], "%.6g"), wall))
+            sys.stdout.flush()
+
+
+def qiskit_qaoa(qp, reps: int, maxiter: int):
+    from qiskit.primitives import StatevectorSampler
+    from qiskit_optimization.algorithms import MinimumEigenOptimizer
+    from qiskit_optimization.minimum_eigensolvers import QAOA
+    from qiskit_optimization.optimizers import COBYLA
+    t0 = time.perf_counter()
+    res = MinimumEigenOptimizer(QAOA(StatevectorSampler(seed=0), COBYLA(maxiter=maxiter), reps=reps)).solve(qp)
+    return res.fval, time.perf_counter() - t0, qp.is_feasible(res.x)
+
+
+def warm_up(reps: int) -> None:
+    """Import both stacks and run each once on a 3-qubit model, so that neither timing pays
+    for imports (qiskit, scipy.optimize, torch) or first-call set-up."""
+    import lagdsl
+    model = lagdsl.parse("var x[1..3] binary\nmaximize f: x[1] + x[2] + x[3]\n"
+                         "subject to c: x[1] + x[2] <= 1\n")
+    model.solve("qubo", sampler="qaoa", reps=reps, seed=0)
+    qiskit_qaoa(model.compile("qubo").quadratic_program(), reps, 20)
+
+
+def part2(names, reps: int, maxiter: int, qiskit: bool = True) -> None:
+    warm_up(reps)
+    print("| instance | qubits (lagdsl / qiskit) | p | lagdsl objective | lagdsl s | lagdsl raw objective "
+          "(repair=false) | raw s | qiskit objective | qiskit s | speed-up | optimum |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        from qiskit_optimization.converters import QuadraticProgramToQubo
+        model = load(name)
+        t0 = time.perf_counter()
+        res = model.solve("qubo", sampler="qaoa", reps=reps, seed=0)
+        t_lag = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        raw = model.solve("qubo", sampler="qaoa", reps=reps, seed=0, repair=False)
+        t_raw = time.perf_counter() - t0
+        qp = model.compile("qubo").quadratic_program()
+        nq = QuadraticProgramToQubo().convert(qp).get_num_vars()
+        if qiskit:
+            fval, t_q, ok = qiskit_qaoa(qp, reps, maxiter)
+            q_cols = "%.6g%s | %.2f | %.1fx" % (fval, "" if ok else " (infeasible)", t_q, t_q / t_lag)
+        else:
+            q_cols = "— | — | —"
+        print("| %s | %d / %d | %d | %.6g | %.2f | %s | %.2f | %s | %.6g |" % (
+            name, res.stats["qubits"], nq, reps, res.objective, t_lag,
+            "%.6g" % raw.objective if raw.objective is not None else "none feasible", t_raw,
+            q_cols, INSTANCES[name][2]))
+        sys.stdout.flush()
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("1", "2", "all"), default="all")
+    ap.add_argument("--only", help="comma-separated instance names")
+    ap.add_argument("--sampler", default="anneal", help="part 1 sampler (anneal, exact, qaoa)")
+    ap.add_argument("--no-repair", action="store_true", help="part 1 with repair=false (raw samples)")
+    ap.add_argument("--reps", type=int, default=2, help="QAOA depth p (part 2)")
+    ap.add_argument("--no-qiskit", action="store_true", help="part 2 without the qiskit runs")
+    ap.add_argument("--maxiter", type=int, default=1000, help="qiskit COBYLA maxiter (its default)")
+    args = ap.parse_args(argv)
+    only = args.only.split(",") if args.only else None
+    if args.part in ("1", "all"):
+        names = only or list(INSTANCES)
+        extra = {"num_reads": 100} if args.sampler == "anneal" else {}
+        if args.no_repair:
+            extra["repair"] = False
+        print("\n## Part 1: constraint handling, sampler=%s, seed 0%s\n" % (
+            args.sampler, ", repair=false" if args.no_repair else ""))
+        part1(names, args.sampler, extra)
+    if args.part in ("2", "all"):
+        names = only or list(QAOA_CASES)
+        print("\n## Part 2: QAOA p=%d, lagdsl fast statevector vs qiskit-optimization "
+              "MinimumEigenOptimizer(QAOA(StatevectorSampler))\n" % args.reps)
+        part2(names, args.reps, args.maxiter, qiskit=not args.no_qiskit)
+
+
+if __name__ == "__main__":
+    main()
