@@ -21,6 +21,7 @@ from .result import Result
 #: name -> module that defines ``BACKEND`` (an instance of a :class:`Backend` subclass).
 REGISTRY: dict[str, str] = {
     "cvxpy": "lagdsl.backends.cvxpy",
+    "pinn": "lagdsl.backends.pinn",
 }
 
 
