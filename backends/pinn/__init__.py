@@ -10,7 +10,7 @@ fields as callables, scalar unknowns in ``values``, residual statistics, multipl
 loss history in ``stats``, field grids for ``--json``, plots for ``--plot``.
 
 Status: ``feasible`` when every constraint's root-mean-square residual on fresh points is at
-most ``tol`` (a trained network is never certified ``optimal``), ``limit`` when training ended
+most ``tol`` times its scale, ``max(1, rms of its right-hand side)`` (a trained network is never certified ``optimal``), ``limit`` when training ended
 (budget or ``time_limit``) above it, ``error`` when the loss became NaN or infinite.
 ``max_violation`` is the largest absolute residual of any constraint on those points.
 """
@@ -46,8 +46,8 @@ class PinnBackend(Backend):
     options = {
         "method": ("alm", "constraint handling: alm (PECANN/CAPU augmented Lagrangian) or penalty",
                    choice("alm", "penalty")),
-        "multipliers": ("constraint", "alm multipliers: one per constraint (CAPU) or one per point (hPINN)",
-                        choice("constraint", "point")),
+        "multipliers": ("auto", "alm multipliers: one per constraint (CAPU), one per point (hPINN), or auto: "
+                        "per constraint without a model objective, per point with one", choice("auto", "constraint", "point")),
         "epochs": (2000, "Adam steps", integer(0)),
         "lbfgs": (1000, "L-BFGS iterations after Adam (float64)", integer(0)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),
@@ -66,7 +66,8 @@ class PinnBackend(Backend):
         "rounds": (5, "outer multiplier rounds during Adam (multipliers=point)", integer(1)),
         "precision": ("mixed", "Adam in float32 then L-BFGS in float64 (mixed), or float64 throughout",
                       choice("mixed", "float64")),
-        "tol": (1e-2, "root-mean-square residual below which a constraint counts as met", number(0, low_open=True)),
+        "tol": (1e-2, "a constraint counts as met when its root-mean-square residual is at most tol * "
+                "max(1, rms of its right-hand side)", number(0, low_open=True)),
         "grid": (21, "points per axis of each field's grid in --json", integer(2)),
         "log_every": (10, "history: record every N steps", integer(1)),
         "time_limit": (None, "wall-clock seconds for training", optional(number(0, low_open=True))),
@@ -173,7 +174,8 @@ class PinnProgram(Program):
         for t in self.terms:
             r = t.residual(ev, t.batch(ev, rng, 2 * t.points)).detach().numpy()
             r = np.broadcast_to(r, (max(1, r.size),))
-            residuals[t.name] = {"rms": float(np.sqrt(np.mean(r * r))), "mean_abs": float(np.mean(np.abs(r))),
+            residuals[t.name] = {"rms": float(np.sqrt(np.mean(r * r))), "scale": t.scale(ev, rng),
+                                 "mean_abs": float(np.mean(np.abs(r))),
                                  "max_abs": float(np.max(np.abs(r))), "points": int(r.size),
                                  "role": "pde" if t.role == "objective" else "constraint"}
             worst = max(worst, residuals[t.name]["max_abs"])
@@ -181,12 +183,12 @@ class PinnProgram(Program):
         if self.model.objective is not None:
             with torch.enable_grad():
                 objective = float(ev.for_owner(self.model.objective).value(
-                    self.model.objective.expr, Batch(Rows.unit())).reshape(-1)[0])
+                    self.model.objective.expr, Batch(Rows.unit())).reshape(-1)[0].detach())
         x = np.concatenate([p.detach().numpy().reshape(-1) for p in self.params.values()]) if self.params else np.zeros(0)
         finite = all(np.isfinite(v["rms"]) for v in residuals.values())
         if error is not None or not finite:
             status = "error"
-        elif all(v["rms"] <= self.opts["tol"] for v in residuals.values()):
+        elif all(v["rms"] <= self.opts["tol"] * v["scale"] for v in residuals.values()):
             status = "feasible"
         else:
             status = "limit"
@@ -195,7 +197,7 @@ class PinnProgram(Program):
             notes.append(error)
         if trainer.hit_limit:
             notes.append("training stopped at the time limit of %g s" % self.opts["time_limit"])
-        unmet = [k for k, v in residuals.items() if not v["rms"] <= self.opts["tol"]]
+        unmet = [k for k, v in residuals.items() if not v["rms"] <= self.opts["tol"] * v["scale"]]
         if unmet and error is None:
             notes.append("residual above tol=%g for %s; train longer (epochs=, lbfgs=) or widen the network"
                          % (self.opts["tol"], ", ".join(unmet)))

@@ -50,7 +50,25 @@ class RegionSampler:
     def _piece(self, fixed: dict, cond) -> Piece:
         free = [c for c in self.coords if c not in fixed]
         measure = float(np.prod([self.dom.coords[c][1] - self.dom.coords[c][0] for c in free]))
-        return Piece(fixed, free, measure, cond)
+        p = Piece(fixed, free, measure, cond)
+        if cond is not None:
+            # the filtered part's measure, by the fraction of a fixed pilot sample that passes
+            pilot = self._candidates(p, 1024, np.random.default_rng(0))
+            p.measure *= float(np.mean(self._passes(p, pilot)))
+        return p
+
+    def _candidates(self, p: Piece, k: int, rng: np.random.Generator) -> dict:
+        U = _sobol(len(p.free), k, rng)
+        pts = {c: np.full(len(U), v, dtype=np.float64) for c, v in p.fixed.items()}
+        for j, c in enumerate(p.free):
+            lo, hi = self.dom.coords[c]
+            pts[c] = lo + (hi - lo) * U[:, j]
+        return pts
+
+    def _passes(self, p: Piece, pts: dict) -> np.ndarray:
+        n = len(next(iter(pts.values())))
+        rows = Rows(n, {sympy.Symbol(c): v for c, v in pts.items()})
+        return np.broadcast_to(np.asarray(self.ev.data(p.cond, rows), dtype=bool), (n,))
 
     def _where(self, cond) -> list[Piece]:
         """Pieces of ``D where cond``: one per disjunct of the condition's DNF."""
@@ -106,14 +124,9 @@ class RegionSampler:
     def _draw(self, p: Piece, k: int, rng: np.random.Generator) -> dict:
         got, need = [], k
         for _ in range(50):            # rejection for filtered pieces, with growing batches
-            U = _sobol(len(p.free), max(need, 1) * (1 if p.cond is None else 4), rng)
-            pts = {c: np.full(len(U), v, dtype=np.float64) for c, v in p.fixed.items()}
-            for j, c in enumerate(p.free):
-                lo, hi = self.dom.coords[c]
-                pts[c] = lo + (hi - lo) * U[:, j]
+            pts = self._candidates(p, max(need, 1) * (1 if p.cond is None else 4), rng)
             if p.cond is not None:
-                rows = Rows(len(U), {sympy.Symbol(c): v for c, v in pts.items()})
-                keep = np.broadcast_to(np.asarray(self.ev.data(p.cond, rows), dtype=bool), (len(U),))
+                keep = self._passes(p, pts)
                 pts = {c: v[keep] for c, v in pts.items()}
             got.append(pts)
             need -= len(next(iter(pts.values())))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 import torch
+from sympy.core.function import AppliedUndef
 
 from lagdsl.ir.model import Constraint, Model
 from lagdsl.lower.rows import Rows
@@ -60,6 +61,20 @@ class Term:
             if c.upper is not None:
                 r = r + torch.relu(body - ev.value(c.upper, b))
         return r.expand(b.n) if r.dim() == 0 else r
+
+
+    def scale(self, ev: TorchEvaluator, rng: np.random.Generator) -> float:
+        """``max(1, rms of the bounds)`` on a batch: what a residual is measured against, so that
+        ``-laplacian(u) == 2 pi^2 sin(pi x) sin(pi y)`` is judged relative to its source."""
+        c = self.constraint
+        b = self.batch(ev, rng)
+        vals = [1.0]
+        with torch.no_grad():
+            for e in (c.lower, c.upper):
+                if e is not None and not e.has(sympy.Derivative, AppliedUndef):
+                    v = ev.for_owner(c).value(e, b).detach().numpy()
+                    vals.append(float(np.sqrt(np.mean(np.square(v)))))
+        return max(vals)
 
 
 def has_derivative(e) -> bool:

@@ -9,7 +9,7 @@ Methods (``method=``):
   running average ``v_i <- 0.99 v_i + 0.01 C_i^2`` and, whenever the loss stalls (``L >= 0.999
   L_prev``), ``lambda_i <- lambda_i + mu_i C_i`` and ``mu_i <- max(eta / sqrt(v_i), mu_i)``
   with ``eta = 0.01``;
-* ``alm`` with ``multipliers=point`` — hPINN (Lu et al. 2021): one multiplier per collocation
+* ``alm`` with ``multipliers=point`` (the default, ``auto``, when the model has an objective) — hPINN (Lu et al. 2021): one multiplier per collocation
   point (points fixed), ``J + sum_i mean(lambda_i r_i) + mu/2 sum_i mean(r_i^2)``, ``mu = 2``
   at the start, and ``rounds`` outer rounds ``lambda_i <- lambda_i + mu r_i``, ``mu <- 2 mu``.
 
@@ -46,7 +46,14 @@ class Trainer:
         self.cons = [t for t in terms if t.role == "constraint"]
         self.pdes = [t for t in terms if t.role == "objective"]
         self.method = opts["method"]
-        self.per_point = self.method == "alm" and opts["multipliers"] == "point"
+        # CAPU's multipliers weigh squared residuals, whose gradient vanishes at feasibility: fine
+        # when the objective is itself a residual (zero at the solution), but against a real
+        # objective (an energy, a misfit) they meet the constraints only as lambda -> infinity.
+        # Signed per-point multipliers (hPINN) converge there, so "auto" picks them.
+        mult = opts["multipliers"]
+        if mult == "auto":
+            mult = "point" if model.objective is not None else "constraint"
+        self.per_point = self.method == "alm" and mult == "point"
         k = len(self.cons)
         self.lam = np.ones(k)
         self.mu = np.ones(k)
@@ -149,14 +156,15 @@ class Trainer:
             self.hit_limit = True
         return self.hit_limit
 
-    def record(self, L, J, mse, bar) -> None:
+    def record(self, L, J, mse, bar, always: bool = False) -> None:
+        """History (every ``log_every`` steps, and always for an L-BFGS chunk) and the bar."""
         mse = {k: v.detach() for k, v in mse.items()}
         metrics = {"loss": float(L), "objective" if self.model.objective is not None else "pde": float(J)}
         metrics.update({t.name: float(mse[t.name]) for t in self.terms})
         if self.method == "alm" and not self.per_point:
             metrics.update({"lambda." + t.name: float(self.lam[i]) for i, t in enumerate(self.cons)})
-        if self.step % self.opts["log_every"] == 0:
-            self.history.record(self.step, **metrics)
+        if always or (self.step - 1) % self.opts["log_every"] == 0:
+            self.history.record(self.step - 1, **metrics)
         bar.update(1, **{k: v for k, v in metrics.items() if not k.startswith("lambda.")})
 
     def adam(self, bar) -> None:
@@ -218,7 +226,7 @@ class Trainer:
             self.step += max(1, used)
             if not torch.isfinite(state["L"]):
                 raise FloatingPointError("the loss became %s during L-BFGS" % float(state["L"]))
-            self.record(state["L"], state["J"], state["mse"], bar)
+            self.record(state["L"], state["J"], state["mse"], bar, always=True)
             bar.update(max(1, used) - 1)
             if self.per_point:
                 self.hpinn_round({k: v.detach() for k, v in state["res"].items()})
