@@ -65,7 +65,8 @@ EXPECTED = {
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
 }
 #: Examples the cvxpy backend must refuse, with the class the compiler must give them.
-REFUSED = {"hs71": "NLP", "heat": "PDE"}
+REFUSED = {"hs71": "NLP", "heat": "PDE", "poisson1d": "PDE", "poisson2d": "PDE", "burgers": "PDE",
+           "inverse_heat": "PDE", "ritz1d": "PDE"}
 #: The class each solvable example must be given (Model.classify().kind).
 CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",

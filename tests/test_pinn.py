@@ -15,9 +15,10 @@ import pytest
 
 import lagdsl
 from lagdsl.errors import BackendRefusal
+from pinn_reference import burgers_reference
 
 EX = os.path.join(os.path.dirname(__file__), "..", "examples")
-SMALL = {"epochs": 300, "lbfgs": 200, "points": 500, "boundary_points": 50}
+SMALL = {"epochs": 200, "lbfgs": 150, "points": 300, "boundary_points": 40}
 
 
 def example(name: str):
@@ -225,32 +226,6 @@ def test_cli_save_is_refused_for_a_backend_without_fields(tmp_path):
 
 
 # --- slow: the examples' defaults and Burgers --------------------------------------------------
-
-def burgers_reference(nx: int = 2049, nu: float = 0.01 / np.pi):
-    """u(x, t) of the Burgers example by finite differences (method of lines, conservative
-    central flux, RK4) on ``nx`` points; returns ``(x, times, U)`` with U[k] at times[k]."""
-    x = np.linspace(-1, 1, nx)
-    dx = x[1] - x[0]
-    dt = 0.2 * min(dx * dx / (2 * nu), dx)
-    times = np.linspace(0, 1, 11)
-    u = -np.sin(np.pi * x)
-
-    def rhs(u):
-        f = 0.5 * u * u
-        du = np.zeros_like(u)
-        du[1:-1] = -(f[2:] - f[:-2]) / (2 * dx) + nu * (u[2:] - 2 * u[1:-1] + u[:-2]) / dx ** 2
-        return du
-
-    out, t = [u.copy()], 0.0
-    for t_next in times[1:]:
-        while t < t_next - 1e-12:
-            h = min(dt, t_next - t)
-            k1 = rhs(u); k2 = rhs(u + h / 2 * k1); k3 = rhs(u + h / 2 * k2); k4 = rhs(u + h * k3)
-            u = u + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            t += h
-        out.append(u.copy())
-    return x, times, np.array(out)
-
 
 @pytest.mark.slow
 def test_burgers_against_finite_differences():

@@ -196,40 +196,46 @@ class Trainer:
             prev = float(L.detach())
 
     def lbfgs(self, bar) -> None:
-        """L-BFGS in float64 on fixed points, in chunks (bounds projected between chunks;
-        hPINN's outer rounds happen between chunks too)."""
+        """L-BFGS in float64 on fixed points, in chunks of 50 iterations of one optimiser (its
+        curvature history carries over); bounds are projected and the time limit checked
+        between chunks, and hPINN's outer rounds (which change the loss) restart it."""
         iters = self.opts["lbfgs"]
         if iters <= 0:
             return
         self.set_dtype(torch.float64)
         batches = self.batches
-        chunk = 50
-        done = 0
+        chunk, done, opt = 50, 0, None
         while done < iters and not self.out_of_time():
             n = min(chunk, iters - done)
-            opt = torch.optim.LBFGS(self.parameters(), lr=1.0, max_iter=n, history_size=50,
-                                    tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+            if opt is None:
+                opt = torch.optim.LBFGS(self.parameters(), lr=1.0, max_iter=n, history_size=50,
+                                        tolerance_grad=1e-12, tolerance_change=1e-15,
+                                        line_search_fn="strong_wolfe")
+            for group in opt.param_groups:
+                group["max_iter"] = n
             state = {}
 
             def closure():
                 opt.zero_grad(set_to_none=True)
                 L, J, res, mse = self.loss(self.fresh(batches))
-                if torch.isfinite(L):
+                if torch.isfinite(L.detach()):
                     L.backward()
                 state.update(L=L.detach(), J=J.detach(), mse={k: v.detach() for k, v in mse.items()}, res=res)
                 return L
 
+            before = opt.state[opt._params[0]].get("n_iter", 0)
             opt.step(closure)
             self.project()
-            used = opt.state[opt._params[0]].get("n_iter", n)
-            done += max(1, used)
-            self.step += max(1, used)
+            used = max(1, opt.state[opt._params[0]].get("n_iter", before + n) - before)
+            done += used
+            self.step += used
             if not torch.isfinite(state["L"]):
                 raise FloatingPointError("the loss became %s during L-BFGS" % float(state["L"]))
             self.record(state["L"], state["J"], state["mse"], bar, always=True)
-            bar.update(max(1, used) - 1)
+            bar.update(used - 1)
             if self.per_point:
                 self.hpinn_round({k: v.detach() for k, v in state["res"].items()})
+                opt = None
             if used < n:          # converged: the line search or the tolerances stopped it
                 break
 
