@@ -5,7 +5,8 @@ contender trains the same network (tanh MLP, Glorot-normal initialisation, the s
 depth), on the same numbers of domain and boundary/initial points redrawn every 100 Adam steps,
 for the same numbers of Adam and L-BFGS iterations, on one torch thread; each reports the
 relative L2 error on a grid against the exact solution (finite differences for Burgers,
-``tests/pinn_reference.py``) and its wall time (model set-up and training, not imports).
+``tests/pinn_reference.py``), its wall time and its CPU time (model set-up and training, not
+imports; on a shared machine the CPU time is the steadier of the two).
 
     DDE_BACKEND=pytorch python bench/pinn.py [--only NAME] [--epochs N] [--lbfgs N]
 
@@ -55,12 +56,12 @@ def rel(got, want) -> float:
 def run_lagdsl(name, method, cfg):
     import lagdsl
     m = lagdsl.load(os.path.join(EX, name + ".lag"))
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     r = m.solve("pinn", method=method, epochs=cfg["epochs"], lbfgs=cfg["lbfgs"], width=cfg["width"],
                 depth=cfg["depth"], points=cfg["points"], boundary_points=cfg["bpoints"], resample=100, seed=0)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     g, want = grid_problem(name)
-    return rel(r.fields["u"](**g), want), wall
+    return rel(r.fields["u"](**g), want), wall, cpu
 
 
 def run_deepxde(name, cfg):
@@ -68,7 +69,7 @@ def run_deepxde(name, cfg):
     import torch
     dde.config.set_random_seed(0)
     pi = np.pi
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     W, D = cfg["width"], cfg["depth"]
     if name == "poisson1d":
         geom = dde.geometry.Interval(0, 1)
@@ -113,11 +114,11 @@ def run_deepxde(name, cfg):
         dde.optimizers.config.set_LBFGS_options(maxiter=cfg["lbfgs"])
         model.compile("L-BFGS")
         model.train(display_every=max(1, cfg["lbfgs"]))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     g, want = grid_problem(name)
     X = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in g.values()], axis=1)
     got = model.predict(X.astype(np.float32)).reshape(want.shape)
-    return rel(got, want), wall
+    return rel(got, want), wall, cpu
 
 
 def main(argv=None) -> None:
@@ -130,16 +131,16 @@ def main(argv=None) -> None:
     p.add_argument("--no-deepxde", action="store_true")
     a = p.parse_args(argv)
     cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200}
-    print("| problem | contender | rel. L2 error | wall s |")
-    print("|---|---|---:|---:|")
+    print("| problem | contender | rel. L2 error | wall s | CPU s |")
+    print("|---|---|---:|---:|---:|")
     for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
         rows = [("lagdsl pinn penalty", lambda: run_lagdsl(name, "penalty", cfg)),
                 ("lagdsl pinn alm", lambda: run_lagdsl(name, "alm", cfg))]
         if not a.no_deepxde:
             rows.append(("DeepXDE %s" % __import__("deepxde").__version__, lambda: run_deepxde(name, cfg)))
         for label, fn in rows:
-            err, wall = fn()
-            print("| %s | %s | %.2e | %.1f |" % (name, label, err, wall), flush=True)
+            err, wall, cpu = fn()
+            print("| %s | %s | %.2e | %.1f | %.1f |" % (name, label, err, wall, cpu), flush=True)
 
 
 if __name__ == "__main__":

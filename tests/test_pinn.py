@@ -152,9 +152,9 @@ def test_refuses_models_without_fields_with_the_reason():
     ("domain D: x in [0, 1]\nfield u(x)\nvar n integer\nsubject to a on D: u == n\n",
      "variable n is integer; the pinn backend trains real unknowns only"),
     ("domain D: x in [0, 1]\nfield u(x)\nsubject to a on D where x == 2: u == 0\n",
-     "x == 2 lies outside D, where x is in [0, 1]"),
+     "constraint a: x == 2 lies outside D, where x is in [0, 1]"),
     ("domain D: x in [0, 1], t in [0, 1]\nfield u(x, t)\nsubject to a on D where x == t: u == 0\n",
-     "cannot sample the face Eq(x, t): write COORD == VALUE"),
+     "constraint a: cannot sample the face Eq(x, t): write COORD == VALUE"),
     ("domain D: x in [0, 1]\nfield u(x)\nsubject to a on D: logsumexp(k in 1..2) (k * u) == 0\n",
      "the pinn backend cannot take logsumexp() of unknowns"),
 ])
@@ -162,6 +162,12 @@ def test_refusals_name_what_cannot_be_lowered(text, reason):
     m = lagdsl.parse(text, path="m.lag")
     rs = lagdsl.backend.get_backend("pinn").accepts(m.ir)
     assert rs and rs[0].reason == reason
+    # the declaration at fault (var n, line 3 col 5) or the constraint's name (line 3/4 col 12)
+    assert str(rs[0].span) == ("m.lag:3:5" if "integer" in text else "m.lag:3:12")
+    with pytest.raises(BackendRefusal) as info:
+        m.solve("pinn")
+    assert info.value.format().startswith("%s: refused: backend pinn cannot take this model: %s"
+                                          % (rs[0].span, reason))
 
 
 def test_where_filters_and_boundary_faces_are_sampled_where_they_hold():

@@ -33,7 +33,6 @@ import torch  # noqa: E402  (after the lagdsl imports: a missing torch reads "no
 from .lower import Batch, TorchEvaluator, Unsupported
 from .nets import ACTIVATIONS, build_net
 from .results import FieldFunction, field_panels, grid_values
-from .sampling import RegionError
 from .terms import build_terms
 from .train import Trainer
 
@@ -94,9 +93,8 @@ class PinnBackend(Backend):
         try:
             PinnProgram(model, dict(self.coerce({"points": 8, "boundary_points": 4, "integral_points": 8,
                                                  "width": 2, "depth": 1}))).dry_run()
-        except (Unsupported, RegionError) as exc:
-            span = getattr(exc, "span", None)
-            return [Refusal(getattr(exc, "message", str(exc)), span)]
+        except Unsupported as exc:
+            return [Refusal(exc.message, exc.span)]
         return []
 
     def coerce(self, options: dict | None) -> dict:
@@ -104,8 +102,14 @@ class PinnBackend(Backend):
         return coerce_options(self, options or {})
 
     def compile(self, model: Model, options: dict | None = None) -> Program:
-        self.refuse_unless_accepted(model)
-        return PinnProgram(model, self.coerce(options))
+        """Networks, unknowns and loss terms for ``model`` (the API has called ``accepts``;
+        a direct caller with a model without fields gets the same refusal)."""
+        if not model.fields:
+            self.refuse_unless_accepted(model)
+        try:
+            return PinnProgram(model, self.coerce(options))
+        except Unsupported as exc:
+            raise self.refusal(exc.message, exc.span, source=model.source)
 
 
 class PinnProgram(Program):
@@ -115,8 +119,7 @@ class PinnProgram(Program):
 
     def __init__(self, model: Model, opts: dict):
         self.model, self.opts = model, opts
-        self.rng = np.random.default_rng(opts["seed"])
-        torch.manual_seed(opts["seed"])
+        self.rng = np.random.default_rng(opts["seed"])     # points; weights draw from their own generators
         periodic = [c.strip() for c in opts["periodic"].split(",") if c.strip()]
         self.nets = {}
         for k, (name, f) in enumerate(model.fields.items()):

@@ -70,6 +70,7 @@ class TorchEvaluator:
         self.integral_points = integral_points
         self.rng = rng or np.random.default_rng(0)
         self._dyn: dict = {}
+        self._consts: dict = {}
         self.ev = Evaluator(model)
 
     def for_owner(self, owner) -> "TorchEvaluator":
@@ -105,7 +106,13 @@ class TorchEvaluator:
     def value(self, e, b: Batch) -> torch.Tensor:
         """``e`` on every row/point of ``b``: a tensor of shape ``(b.n,)`` or a scalar."""
         if not self.dynamic(e):
-            return self.tensor(self.ev.data(e, b.rows))
+            if b.rows.cols:
+                return self.tensor(self.ev.data(e, b.rows))
+            # data that depends on no index (pi ^ 2, alpha) is the same for every batch
+            key = (e, self.dtype, b.n)
+            if key not in self._consts:
+                self._consts[key] = self.tensor(self.ev.data(e, b.rows))
+            return self._consts[key]
         if isinstance(e, sympy.Symbol):
             if e.name in b.coords:
                 return b.coords[e.name]

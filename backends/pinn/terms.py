@@ -20,8 +20,8 @@ from sympy.core.function import AppliedUndef
 from lagdsl.ir.model import Constraint, Model
 from lagdsl.lower.rows import Rows
 
-from .lower import Batch, TorchEvaluator
-from .sampling import RegionSampler
+from .lower import Batch, TorchEvaluator, Unsupported
+from .sampling import RegionError, RegionSampler
 
 
 @dataclass
@@ -89,7 +89,10 @@ def build_terms(model: Model, ev: TorchEvaluator, points: int, boundary_points: 
     for c in model.constraints.values():
         role = "objective" if (not own_objective and c.region is not None and has_derivative(c.body)) else "constraint"
         if c.region is not None:
-            sampler = RegionSampler(model.domains[c.region.domain], c.region, ev.for_owner(c).ev)
+            try:
+                sampler = RegionSampler(model.domains[c.region.domain], c.region, ev.for_owner(c).ev)
+            except RegionError as exc:
+                raise Unsupported("constraint %s: %s" % (c.name, exc), c.span, source=model.source)
             n = points if sampler.dim == len(model.domains[c.region.domain].coords) else boundary_points
             terms.append(Term(c.name, c, role, sampler, None, n))
         else:
