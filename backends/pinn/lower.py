@@ -170,16 +170,20 @@ class TorchEvaluator:
         """A partial derivative of a field application, by repeated autograd (cached)."""
         if not isinstance(e.expr, AppliedUndef):
             self.fail("the pinn backend differentiates fields only, not %s" % e.expr, e)
-        order = [s for s, k in e.variable_count for _ in range(int(k))]
+        order = [s.name for s, k in e.variable_count for _ in range(int(k))]
         out = self.field(e.expr, b)
+        names = sorted(b.coords)
         for j in range(len(order)):
-            key = ("d", e.expr, tuple(sorted(s.name for s in order[: j + 1])))
+            if order[j] not in b.coords:
+                self.fail("d(%s, %s) needs the coordinate %s of a region" % (e.expr, order[j], order[j]), e)
+            key = ("d", e.expr, tuple(sorted(order[: j + 1])))
             if key not in b.cache:
-                wrt = b.coords.get(order[j].name)
-                if wrt is None:
-                    self.fail("d(%s, %s) needs the coordinate %s of a region" % (e.expr, order[j], order[j]), e)
-                g, = torch.autograd.grad(out, wrt, torch.ones_like(out), create_graph=True, allow_unused=True)
-                b.cache[key] = torch.zeros_like(out) if g is None else g
+                # one backward pass gives the derivative along every coordinate (u_x and u_t
+                # of the heat equation cost one pass, not two); all are cached
+                grads = torch.autograd.grad(out, [b.coords[c] for c in names], torch.ones_like(out),
+                                            create_graph=True, allow_unused=True)
+                for c, g in zip(names, grads):
+                    b.cache[("d", e.expr, tuple(sorted(order[:j] + [c])))] = torch.zeros_like(out) if g is None else g
             out = b.cache[key]
         return out
 
