@@ -49,6 +49,8 @@ class PinnBackend(Backend):
                         "per constraint without a model objective, per point with one", choice("auto", "constraint", "point")),
         "epochs": (2000, "Adam steps", integer(0)),
         "lbfgs": (1000, "L-BFGS iterations after Adam (float64)", integer(0)),
+        "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction (0: never)",
+                  number(0, 1)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),
         "width": (32, "neurons per hidden layer", integer(1)),
         "depth": (3, "hidden layers", integer(1)),

@@ -198,13 +198,14 @@ class Trainer:
     def lbfgs(self, bar) -> None:
         """L-BFGS in float64 on fixed points, in chunks of 50 iterations of one optimiser (its
         curvature history carries over); bounds are projected and the time limit checked
-        between chunks, and hPINN's outer rounds (which change the loss) restart it."""
+        between chunks, hPINN's outer rounds (which change the loss) restart it, and it stops
+        when a chunk lowers the loss by less than the fraction ``stall`` of it."""
         iters = self.opts["lbfgs"]
         if iters <= 0:
             return
         self.set_dtype(torch.float64)
         batches = self.batches
-        chunk, done, opt = 50, 0, None
+        chunk, done, opt, last = 50, 0, None, None
         while done < iters and not self.out_of_time():
             n = min(chunk, iters - done)
             if opt is None:
@@ -238,6 +239,10 @@ class Trainer:
                 opt = None
             if used < n:          # converged: the line search or the tolerances stopped it
                 break
+            loss = float(state["L"])
+            if last is not None and not self.per_point and last - loss <= self.opts["stall"] * abs(last):
+                break             # stalled: a whole chunk gained less than the fraction `stall`
+            last = loss
 
     def run(self) -> None:
         total = self.opts["epochs"] + max(0, self.opts["lbfgs"])
