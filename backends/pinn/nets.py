@@ -40,6 +40,10 @@ class FieldNet(nn.Module):
         box = torch.tensor(config["box"], dtype=torch.float64).reshape(len(coords), 2)
         self.register_buffer("lo", box[:, 0].clone())
         self.register_buffer("span", (box[:, 1] - box[:, 0]).clone())
+        # the same map to [-1, 1] as one multiply-add, for the common plain case (it sits in
+        # every forward and every derivative pass); derived, so not saved
+        self.register_buffer("scale", 2.0 / self.span, persistent=False)
+        self.register_buffer("shift", -2.0 * self.lo / self.span - 1.0, persistent=False)
         periodic = [coords.index(c) for c in config.get("periodic", ())]
         plain = [k for k in range(len(coords)) if k not in periodic]
         self.register_buffer("plain_idx", torch.tensor(plain, dtype=torch.long))
@@ -67,6 +71,8 @@ class FieldNet(nn.Module):
 
     def embed(self, X: torch.Tensor) -> torch.Tensor:
         """The network's input features for points ``X`` (``n x len(coords)``)."""
+        if not len(self.periodic_idx) and not self.B.shape[0]:
+            return X * self.scale + self.shift
         Z = (X - self.lo) / self.span
         parts = [2.0 * Z[:, self.plain_idx] - 1.0] if len(self.plain_idx) else []
         if len(self.periodic_idx):
