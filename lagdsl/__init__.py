@@ -18,9 +18,10 @@ _LAZY = {
     "Result": ("lagdsl.result", "Result"),
     "LagError": ("lagdsl.errors", "LagError"),
     "ModelBuilder": ("lagdsl.ir.builder", "ModelBuilder"),
+    "load_fields": ("lagdsl.backends.pinn.results", "load_fields"),
 }
 
-__all__ = ["load", "parse", "Model", "Result", "LagError", "ModelBuilder", "__version__"]
+__all__ = ["load", "parse", "Model", "Result", "LagError", "ModelBuilder", "load_fields", "__version__"]
 
 
 def __getattr__(name: str):

@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "cvxpy": "lagdsl.backends.cvxpy",
     "lagrangian": "lagdsl.backends.lagrangian",
     "qubo": "lagdsl.backends.qubo",
+    "pinn": "lagdsl.backends.pinn",
 }
 
 

@@ -5,7 +5,7 @@
     lagdsl check MODEL [--data F] [--allow-dir D] [--set k=v]...   sizes, class, backends
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
-    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F]
+    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", "-q", action="store_true", help="print only the status line")
     v.add_argument("--all", action="store_true", help="print every non-zero value (no truncation)")
     v.add_argument("--duals", action="store_true", help="also print the duals")
+    v.add_argument("--save", metavar="DIR",
+                   help="write the trained fields (weights and configuration) and the model's IR to DIR "
+                        "(field backends such as pinn); lagdsl.load_fields(DIR) reads them back")
     v.add_argument("--plot", metavar="FILE.png",
                    help="draw the backend's convergence history (and fields, samples) into FILE "
                         "(needs matplotlib: the plot extra)")
@@ -291,6 +294,8 @@ def cmd_solve(args) -> int:
     from .progress import showing_progress
     if args.plot:
         _check_plot(args.backend)
+    if args.save:
+        _check_save(args.backend)
     model = _load(args)
     options = _parse_kv(args.options, "--option")
     with warnings_as_notes() as caught, stdout_redirected(to_stderr=True), \
@@ -311,7 +316,23 @@ def cmd_solve(args) -> int:
             raise UsageError("cannot write %s: %s" % (args.plot, exc.strerror or exc))
         if not args.json:
             print("wrote %s" % args.plot, file=sys.stderr)
+    if args.save:
+        from .backends.pinn.results import save_fields
+        try:
+            save_fields(result, model.ir, args.save)
+        except OSError as exc:
+            raise UsageError("cannot write %s: %s" % (args.save, exc.strerror or exc))
+        if not args.json:
+            print("wrote %s" % args.save, file=sys.stderr)
     return code
+
+
+def _check_save(backend_name: str) -> None:
+    """Refuse ``--save`` before solving for a backend that trains no fields."""
+    from .backend import get_backend
+    b = get_backend(backend_name)
+    if not getattr(b, "saves_fields", False):
+        raise UsageError("--save: backend %s trains no fields to save (use --backend pinn)" % b.name)
 
 
 def _check_plot(backend_name: str) -> None:

@@ -37,6 +37,8 @@ class Result:
     fields: dict[str, Callable] = field(default_factory=dict)
     #: extra ``--plot`` panels: title -> function drawing into one matplotlib ``Axes``
     panels: dict[str, Callable] = field(default_factory=dict, repr=False)
+    #: field backends: name -> ``{"coords": {c: [...]}, "values": nested lists}`` for ``--json``
+    grids: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def solved(self) -> bool:
@@ -47,10 +49,13 @@ class Result:
         stats = dict(self.stats)
         if self.times:
             stats.setdefault("times", self.times)
-        return {"status": self.status, "objective": _num(self.objective),
-                "variables": _clean(self.values), "duals": _clean(self.duals),
-                "max_violation": _num(self.max_violation), "backend": self.backend,
-                "stats": _clean(stats)}
+        out = {"status": self.status, "objective": _num(self.objective),
+               "variables": _clean(self.values), "duals": _clean(self.duals),
+               "max_violation": _num(self.max_violation), "backend": self.backend,
+               "stats": _clean(stats)}
+        if self.grids:
+            out["fields"] = _clean(self.grids)
+        return out
 
     def to_json(self, **kw) -> str:
         """``json.dumps(self.to_json_dict(), **kw)``; with no keyword arguments, large

@@ -75,7 +75,8 @@ EXPECTED = {
 }
 #: Examples the cvxpy backend must refuse, with the class the compiler must give them.
 REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039": "NLP",
-           "hs040": "NLP"}
+           "hs040": "NLP", "poisson1d": "PDE", "poisson2d": "PDE", "burgers": "PDE",
+           "inverse_heat": "PDE", "ritz1d": "PDE"}
 #: The class each solvable example must be given (Model.classify().kind).
 CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",

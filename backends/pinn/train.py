@@ -1,0 +1,253 @@
+"""Training: Adam, then L-BFGS in float64, under a penalty or an augmented Lagrangian.
+
+Methods (``method=``):
+
+* ``penalty`` — ``J + w * sum_i C_i`` with ``C_i`` the mean squared residual of constraint i
+  (DeepXDE's default loss when ``w = 1``);
+* ``alm`` — PECANN with the adaptive penalty CAPU (Basir & Senocak 2023; REFERENCES.md):
+  ``J + sum_i lambda_i C_i + 1/2 sum_i mu_i C_i^2`` with ``lambda = mu = 1`` at the start, a
+  running average ``v_i <- 0.99 v_i + 0.01 C_i^2`` and, whenever the loss stalls (``L >= 0.999
+  L_prev``), ``lambda_i <- lambda_i + mu_i C_i`` and ``mu_i <- max(eta / sqrt(v_i), mu_i)``
+  with ``eta = 0.01``;
+* ``alm`` with ``multipliers=point`` (the default, ``auto``, when the model has an objective) — hPINN (Lu et al. 2021): one multiplier per collocation
+  point (points fixed), ``J + sum_i mean(lambda_i r_i) + mu/2 sum_i mean(r_i^2)``, ``mu = 2``
+  at the start, and ``rounds`` outer rounds ``lambda_i <- lambda_i + mu r_i``, ``mu <- 2 mu``.
+
+``J`` is the model's objective (negated for ``maximize``) or, without one, the sum of the mean
+squared PDE residuals (:mod:`.terms`).  Adam runs ``epochs`` steps (full batch, collocation
+points redrawn every ``resample`` steps) in the working precision; L-BFGS then runs
+``lbfgs`` iterations in float64 on fixed points, with a strong-Wolfe line search.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from lagdsl.history import History
+from lagdsl.progress import progress
+
+from lagdsl.lower.rows import Rows
+
+from .lower import Batch, TorchEvaluator
+
+ETA, OMEGA, ALPHA = 0.01, 0.999, 0.99       # CAPU constants (REFERENCES.md)
+HPINN_MU0, HPINN_BETA = 2.0, 2.0
+
+
+class Trainer:
+    """Holds the networks, the scalar unknowns, the terms and the multipliers of one run."""
+
+    def __init__(self, model, nets, params, bounds, terms, opts, rng):
+        self.model, self.nets, self.params, self.bounds = model, nets, params, bounds
+        self.terms, self.opts, self.rng = terms, opts, rng
+        self.cons = [t for t in terms if t.role == "constraint"]
+        self.pdes = [t for t in terms if t.role == "objective"]
+        self.method = opts["method"]
+        # CAPU's multipliers weigh squared residuals, whose gradient vanishes at feasibility: fine
+        # when the objective is itself a residual (zero at the solution), but against a real
+        # objective (an energy, a misfit) they meet the constraints only as lambda -> infinity.
+        # Signed per-point multipliers (hPINN) converge there, so "auto" picks them.
+        mult = opts["multipliers"]
+        if mult == "auto":
+            mult = "point" if model.objective is not None else "constraint"
+        self.per_point = self.method == "alm" and mult == "point"
+        k = len(self.cons)
+        self.lam = np.ones(k)
+        self.mu = np.ones(k)
+        self.vbar = np.zeros(k)
+        self.history = History()
+        self.step = 0
+        self.deadline = None if opts["time_limit"] is None else time.perf_counter() + opts["time_limit"]
+        self.hit_limit = False
+        self.set_dtype(torch.float64 if opts["precision"] == "float64" else torch.float32)
+        self.batches = self.draw()
+        if self.per_point:
+            self.point_lam = {t.name: torch.zeros(self.batches[t.name].n, dtype=torch.float64) for t in self.cons}
+            self.point_mu = HPINN_MU0
+
+    # --- set-up ----------------------------------------------------------------------
+    def set_dtype(self, dtype) -> None:
+        """Move networks and unknowns to ``dtype`` (float32 for Adam, float64 for L-BFGS)."""
+        self.dtype = dtype
+        for net in self.nets.values():
+            net.to(dtype)
+        for name, p in self.params.items():
+            p.data = p.data.to(dtype)
+        self.ev = TorchEvaluator(self.model, self.nets, self.params, dtype,
+                                 self.opts["integral_points"], self.rng)
+
+    def parameters(self) -> list:
+        ps = [p for net in self.nets.values() for p in net.parameters()]
+        return ps + list(self.params.values())
+
+    def draw(self, only_resampled: bool = False) -> dict:
+        """Batches for every term (points redrawn; rows kept)."""
+        out = dict(getattr(self, "batches", {})) if only_resampled else {}
+        for t in self.terms:
+            if only_resampled and (not t.resampled or (self.per_point and t.role == "constraint")):
+                out[t.name] = Batch(out[t.name].rows, {c: v.detach().to(self.dtype).requires_grad_(True)
+                                                        for c, v in out[t.name].coords.items()})
+                continue
+            out[t.name] = t.batch(self.ev, self.rng)
+        return out
+
+    def fresh(self, batches: dict) -> dict:
+        """The same points with empty caches and the current dtype (a new autograd graph)."""
+        return {k: Batch(b.rows, {c: v.detach().to(self.dtype).requires_grad_(True) for c, v in b.coords.items()})
+                for k, b in batches.items()}
+
+    def project(self) -> None:
+        """Clip scalar unknowns into their bounds (``var kappa >= 0``)."""
+        with torch.no_grad():
+            for name, (lo, hi) in self.bounds.items():
+                p = self.params[name]
+                p.copy_(torch.clamp(p, torch.as_tensor(lo, dtype=p.dtype), torch.as_tensor(hi, dtype=p.dtype)))
+
+    # --- loss ------------------------------------------------------------------------
+    def parts(self, batches: dict):
+        """``J`` (a scalar tensor), the residual vectors of the constraints, and per-term MSEs."""
+        res = {t.name: t.residual(self.ev, batches[t.name]) for t in self.terms}
+        mse = {k: (r * r).mean() for k, r in res.items()}
+        if self.model.objective is not None:
+            ob = self.model.objective
+            self.ev.for_owner(ob)
+            J = self.ev.value(ob.expr, Batch(Rows.unit())).reshape(-1)[0]
+            J = -J if ob.sense == "maximize" else J
+        else:
+            J = sum((mse[t.name] for t in self.pdes), torch.zeros((), dtype=self.dtype))
+        return J, res, mse
+
+    def loss(self, batches: dict):
+        J, res, mse = self.parts(batches)
+        C = [mse[t.name] for t in self.cons]
+        if self.method == "penalty":
+            L = J + self.opts["weight"] * sum(C, torch.zeros((), dtype=self.dtype))
+        elif self.per_point:
+            L = J
+            for t in self.cons:
+                r = res[t.name]
+                L = L + (self.point_lam[t.name].to(self.dtype) * r).mean() + 0.5 * self.point_mu * (r * r).mean()
+        else:
+            L = J
+            for i, c in enumerate(C):
+                L = L + float(self.lam[i]) * c + 0.5 * float(self.mu[i]) * c * c
+        return L, J, res, mse
+
+    # --- multiplier updates --------------------------------------------------------------
+    def capu(self, C: np.ndarray, stalled: bool) -> None:
+        """The CAPU update: running average every step, multipliers when the loss stalls."""
+        self.vbar = ALPHA * self.vbar + (1 - ALPHA) * C ** 2
+        if stalled:
+            self.lam = self.lam + self.mu * C
+            self.mu = np.maximum(ETA / (np.sqrt(self.vbar) + 1e-300), self.mu)
+
+    def hpinn_round(self, res: dict) -> None:
+        """One outer round of hPINN: per-point multipliers move by ``mu r``, ``mu`` doubles."""
+        for t in self.cons:
+            self.point_lam[t.name] = self.point_lam[t.name] + self.point_mu * res[t.name].detach().to(torch.float64)
+        self.point_mu *= HPINN_BETA
+
+    # --- phases ------------------------------------------------------------------------
+    def out_of_time(self) -> bool:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            self.hit_limit = True
+        return self.hit_limit
+
+    def record(self, L, J, mse, bar, always: bool = False) -> None:
+        """History (every ``log_every`` steps, and always for an L-BFGS chunk) and the bar."""
+        mse = {k: v.detach() for k, v in mse.items()}
+        metrics = {"loss": float(L), "objective" if self.model.objective is not None else "pde": float(J)}
+        metrics.update({t.name: float(mse[t.name]) for t in self.terms})
+        if self.method == "alm" and not self.per_point:
+            metrics.update({"lambda." + t.name: float(self.lam[i]) for i, t in enumerate(self.cons)})
+        if always or (self.step - 1) % self.opts["log_every"] == 0:
+            self.history.record(self.step - 1, **metrics)
+        bar.update(1, **{k: v for k, v in metrics.items() if not k.startswith("lambda.")})
+
+    def adam(self, bar) -> None:
+        """``epochs`` Adam steps with resampling and (for ``alm``) multiplier updates."""
+        epochs, every = self.opts["epochs"], self.opts["resample"]
+        opt = torch.optim.Adam(self.parameters(), lr=self.opts["lr"])
+        rounds = max(1, self.opts["rounds"])
+        prev = math.inf
+        for k in range(epochs):
+            if self.out_of_time():
+                return
+            if every and k and k % every == 0:
+                self.batches = self.draw(only_resampled=True)
+            batches = self.fresh(self.batches)
+            opt.zero_grad(set_to_none=True)
+            L, J, res, mse = self.loss(batches)
+            if not torch.isfinite(L.detach()):
+                raise FloatingPointError("the loss became %s at Adam step %d" % (float(L.detach()), k))
+            L.backward()
+            opt.step()
+            self.project()
+            self.step += 1
+            self.record(L.detach(), J.detach(), mse, bar)
+            if self.method == "alm" and not self.per_point and self.cons:
+                C = np.array([float(mse[t.name].detach()) for t in self.cons])
+                self.capu(C, float(L.detach()) >= OMEGA * prev)
+            elif self.per_point and (k + 1) % max(1, epochs // rounds) == 0 and k + 1 < epochs:
+                self.hpinn_round(res)
+            prev = float(L.detach())
+
+    def lbfgs(self, bar) -> None:
+        """L-BFGS in float64 on fixed points, in chunks of 50 iterations of one optimiser (its
+        curvature history carries over); bounds are projected and the time limit checked
+        between chunks, hPINN's outer rounds (which change the loss) restart it, and it stops
+        when a chunk lowers the loss by less than the fraction ``stall`` of it."""
+        iters = self.opts["lbfgs"]
+        if iters <= 0:
+            return
+        self.set_dtype(torch.float64)
+        batches = self.batches
+        chunk, done, opt, last = 50, 0, None, None
+        while done < iters and not self.out_of_time():
+            n = min(chunk, iters - done)
+            if opt is None:
+                opt = torch.optim.LBFGS(self.parameters(), lr=1.0, max_iter=n, history_size=50,
+                                        tolerance_grad=1e-12, tolerance_change=1e-15,
+                                        line_search_fn="strong_wolfe")
+            for group in opt.param_groups:
+                group["max_iter"] = n
+            state = {}
+
+            def closure():
+                opt.zero_grad(set_to_none=True)
+                L, J, res, mse = self.loss(self.fresh(batches))
+                if torch.isfinite(L.detach()):
+                    L.backward()
+                state.update(L=L.detach(), J=J.detach(), mse={k: v.detach() for k, v in mse.items()}, res=res)
+                return L
+
+            before = opt.state[opt._params[0]].get("n_iter", 0)
+            opt.step(closure)
+            self.project()
+            used = max(1, opt.state[opt._params[0]].get("n_iter", before + n) - before)
+            done += used
+            self.step += used
+            if not torch.isfinite(state["L"]):
+                raise FloatingPointError("the loss became %s during L-BFGS" % float(state["L"]))
+            self.record(state["L"], state["J"], state["mse"], bar, always=True)
+            bar.update(used - 1)
+            if self.per_point:
+                self.hpinn_round({k: v.detach() for k, v in state["res"].items()})
+                opt = None
+            if used < n:          # converged: the line search or the tolerances stopped it
+                break
+            loss = float(state["L"])
+            if last is not None and not self.per_point and last - loss <= self.opts["stall"] * abs(last):
+                break             # stalled: a whole chunk gained less than the fraction `stall`
+            last = loss
+
+    def run(self) -> None:
+        total = self.opts["epochs"] + max(0, self.opts["lbfgs"])
+        with progress(total, "pinn " + self.method) as bar:
+            self.adam(bar)
+            self.lbfgs(bar)
+        if self.dtype != torch.float64:
+            self.set_dtype(torch.float64)

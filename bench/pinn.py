@@ -1,0 +1,147 @@
+"""PINN benchmark: lagdsl's pinn backend (penalty and alm) beside DeepXDE.
+
+For each problem — 1D Poisson, heat, viscous Burgers (nu = 0.01/pi), 2D Poisson — every
+contender trains the same network (tanh MLP, Glorot-normal initialisation, the same width and
+depth), on the same numbers of domain and boundary/initial points redrawn every 100 Adam steps,
+for the same numbers of Adam and L-BFGS iterations, on one torch thread; each reports the
+relative L2 error on a grid against the exact solution (finite differences for Burgers,
+``tests/pinn_reference.py``), its wall time and its CPU time (model set-up and training, not
+imports; on a shared machine the CPU time is the steadier of the two).
+
+    DDE_BACKEND=pytorch python bench/pinn.py [--only NAME] [--epochs N] [--lbfgs N]
+
+DeepXDE is a bench-only peer: ``pip install -c constraints.txt deepxde`` (the ``bench`` extra).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+os.environ.setdefault("DDE_BACKEND", "pytorch")
+
+from pinn_reference import burgers_reference  # noqa: E402
+
+EX = os.path.join(HERE, "..", "examples")
+NU = 0.01 / np.pi
+
+
+def grid_problem(name):
+    """``(grid dict, reference values)`` on which every contender is measured."""
+    if name == "poisson1d":
+        x = np.linspace(0, 1, 401)
+        return {"x": x}, np.sin(np.pi * x)
+    if name == "heat":
+        X, T = np.meshgrid(np.linspace(0, 1, 101), np.linspace(0, 1, 101), indexing="ij")
+        return {"x": X, "t": T}, np.exp(-0.1 * np.pi ** 2 * T) * np.sin(np.pi * X)
+    if name == "burgers":
+        x, times, U = burgers_reference()
+        X, T = np.meshgrid(x[::8], times, indexing="xy")
+        return {"x": X, "t": T}, U[:, ::8]
+    X, Y = np.meshgrid(np.linspace(0, 1, 101), np.linspace(0, 1, 101), indexing="ij")
+    return {"x": X, "y": Y}, np.sin(np.pi * X) * np.sin(np.pi * Y)
+
+
+def rel(got, want) -> float:
+    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
+
+
+def run_lagdsl(name, method, cfg):
+    import lagdsl
+    m = lagdsl.load(os.path.join(EX, name + ".lag"))
+    t, c = time.perf_counter(), time.process_time()
+    r = m.solve("pinn", method=method, epochs=cfg["epochs"], lbfgs=cfg["lbfgs"], width=cfg["width"],
+                depth=cfg["depth"], points=cfg["points"], boundary_points=cfg["bpoints"], resample=100, seed=0)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    g, want = grid_problem(name)
+    return rel(r.fields["u"](**g), want), wall, cpu
+
+
+def run_deepxde(name, cfg):
+    import deepxde as dde
+    import torch
+    dde.config.set_random_seed(0)
+    pi = np.pi
+    t0, c0 = time.perf_counter(), time.process_time()
+    W, D = cfg["width"], cfg["depth"]
+    if name == "poisson1d":
+        geom = dde.geometry.Interval(0, 1)
+
+        def pde(x, u):
+            return -dde.grad.hessian(u, x) - pi ** 2 * torch.sin(pi * x)
+        bcs = [dde.icbc.DirichletBC(geom, lambda x: 0 * x[:, :1], lambda x, on: on)]
+        data = dde.data.PDE(geom, pde, bcs, num_domain=cfg["points"], num_boundary=2)
+        dim = 1
+    elif name == "poisson2d":
+        geom = dde.geometry.Rectangle([0, 0], [1, 1])
+
+        def pde(x, u):
+            lap = dde.grad.hessian(u, x, i=0, j=0) + dde.grad.hessian(u, x, i=1, j=1)
+            return -lap - 2 * pi ** 2 * torch.sin(pi * x[:, 0:1]) * torch.sin(pi * x[:, 1:2])
+        bcs = [dde.icbc.DirichletBC(geom, lambda x: 0 * x[:, :1], lambda x, on: on)]
+        data = dde.data.PDE(geom, pde, bcs, num_domain=cfg["points"], num_boundary=cfg["bpoints"])
+        dim = 2
+    else:
+        lo = -1 if name == "burgers" else 0
+        geom = dde.geometry.GeometryXTime(dde.geometry.Interval(lo, 1), dde.geometry.TimeDomain(0, 1))
+        if name == "heat":
+            def pde(x, u):
+                return dde.grad.jacobian(u, x, i=0, j=1) - 0.1 * dde.grad.hessian(u, x, i=0, j=0)
+            u0 = lambda x: np.sin(pi * x[:, 0:1])   # noqa: E731
+        else:
+            def pde(x, u):
+                return (dde.grad.jacobian(u, x, i=0, j=1) + u * dde.grad.jacobian(u, x, i=0, j=0)
+                        - NU * dde.grad.hessian(u, x, i=0, j=0))
+            u0 = lambda x: -np.sin(pi * x[:, 0:1])  # noqa: E731
+        bcs = [dde.icbc.DirichletBC(geom, lambda x: 0 * x[:, :1], lambda x, on: on),
+               dde.icbc.IC(geom, u0, lambda x, on: on)]
+        data = dde.data.TimePDE(geom, pde, bcs, num_domain=cfg["points"], num_boundary=cfg["bpoints"],
+                                num_initial=cfg["bpoints"])
+        dim = 2
+    net = dde.nn.FNN([dim] + [W] * D + [1], "tanh", "Glorot normal")
+    model = dde.Model(data, net)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.compile("adam", lr=1e-3)
+        model.train(iterations=cfg["epochs"], callbacks=[dde.callbacks.PDEPointResampler(period=100)],
+                    display_every=max(1, cfg["epochs"]))
+        dde.optimizers.config.set_LBFGS_options(maxiter=cfg["lbfgs"])
+        model.compile("L-BFGS")
+        model.train(display_every=max(1, cfg["lbfgs"]))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    g, want = grid_problem(name)
+    X = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in g.values()], axis=1)
+    got = model.predict(X.astype(np.float32)).reshape(want.shape)
+    return rel(got, want), wall, cpu
+
+
+def main(argv=None) -> None:
+    import torch
+    torch.set_num_threads(1)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--only", choices=["poisson1d", "heat", "burgers", "poisson2d"])
+    p.add_argument("--epochs", type=int, default=2000)
+    p.add_argument("--lbfgs", type=int, default=1000)
+    p.add_argument("--no-deepxde", action="store_true")
+    a = p.parse_args(argv)
+    cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200}
+    print("| problem | contender | rel. L2 error | wall s | CPU s |")
+    print("|---|---|---:|---:|---:|")
+    for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
+        rows = [("lagdsl pinn penalty", lambda: run_lagdsl(name, "penalty", cfg)),
+                ("lagdsl pinn alm", lambda: run_lagdsl(name, "alm", cfg))]
+        if not a.no_deepxde:
+            rows.append(("DeepXDE %s" % __import__("deepxde").__version__, lambda: run_deepxde(name, cfg)))
+        for label, fn in rows:
+            err, wall, cpu = fn()
+            print("| %s | %s | %.2e | %.1f | %.1f |" % (name, label, err, wall, cpu), flush=True)
+
+
+if __name__ == "__main__":
+    main()
