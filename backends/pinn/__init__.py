@@ -80,8 +80,8 @@ class PinnBackend(Backend):
         if not model.fields:
             span = model.objective.span if model.objective is not None else next(
                 (c.span for c in model.constraints.values()), None)
-            return [Refusal("the pinn backend trains fields and this model has none (class %s); use a "
-                            "backend for %s models such as cvxpy" % (classify(model).kind, classify(model).kind), span)]
+            return [Refusal("the pinn backend trains fields and this model has none (class %s); "
+                            "`lagdsl check` lists the backends that take it" % classify(model).kind, span)]
         out = []
         for name, v in model.vars.items():
             if v.domain != "real":
