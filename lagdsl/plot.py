@@ -44,6 +44,7 @@ def save_plot(result, path: str, title: str | None = None) -> int:
     import matplotlib
     matplotlib.use("Agg")          # files only; never open a window
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     hist = History.from_dict(result.stats["history"]) if result.stats.get("history") else None
     names = [n for n in (hist.names if hist else []) if np.isfinite(hist.series(n)).any()]
@@ -62,6 +63,7 @@ def save_plot(result, path: str, title: str | None = None) -> int:
             ax.set_yscale("log")
         ax.set_title(name.replace("_", " "))
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))     # steps are whole numbers
         ax.grid(alpha=0.3)
     for ax, (name, draw) in zip(flat[len(names):], extra.items()):
         draw(ax)
