@@ -59,7 +59,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lagdsl._stdio import stdout_redirected
-from lagdsl.backend import Backend, Program, Refusal, coerce_options
+from lagdsl.backend import Backend, Program, Refusal, coerce_options, fields_refusal
 from lagdsl.errors import BackendRefusal, LagError
 from lagdsl.ir.classify import NONCONVEX_ATOMS, ModelClass, classify
 from lagdsl.ir.model import Model
@@ -1118,11 +1118,9 @@ class CvxpyBackend(Backend):
         by lowering quadratic and nonlinear models — non-convex quadratics and non-DCP bodies."""
         cls = classify(model)
         out = []
-        if model.fields:
-            span = next((c.span for c in model.constraints.values() if c.region is not None), None)
-            out.append(Refusal("the model has fields (%s); PDE models need the pinn backend"
-                               % ", ".join(model.fields), span))
-            return out
+        fields = fields_refusal(model)
+        if fields is not None:
+            return [fields]
         for owner, info in self._bodies(model, cls):
             bad = sorted(set(info["atoms"]) & NONCONVEX_ATOMS)
             if bad:

@@ -35,6 +35,16 @@ class Refusal:
     span: Span | None = None
 
 
+def fields_refusal(model: Model) -> Refusal | None:
+    """The refusal every non-field backend gives a model with fields (at its first field
+    constraint), or None for a model without fields."""
+    if not model.fields:
+        return None
+    span = next((c.span for c in model.constraints.values() if c.region is not None), None)
+    return Refusal("the model has fields (%s); PDE models need the pinn backend"
+                   % ", ".join(model.fields), span)
+
+
 class Program:
     """A model compiled for one backend."""
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from lagdsl.backend import Backend, Program, Refusal, coerce_options
+from lagdsl.backend import Backend, Program, Refusal, coerce_options, fields_refusal
 from lagdsl.errors import BackendRefusal
 from lagdsl.history import History
 from lagdsl.ir.classify import classify
@@ -109,11 +109,9 @@ class LagrangianBackend(Backend):
     def accepts_with(self, model: Model, options: dict | None) -> list[Refusal]:
         """:meth:`accepts` knowing the options (``relax``)."""
         out = []
-        if model.fields:
-            span = next((c.span for c in model.constraints.values() if c.region is not None), None)
-            out.append(Refusal("the model has fields (%s); PDE models need the pinn backend"
-                               % ", ".join(model.fields), span))
-            return out
+        fields = fields_refusal(model)
+        if fields is not None:
+            return [fields]
         relax = bool((options or {}).get("relax", False))
         if not relax:
             for v in model.vars.values():

@@ -14,7 +14,7 @@ the construct's position.
 """
 from __future__ import annotations
 
-from lagdsl.backend import Backend, Refusal, coerce_options
+from lagdsl.backend import Backend, Refusal, coerce_options, fields_refusal
 from lagdsl.errors import LagError
 from lagdsl.ir.classify import classify
 from lagdsl.ir.model import Model
@@ -67,10 +67,9 @@ class QuboBackend(Backend):
         """Reasons not to take ``model``: fields, continuous or unbounded integer variables,
         a non-quadratic objective, non-linear constraints."""
         out = []
-        if model.fields:
-            span = next((c.span for c in model.constraints.values() if c.region is not None), None)
-            return [Refusal("the model has fields (%s); PDE models need the pinn backend"
-                            % ", ".join(model.fields), span)]
+        fields = fields_refusal(model)
+        if fields is not None:
+            return [fields]
         for v in model.vars.values():
             if v.domain == "real":
                 out.append(Refusal("variable %s is continuous; the qubo backend takes binary and "

@@ -188,9 +188,15 @@ class Evaluator:
         negative number, ``max`` over an empty set, ``inf - inf``, overflow) is a
         :class:`LagDataError` at the innermost sub-expression whose source position is known,
         naming the operands and the row."""
+        return self._positioned(e, self._data, e, rows)
+
+    def _positioned(self, e, walk, *args):
+        """``walk(*args)``, with an arithmetic failure below ``e`` raised as a
+        :class:`LagDataError` at the innermost enclosing sub-expression whose span is noted
+        (``e`` itself, if no deeper one is)."""
         self._depth += 1
         try:
-            return self._data(e, rows)
+            return walk(*args)
         except _Arithmetic as err:
             span = self._noted(e)
             if span is not None or self._depth == 1:
@@ -390,17 +396,7 @@ class Evaluator:
         """Value of ``e`` for every row in algebra ``alg``.  Data next to unknowns (a
         coefficient, a constant term, an exponent) must be finite: ``inf`` means "no bound"
         only as a whole bound."""
-        self._depth += 1
-        try:
-            return self._value(e, rows, alg)
-        except _Arithmetic as err:
-            span = self._noted(e)
-            if span is not None or self._depth == 1:
-                raise LagDataError(err.message, span or self.span_of(None), err.hint,
-                                   self.model.source) from None
-            raise
-        finally:
-            self._depth -= 1
+        return self._positioned(e, self._value, e, rows, alg)
 
     def finite(self, e, vals, rows: Rows) -> np.ndarray:
         """``vals`` as a float64 row vector; a non-finite entry is an error at ``e``."""
