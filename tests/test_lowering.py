@@ -186,3 +186,15 @@ def test_fields_count_as_unknowns_when_a_constraint_is_normalised():
     t = sympy.Symbol("t")
     c = b.subject_to("per", sympy.Eq(u(0, t), u(1, t)))
     assert c.body == u(0, t) - u(1, t) and c.lower == 0 and c.upper == 0
+
+
+def test_range_positions_of_non_finite_or_huge_floats_are_not_found_without_warnings():
+    # found by bench/fuzz.py: np.mod(inf, 1) warned, and floats beyond int64 would wrap
+    import warnings
+    import numpy as np
+    from lagdsl.ir.values import SetValue
+    s = SetValue.from_range(1, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pos = s.positions([np.array([1.0, np.inf, np.nan, 3.0, 1e300, -2.0, 2.0 ** 64 + 1])])
+    assert pos.tolist() == [0, -1, -1, 2, -1, -1, -1]

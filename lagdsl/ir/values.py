@@ -120,7 +120,10 @@ class SetValue:
         n = len(cols[0]) if cols else 0
         if self.range_lo is not None:
             c = np.asarray(cols[0])
-            if c.dtype.kind in "iu" or (c.dtype.kind == "f" and np.all(np.mod(c, 1) == 0)):
+            # whole floats take the arithmetic path too; inf, nan and floats beyond int64
+            # (which astype would wrap) go the look-up way and are simply not found
+            if c.dtype.kind in "iu" or (c.dtype.kind == "f" and np.all(np.abs(c) < 2.0 ** 62)
+                                        and np.all(np.mod(c, 1) == 0)):
                 p = c.astype(np.int64) - self.range_lo
                 p[(p < 0) | (p >= len(self))] = -1
                 return p
