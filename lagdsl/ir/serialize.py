@@ -568,6 +568,8 @@ def _constraint_in(m: Model, k: str, c: dict) -> Constraint:
     upper = expr_from_json(c.get("upper"), w + " upper", sympy.Expr)
     binding = tuple(expr_from_json(o, "%s binding %d" % (w, j), Over)
                     for j, o in enumerate(_list(c.get("binding", []), w + " binding")))
+    if None in binding:         # a null entry would reach the name checks as no binding at all
+        raise IRFormatError("%s binding %d: expected a binding, got null" % (w, binding.index(None)))
     where = expr_from_json(c.get("where"), w + " where", Boolean)
     if c.get("name", k) != k:
         raise IRFormatError("%s: its name %s differs from its key" % (w, _show(c.get("name"))))
