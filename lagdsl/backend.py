@@ -70,6 +70,13 @@ class Backend:
     emits: tuple[str, ...] = ()
     #: whether results carry ``stats["history"]`` (:mod:`lagdsl.history`), so ``--plot`` works.
     records_history: bool = False
+    #: whether :meth:`save_fields` can write trained fields (``solve --save DIR``).
+    saves_fields: bool = False
+
+    def save_fields(self, result: Result, model: Model, directory: str) -> list[str]:
+        """Write ``result``'s trained fields (and what reads them back) into ``directory``;
+        returns the files written.  Backends without fields refuse."""
+        raise BackendRefusal("backend %s trains no fields to save" % self.name)
 
     def accepts(self, model: Model) -> list[Refusal]:
         raise NotImplementedError

@@ -317,9 +317,9 @@ def cmd_solve(args) -> int:
         if not args.json:
             print("wrote %s" % args.plot, file=sys.stderr)
     if args.save:
-        from .backends.pinn.results import save_fields
+        from .backend import get_backend
         try:
-            save_fields(result, model.ir, args.save)
+            get_backend(args.backend).save_fields(result, model.ir, args.save)
         except OSError as exc:
             raise UsageError("cannot write %s: %s" % (args.save, exc.strerror or exc))
         if not args.json:
@@ -331,7 +331,7 @@ def _check_save(backend_name: str) -> None:
     """Refuse ``--save`` before solving for a backend that trains no fields."""
     from .backend import get_backend
     b = get_backend(backend_name)
-    if not getattr(b, "saves_fields", False):
+    if not b.saves_fields:
         raise UsageError("--save: backend %s trains no fields to save (use --backend pinn)" % b.name)
 
 

@@ -32,7 +32,7 @@ import torch  # noqa: E402  (after the lagdsl imports: a missing torch reads "no
 
 from .lower import Batch, TorchEvaluator, Unsupported
 from .nets import ACTIVATIONS, build_net
-from .results import FieldFunction, field_panels, grid_values
+from .results import FieldFunction, field_panels, grid_values, save_fields
 from .terms import build_terms
 from .train import Trainer
 
@@ -75,6 +75,10 @@ class PinnBackend(Backend):
         "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1)),
         "seed": (0, "random seed (weights, points)", integer(0)),
     }
+
+    def save_fields(self, result, model, directory):
+        """Write the trained weights and the model's IR (see :func:`.results.save_fields`)."""
+        return save_fields(result, model, directory)
 
     def accepts(self, model: Model) -> list[Refusal]:
         if not model.fields:
