@@ -298,13 +298,11 @@ def cmd_solve(args) -> int:
         _check_save(args.backend)
     model = _load(args)
     options = _parse_kv(args.options, "--option")
-    with warnings_as_notes() as caught, stdout_redirected(to_stderr=True), \
-            showing_progress(not (args.quiet or args.json)):
+    with stdout_redirected(to_stderr=True), showing_progress(not (args.quiet or args.json)):
         # In a worker thread: Ctrl-C is seen at once even while a solver in C runs.
+        # Model.solve itself turns the warnings raised meanwhile into stats["notes"].
         result = run_interruptible(model.solve, args.backend, seed=args.seed, **options)
-    notes = result.stats.setdefault("notes", [])
-    notes.extend(n for n in caught if n not in notes)
-    for note in notes:
+    for note in result.stats.get("notes", ()):
         print("note: %s" % printable(str(note), False), file=sys.stderr)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
     _print_result(args, model, result)
