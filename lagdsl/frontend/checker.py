@@ -1102,55 +1102,38 @@ class Checker:
                     if at is not None:
                         self.check_folded(constant, at)
             out = sympy.Add(*terms) if kind == "sum" else sympy.Mul(*terms)
-            if _is_num(out) or out is sympy.nan or out is sympy.zoo:
-                self.check_folded(out, node)
-            elif (out.is_Mul or out.is_Add) and out.args[0].is_Number and out.args[0].is_finite:
-                self.check_folded(out.args[0], node)    # 1e300 * x * 1e10: sympy folds 1e310
-            if len(out.args) <= 16:     # hashing a huge sum for the note table costs too much
-                scope.note(out, node.span)
-            return out
+            return self.settled(out, node, scope, _is_num(out))
         return self.binary_arithmetic(node, vals[0], vals[1], scope)
 
     def binary_arithmetic(self, node: ast.BinOp, a, b, scope: Scope):
-        """``a op b`` in sympy.  Constant operands are folded here, so what has no float64
-        value (``1/0``, ``5 mod 0``, ``inf - inf``, ``9^9^9``) is refused at ``node`` before
-        sympy computes it -- an exact power tower would take minutes.  Nodes that can fail
-        later on data (a division, a power, ``mod``) are noted with their span so that the
-        evaluator points at them."""
+        """``a mod b`` or ``a ^ b`` in sympy (chains of ``+ - * /`` are built by
+        :meth:`arithmetic_combine`).  Constant operands are checked before sympy computes
+        them -- an exact power tower would take minutes."""
         op, folded = node.op, _is_num(a) and _is_num(b)
-        if op in ("/", "mod") and _is_num(b) and float(b) == 0:
-            raise self.error("division by zero" if op == "/" else "mod 0 (division by zero)",
-                             node.span)
+        if op == "mod" and _is_num(b) and float(b) == 0:
+            raise self.error("mod 0 (division by zero)", node.span)
         if folded:
             early = self.guard_numbers(op, a, b, node)
             if early is not None:
                 return early
         try:
-            if op == "+":
-                out = a + b
-            elif op == "-":
-                out = a - b
-            elif op == "*":
-                out = a * b
-            elif op == "/":
-                if not _is_num(b):
-                    scope.note(sympy.Pow(b, -1), node.span)
-                out = a / b
-            elif op == "mod":
-                # sympy's Mod simplifies symbolic arguments with polynomial gcds, which
-                # fail on floats such as 1e300; the evaluator computes it on the data
-                out = sympy.Mod(a, b, evaluate=folded)
-            else:
-                out = sympy.Pow(a, b)
+            # sympy's Mod simplifies symbolic arguments with polynomial gcds, which fail on
+            # floats such as 1e300; the evaluator computes it on the data
+            out = sympy.Mod(a, b, evaluate=folded) if op == "mod" else sympy.Pow(a, b)
         except (ArithmeticError, ValueError) as exc:    # sympy's own limits on huge numbers
             raise self.error("%s cannot be computed: %s" % (
                 _short_text(self.span_text(node.span)), exc), node.span) from None
+        return self.settled(out, node, scope, folded)
+
+    def settled(self, out, node, scope: Scope, folded: bool):
+        """``out``, built at ``node``: its folded value (or numeric coefficient) checked to
+        be a float64, and noted with the node's span so that the evaluator can point at it
+        (short expressions only: hashing a huge sum for the note table costs too much)."""
         if folded or out is sympy.nan or out is sympy.zoo:
             self.check_folded(out, node)
         elif (out.is_Mul or out.is_Add) and out.args[0].is_Number and out.args[0].is_finite:
             self.check_folded(out.args[0], node)    # 1e300 * x * 1e10: sympy folds 1e310
-        if op not in ("+", "-") or len(out.args) <= 16:
-            # a long explicit sum is not noted: hashing each partial sum would be quadratic
+        if len(out.args) <= 16:
             scope.note(out, node.span)
         return out
 
