@@ -53,21 +53,21 @@ def rel(got, want) -> float:
     return float(np.linalg.norm(got - want) / np.linalg.norm(want))
 
 
-def run_lagdsl(name, method, cfg):
+def run_lagdsl(name, method, cfg, seed):
     import lagdsl
     m = lagdsl.load(os.path.join(EX, name + ".lag"))
     t, c = time.perf_counter(), time.process_time()
     r = m.solve("pinn", method=method, epochs=cfg["epochs"], lbfgs=cfg["lbfgs"], width=cfg["width"],
-                depth=cfg["depth"], points=cfg["points"], boundary_points=cfg["bpoints"], resample=100, seed=0)
+                depth=cfg["depth"], points=cfg["points"], boundary_points=cfg["bpoints"], resample=100, seed=seed)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     g, want = grid_problem(name)
-    return rel(r.fields["u"](**g), want), wall, cpu
+    return rel(r.fields["u"](**g), want), wall, cpu, r.stats["lbfgs_iterations"]
 
 
-def run_deepxde(name, cfg):
+def run_deepxde(name, cfg, seed):
     import deepxde as dde
     import torch
-    dde.config.set_random_seed(0)
+    dde.config.set_random_seed(seed)
     pi = np.pi
     t0, c0 = time.perf_counter(), time.process_time()
     W, D = cfg["width"], cfg["depth"]
@@ -118,7 +118,7 @@ def run_deepxde(name, cfg):
     g, want = grid_problem(name)
     X = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in g.values()], axis=1)
     got = model.predict(X.astype(np.float32)).reshape(want.shape)
-    return rel(got, want), wall, cpu
+    return rel(got, want), wall, cpu, int(model.train_state.step) - cfg["epochs"]
 
 
 def main(argv=None) -> None:
@@ -129,18 +129,25 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=2000)
     p.add_argument("--lbfgs", type=int, default=1000)
     p.add_argument("--no-deepxde", action="store_true")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per contender; medians are reported")
     a = p.parse_args(argv)
     cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200}
-    print("| problem | contender | rel. L2 error | wall s | CPU s |")
-    print("|---|---|---:|---:|---:|")
+    print("| problem | contender | rel. L2 error: median [min, max] | CPU s: median [min, max] | L-BFGS iterations (median) |")
+    print("|---|---|---|---|---:|")
     for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
-        rows = [("lagdsl pinn penalty", lambda: run_lagdsl(name, "penalty", cfg)),
-                ("lagdsl pinn alm", lambda: run_lagdsl(name, "alm", cfg))]
+        rows = [("lagdsl pinn penalty", lambda s: run_lagdsl(name, "penalty", cfg, s)),
+                ("lagdsl pinn alm", lambda s: run_lagdsl(name, "alm", cfg, s))]
         if not a.no_deepxde:
-            rows.append(("DeepXDE %s" % __import__("deepxde").__version__, lambda: run_deepxde(name, cfg)))
-        for label, fn in rows:
-            err, wall, cpu = fn()
-            print("| %s | %s | %.2e | %.1f | %.1f |" % (name, label, err, wall, cpu), flush=True)
+            rows.append(("DeepXDE %s" % __import__("deepxde").__version__, lambda s: run_deepxde(name, cfg, s)))
+        runs = {label: [] for label, _ in rows}
+        for seed in range(a.seeds):          # seeds outermost: the contenders share the load
+            for label, fn in rows:
+                runs[label].append(fn(seed))
+        for label, _ in rows:
+            err, _wall, cpu, iters = (np.array(v, dtype=float) for v in zip(*runs[label]))
+            print("| %s | %s | %.2e [%.2e, %.2e] | %.1f [%.1f, %.1f] | %d |" % (
+                name, label, np.median(err), err.min(), err.max(), np.median(cpu), cpu.min(), cpu.max(),
+                np.median(iters)), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 Each ``field u(x, t)`` becomes a network (:mod:`.nets`); each constraint ``on`` a region a
 residual on points sampled from it (:mod:`.sampling`, :mod:`.terms`), evaluated by a torch
-walk of its sympy body with derivatives by autograd (:mod:`.lower`); scalar ``var``s are
+walk of its sympy body with derivatives by autograd or a forward Taylor pass (:mod:`.lower`,
+:mod:`.jets`); scalar ``var``s are
 trainable parameters (inverse problems).  The constraints are enforced by a penalty or by an
 augmented Lagrangian with adaptive penalties (PECANN/CAPU) or per-point multipliers (hPINN),
-trained by Adam and then L-BFGS in float64 (:mod:`.train`).  Results (:mod:`.results`): the
+trained by Adam and then L-BFGS, which ends in float64 (:mod:`.train`).  Results (:mod:`.results`): the
 fields as callables, scalar unknowns in ``values``, residual statistics, multipliers and the
 loss history in ``stats``, field grids for ``--json``, plots for ``--plot``.
 
@@ -65,13 +66,17 @@ class PinnBackend(Backend):
         "integral_points": (4096, "quasi-Monte-Carlo points per integral(D)", integer(1)),
         "weight": (1.0, "penalty weight of the constraints (method=penalty)", number(0, low_open=True)),
         "rounds": (5, "outer multiplier rounds during Adam (multipliers=point)", integer(1)),
-        "precision": ("mixed", "Adam in float32 then L-BFGS in float64 (mixed), or float64 throughout",
+        "precision": ("mixed", "mixed: Adam and L-BFGS in float32 until it stalls, then L-BFGS in float64; "
+                      "float64: float64 throughout",
                       choice("mixed", "float64")),
         "tol": (1e-2, "a constraint counts as met when its root-mean-square residual is at most tol * "
                 "max(1, rms of its right-hand side)", number(0, low_open=True)),
         "grid": (21, "points per axis of each field's grid in --json", integer(2)),
         "log_every": (10, "history: record every N steps", integer(1)),
         "time_limit": (None, "wall-clock seconds for training", optional(number(0, low_open=True))),
+        "derivatives": ("auto", "field derivatives: reverse (nested autograd), forward (value and derivatives "
+                        "in one Taylor-mode pass) or auto (forward when 3+ coordinates take second derivatives)",
+                        choice("auto", "reverse", "forward")),
         "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1)),
         "seed": (0, "random seed (weights, points)", integer(0)),
     }
@@ -214,6 +219,8 @@ class PinnProgram(Program):
         final = {k: v[-1] for k, v in trainer.history.to_dict().items() if k != "step" and v and v[-1] is not None}
         stats = {"solver": "pinn", "method": self.opts["method"], "class": "PDE",
                  "epochs": int(min(trainer.step, self.opts["epochs"])), "lbfgs_iterations": int(max(0, trainer.step - self.opts["epochs"])),
+                 "lbfgs_float32_iterations": int(trainer.float32_iterations),
+                 "lbfgs_stops": ["%s: %s" % st for st in trainer.stops],
                  "final_loss": final.get("loss"), "residuals": residuals,
                  "history": trainer.history.to_dict(), "notes": notes}
         if self.opts["method"] == "alm":

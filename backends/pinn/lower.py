@@ -35,6 +35,10 @@ _TORCH_FUNCS = {
     sympy.exp: torch.exp, sympy.log: torch.log, sympy.sin: torch.sin, sympy.cos: torch.cos,
     sympy.tan: torch.tan, sympy.tanh: torch.tanh, sympy.Abs: torch.abs, sigmoid: torch.sigmoid,
 }
+#: ``derivatives=auto`` takes a field's derivatives in one forward (Taylor) pass when at least
+#: this many coordinates need second derivatives; below, nested reverse mode (one backward pass
+#: per such coordinate) was measured faster on CPU (``bench/pinn_derivatives.py``)
+FORWARD_FROM = 3
 #: segment reductions an aggregate of unknowns may use
 REDUCTIONS = ("sum", "sumsq", "norm1", "norm2", "norminf", "max", "min")
 
@@ -64,13 +68,16 @@ class TorchEvaluator:
     """
 
     def __init__(self, model: Model, nets: dict, params: dict, dtype=torch.float64,
-                 integral_points: int = 4096, rng: np.random.Generator | None = None):
+                 integral_points: int = 4096, rng: np.random.Generator | None = None,
+                 derivatives: str = "auto"):
         self.model, self.nets, self.params, self.dtype = model, nets, params, dtype
+        self.derivatives = derivatives
         self.coord_names = {c for d in model.domains.values() for c in d.coords}
         self.integral_points = integral_points
         self.rng = rng or np.random.default_rng(0)
         self._dyn: dict = {}
         self._consts: dict = {}
+        self._wants: dict = {}
         self.ev = Evaluator(model)
 
     def for_owner(self, owner) -> "TorchEvaluator":
@@ -158,25 +165,84 @@ class TorchEvaluator:
         self.fail("the pinn backend cannot evaluate %s" % e, e)
 
     def field(self, e, b: Batch) -> torch.Tensor:
-        """A field applied to arguments: one network call on the batch (cached)."""
+        """A field applied to arguments: one network call on the batch (cached).  When the
+        arguments are coordinates of the batch, the first and second derivatives that the
+        current owner's expressions take of this application come from the same pass
+        (:mod:`.jets`) and are cached for :meth:`derivative`."""
         key = ("field", e)
         if key not in b.cache:
             args = [self.value(a, b).expand(b.n) for a in e.args]
             X = torch.stack(args, dim=1)
-            b.cache[key] = self.nets[e.func.__name__](X)
+            net = self.nets[e.func.__name__]
+            plan = self._jet_plan(e, b)
+            if plan is None:
+                b.cache[key] = net(X)
+            else:
+                seeds, pairs, firsts, seconds = plan
+                V, D1, D2 = net.jet(X, seeds, pairs)
+                b.cache[key] = V
+                for k, names in enumerate(firsts):
+                    b.cache[("d", e, names)] = D1[k]
+                for k, names in enumerate(seconds):
+                    b.cache[("d", e, names)] = D2[k]
         return b.cache[key]
 
+    def _jet_plan(self, e, b: Batch):
+        """``(seeds, pairs, firsts, seconds)`` for the derivatives of ``e`` that the owner's
+        expressions take up to second order (cache keys: sorted coordinate names), or None
+        when there are none or an argument is neither a batch coordinate nor data (then
+        :meth:`derivative` differentiates by autograd, which handles any argument)."""
+        wanted = self._wanted(e)
+        if not wanted or self.derivatives == "reverse":
+            return None
+        cols = {}
+        for j, a in enumerate(e.args):
+            if isinstance(a, sympy.Symbol) and a.name in b.coords:
+                cols.setdefault(a.name, []).append(j)
+            elif self.dynamic(a):
+                return None
+        firsts = sorted({n[:1] for n in wanted} | {n[1:] for n in wanted if len(n) == 2})
+        if any(n[0] not in cols for n in firsts):
+            return None        # d(u(0, t), x) and the like: autograd's error/zero, as before
+        seeds = torch.zeros(len(firsts), len(e.args), dtype=torch.float64)
+        for k, (c,) in enumerate(firsts):
+            seeds[k, cols[c]] = 1.0
+        seconds = sorted(n for n in wanted if len(n) == 2)
+        if self.derivatives == "auto" and len({n[0] for n in seconds}) < FORWARD_FROM:
+            return None
+        pairs = [(firsts.index(n[:1]), firsts.index(n[1:])) for n in seconds]
+        return seeds, pairs, firsts, seconds
+
+    def _wanted(self, e) -> set:
+        """Sorted coordinate-name tuples (orders 1 and 2, prefixes of higher orders) of the
+        derivatives of ``e`` in the current owner's expressions."""
+        owner = self.ev.owner
+        key = (id(owner), e)
+        got = self._wants.get(key)
+        if got is None:
+            exprs = [getattr(owner, a, None) for a in ("body", "lower", "upper", "expr")]
+            got = set()
+            for x in exprs:
+                if isinstance(x, sympy.Basic):
+                    for d in x.atoms(sympy.Derivative):
+                        if d.expr == e:
+                            got.add(tuple(sorted(s.name for s, k in d.variable_count for _ in range(int(k))))[:2])
+            self._wants[key] = got
+        return got
+
     def derivative(self, e: sympy.Derivative, b: Batch) -> torch.Tensor:
-        """A partial derivative of a field application, by repeated autograd (cached)."""
+        """A partial derivative of a field application: from the jet :meth:`field` cached
+        (orders 1 and 2), continued by repeated autograd beyond (cached)."""
         if not isinstance(e.expr, AppliedUndef):
             self.fail("the pinn backend differentiates fields only, not %s" % e.expr, e)
-        order = [s.name for s, k in e.variable_count for _ in range(int(k))]
+        # partial derivatives of a smooth network commute: sorted names share cache entries
+        order = sorted(s.name for s, k in e.variable_count for _ in range(int(k)))
         out = self.field(e.expr, b)
         names = sorted(b.coords)
         for j in range(len(order)):
             if order[j] not in b.coords:
                 self.fail("d(%s, %s) needs the coordinate %s of a region" % (e.expr, order[j], order[j]), e)
-            key = ("d", e.expr, tuple(sorted(order[: j + 1])))
+            key = ("d", e.expr, tuple(order[: j + 1]))
             if key not in b.cache:
                 # one backward pass gives the derivative along every coordinate (u_x and u_t
                 # of the heat equation cost one pass, not two); all are cached

@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from .jets import ELEMENTWISE, Jet
+
 ACTIVATIONS = {"tanh": nn.Tanh, "sin": None, "gelu": nn.GELU, "silu": nn.SiLU, "softplus": nn.Softplus}
 
 
@@ -86,6 +88,37 @@ class FieldNet(nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.embed(X)).squeeze(-1)
+
+    def jet(self, X: torch.Tensor, seeds: torch.Tensor, pairs: list):
+        """The value at ``X`` with its derivatives along the input directions ``seeds``
+        (``k1 x len(coords)``) and the second derivatives for ``pairs`` of them, in one
+        forward pass (:mod:`.jets`): ``(n,)``, ``(k1, n)``, ``(k2, n)`` tensors."""
+        J = self._embed_jet(Jet.seed(X, seeds, pairs))
+        act = ELEMENTWISE[self.config.get("activation", "tanh")]
+        for m in self.mlp:
+            J = J.linear(m.weight, m.bias) if isinstance(m, nn.Linear) else J.apply(act)
+        return J.outputs()
+
+    def _embed_jet(self, J: Jet) -> Jet:
+        """:meth:`embed` on a jet (the same operations, carried to second order)."""
+        if not len(self.periodic_idx) and not self.B.shape[0]:
+            return J.affine(self.scale, self.shift)
+        Z = J.affine(1.0 / self.span, -self.lo / self.span)
+        parts = [Z.columns(self.plain_idx).affine(2.0, -1.0)] if len(self.plain_idx) else []
+        if len(self.periodic_idx):
+            h = len(self.freqs)
+            # angle column p * h + k is 2 pi Z[:, periodic[p]] * freqs[k], as in embed's flatten
+            ang = Z.columns(self.periodic_idx.repeat_interleave(h)).affine(
+                2 * math.pi * self.freqs.repeat(len(self.periodic_idx)), 0.0)
+            parts += [ang.apply(_COS), ang.apply(_SIN)]
+        H = Jet.cat(parts)
+        if self.B.shape[0]:
+            P = H.linear(2 * math.pi * self.B)
+            H = Jet.cat([P.apply(_SIN), P.apply(_COS)])
+        return H
+
+
+_SIN, _COS = ELEMENTWISE["sin"], ELEMENTWISE["cos"]
 
 
 def build_net(config: dict, seed: int) -> FieldNet:

@@ -1,0 +1,156 @@
+"""Forward (Taylor-mode) field derivatives agree with nested autograd; L-BFGS ends in float64."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import lagdsl
+from lagdsl.backends.pinn.lower import Batch, TorchEvaluator
+from lagdsl.backends.pinn.nets import build_net
+from lagdsl.backends.pinn.train import Trainer, _move_state
+from lagdsl.lower.rows import Rows
+
+EMBEDDINGS = [{}, {"periodic": ["x"], "harmonics": 2}, {"fourier": 4, "fourier_scale": 2.0},
+              {"periodic": ["t"], "fourier": 3}]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sin", "gelu", "silu", "softplus"])
+@pytest.mark.parametrize("embedding", EMBEDDINGS, ids=["plain", "periodic", "fourier", "both"])
+def test_jet_matches_nested_autograd(activation, embedding):
+    cfg = {"coords": ["x", "t"], "box": [[-1, 1], [0, 2]], "width": 8, "depth": 2,
+           "activation": activation, **embedding}
+    net = build_net(cfg, 3)
+    X = (torch.rand(9, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 30 - 10)
+    X.requires_grad_(True)
+    u = net(X)
+    g = torch.autograd.grad(u.sum(), X, create_graph=True)[0]
+    H = torch.stack([torch.autograd.grad(g[:, i].sum(), X, retain_graph=True)[0] for i in range(2)], 1)
+    pairs = [(0, 0), (0, 1), (1, 1)]
+    V, D1, D2 = net.jet(X, torch.eye(2, dtype=torch.float64), pairs)
+    assert torch.allclose(V, u, rtol=0, atol=1e-12)
+    assert torch.allclose(D1.T, g, rtol=1e-10, atol=1e-10)
+    for k, (a, b) in enumerate(pairs):
+        assert torch.allclose(D2[k], H[:, a, b], rtol=1e-9, atol=1e-9), (a, b)
+
+
+def test_jet_seed_sums_repeated_arguments():
+    # u(x, x): the derivative along x is the sum of both input columns' partials
+    net = build_net({"coords": ["a", "b"], "box": [[0, 1], [0, 1]], "width": 6, "depth": 2}, 0)
+    x = torch.rand(5, dtype=torch.float64, requires_grad=True)
+    u = net(torch.stack([x, x], 1))
+    ux = torch.autograd.grad(u.sum(), x, create_graph=True)[0]
+    uxx = torch.autograd.grad(ux.sum(), x)[0]
+    V, D1, D2 = net.jet(torch.stack([x, x], 1), torch.ones(1, 2, dtype=torch.float64), [(0, 0)])
+    assert torch.allclose(D1[0], ux) and torch.allclose(D2[0], uxx)
+
+
+MODELS = {
+    "burgers": """model b
+domain D: x in [-1, 1], t in [0, 1]
+field u(x, t)
+subject to pde on D: d(u, t) + u * d(u, x) - 0.01 * d(u, x, x) + d(u, x, t) == 0
+subject to ic on D where t == 0: u == -sin(pi * x)
+subject to per on D where x == -1: u - u(1, t) + d(u, x) == 0
+""",
+    "biharmonic": """model bh
+domain D: x in [0, 1], y in [0, 1]
+field u(x, y)
+field v(x, y)
+subject to pde on D: d(u, x, x, x, x) + 2 * d(u, x, x, y, y) + d(u, y, y, y, y) + laplacian(v) == 1
+subject to edge on boundary(D): u == 0
+""",
+    "poisson3d": """model p3
+domain D: x in [0, 1], y in [0, 1], z in [0, 1]
+field u(x, y, z)
+subject to pde on D: -laplacian(u) + u * d(u, z) == 1
+subject to edge on boundary(D): u == 0
+""",
+}
+
+
+def _loss_and_grads(model, derivatives):
+    prog = model.compile("pinn", points=64, boundary_points=16, epochs=0, lbfgs=0, width=8, depth=2,
+                         derivatives=derivatives, precision="float64")
+    tr = Trainer(prog.model, prog.nets, prog.params, prog.bounds, prog.terms, prog.opts, np.random.default_rng(0))
+    L, _, res, _ = tr.loss(tr.fresh(tr.batches))
+    ps = tr.parameters()
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(ps, torch.autograd.grad(L, ps, allow_unused=True))]
+    return {k: v.detach() for k, v in res.items()}, grads
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_forward_and_reverse_give_the_same_residuals_and_gradients(name):
+    m = lagdsl.parse(MODELS[name])
+    rf, gf = _loss_and_grads(m, "forward")
+    rr, gr = _loss_and_grads(m, "reverse")
+    assert rf.keys() == rr.keys()
+    for k in rf:
+        assert torch.allclose(rf[k], rr[k], rtol=1e-9, atol=1e-9), k
+    for a, b in zip(gf, gr):
+        assert torch.allclose(a, b, rtol=1e-8, atol=1e-9)
+
+
+def _plan(text, derivatives):
+    m = lagdsl.parse(text)
+    prog = m.compile("pinn", points=8, boundary_points=4, width=4, depth=1)
+    ev = TorchEvaluator(prog.model, prog.nets, prog.params, derivatives=derivatives)
+    c = prog.model.constraints["pde"]
+    term = next(t for t in prog.terms if t.name == "pde")
+    b = term.batch(ev, np.random.default_rng(0))
+    app = next(iter(c.body.atoms(__import__("sympy").Derivative))).expr
+    return ev.for_owner(c)._jet_plan(app, b)
+
+
+def test_auto_takes_the_forward_pass_from_three_second_derivative_coordinates():
+    assert _plan(MODELS["poisson3d"], "auto") is not None
+    assert _plan(MODELS["burgers"], "auto") is None          # measured faster in reverse mode
+    assert _plan(MODELS["burgers"], "forward") is not None
+    assert _plan(MODELS["poisson3d"], "reverse") is None
+    seeds, pairs, firsts, seconds = _plan(MODELS["poisson3d"], "auto")
+    assert firsts == [("x",), ("y",), ("z",)] and seconds == [("x", "x"), ("y", "y"), ("z", "z")]
+    assert pairs == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_derivative_of_an_application_off_the_batch_coordinates_uses_autograd():
+    # u(1, t) in a constraint on x == -1: its arguments are not the batch's x, so no jet
+    m = lagdsl.parse(MODELS["burgers"])
+    prog = m.compile("pinn", points=8, boundary_points=4, width=4, depth=1, derivatives="forward")
+    ev = TorchEvaluator(prog.model, prog.nets, prog.params, derivatives="forward")
+    c = prog.model.constraints["per"]
+    x, t = (torch.tensor([-1.0, -1.0], dtype=torch.float64, requires_grad=True),
+            torch.tensor([0.2, 0.7], dtype=torch.float64, requires_grad=True))
+    b = Batch(Rows(2, {}), {"x": x, "t": t})
+    import sympy
+    app = sympy.Function("u")(sympy.Integer(1), sympy.Symbol("t"))
+    assert ev.for_owner(c)._jet_plan(app, b) is None
+
+
+def test_mixed_precision_lbfgs_starts_in_float32_and_ends_in_float64():
+    m = lagdsl.load("examples/poisson1d.lag")
+    r = m.solve("pinn", epochs=200, lbfgs=300, seed=0)
+    assert 0 < r.stats["lbfgs_float32_iterations"] < r.stats["lbfgs_iterations"]
+    r64 = m.solve("pinn", epochs=200, lbfgs=300, seed=0, precision="float64")
+    assert r64.stats["lbfgs_float32_iterations"] == 0 and r64.stats["lbfgs_iterations"] > 0
+
+
+def test_move_state_converts_the_lbfgs_history():
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float32))
+    opt = torch.optim.LBFGS([p], max_iter=2, history_size=3, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-14, tolerance_change=1e-20)
+    w = torch.tensor([1.0, 30.0])
+
+    def closure():
+        opt.zero_grad()
+        L = (w.to(p.dtype) * (p - 3.0) ** 2).sum()
+        L.backward()
+        return L
+    opt.step(closure)
+    p.data = p.data.double()
+    _move_state(opt, torch.float64)
+    st = opt.state[p]
+    assert st["d"].dtype == torch.float64 and all(v.dtype == torch.float64 for v in st["old_dirs"])
+    for group in opt.param_groups:
+        group["max_iter"], group["max_eval"] = 20, 25
+    opt.step(closure)                      # continues without a dtype error, to the minimum
+    assert torch.allclose(p.detach(), torch.full((2,), 3.0, dtype=torch.float64), atol=1e-8)
