@@ -43,7 +43,11 @@ class Term:
         """A fresh batch: sampled points of the region, or the constraint's rows."""
         if self.sampler is None:
             return Batch(self.rows)
-        pts = self.sampler.sample(n or self.points, rng)
+        try:
+            pts = self.sampler.sample(n or self.points, rng)
+        except RegionError as exc:      # a filter the pilot sample missed, and no draw meets
+            raise Unsupported("constraint %s: %s" % (self.name, exc), self.constraint.span,
+                              source=ev.model.source) from None
         m = len(next(iter(pts.values())))
         return Batch(Rows(m, {}), {c: ev.tensor(v).requires_grad_(True) for c, v in pts.items()})
 
