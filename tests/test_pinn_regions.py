@@ -1,5 +1,7 @@
 """The pinn backend's regions: faces given by any affine equality (``x == t``, ``x + t == 1``)
-or one of degree 2 in a coordinate (a circle), with their true measures."""
+or one of degree 2 in a coordinate (a circle), with their true measures; and indexed
+constraints on a region (``bc[k in K] on D where x == a[k]: u == g[k]``), one region and one
+set of points per row, one term per family."""
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,8 @@ import lagdsl
 from lagdsl.backends.pinn import BACKEND
 from lagdsl.backends.pinn.lower import TorchEvaluator
 from lagdsl.backends.pinn.sampling import RegionSampler
+from lagdsl.errors import BackendRefusal, LagDataError
+from lagdsl.limits import SizeLimitError
 from lagdsl.lower.evaluate import Evaluator
 
 SQUARE = "x in [0, 1], t in [0, 1]"
@@ -120,3 +124,105 @@ def test_term_residual_on_a_diagonal_face_is_the_field_there():
     assert b.n == 64 and torch.allclose(x + t, torch.ones(64, dtype=torch.float64))
     want = prog.nets["u"](torch.stack([x, t], 1)) - x
     assert torch.allclose(term.residual(ev, b).detach(), want.detach(), rtol=0, atol=1e-15)
+
+
+# --- indexed constraints on a region -----------------------------------------------------------
+
+FACES = """set K = 1..3
+param a[K] = [0, 0.25, 1]
+param g[K] = [1, 2, 3]
+domain D: x in [0, 1], t in [0, 1]
+field u(x, t)
+subject to bc[k in K] on D where %s: u == g[k] * %s
+"""
+
+
+def family(where: str, factor: str = "1", **opts):
+    """The program of FACES, its only term, an evaluator and a batch of it."""
+    m = lagdsl.parse(FACES % (where, factor), path="m.lag")
+    prog = BACKEND.compile(m.ir, {"width": 4, "depth": 1, "boundary_points": 16, **opts})
+    ev = TorchEvaluator(m.ir, prog.nets, prog.params)
+    [term] = prog.terms
+    return prog, term, ev, term.batch(ev, np.random.default_rng(0))
+
+
+def field_at(prog, b):
+    X = torch.stack([b.coords["x"], b.coords["t"]], 1).detach()
+    return prog.nets["u"](X).detach()
+
+
+def test_each_row_of_an_indexed_face_family_gets_its_face_and_its_residual():
+    prog, term, ev, b = family("x == a[k]")
+    k = b.rows.cols[next(iter(b.rows.cols))]
+    assert b.n == 48 and np.array_equal(np.bincount(k), [0, 16, 16, 16])   # 16 points per row
+    a, g = np.array([0, 0.25, 1]), np.array([1.0, 2.0, 3.0])
+    assert np.array_equal(b.coords["x"].detach().numpy(), a[k - 1])
+    r = term.residual(ev, b).detach()
+    assert torch.allclose(r, field_at(prog, b) - torch.as_tensor(g[k - 1]), rtol=0, atol=1e-15)
+    assert len(term.sampler.samplers) == 3 and term.points == 16
+
+
+def test_a_family_on_a_region_without_its_index_shares_one_sampler_and_its_points():
+    prog, term, ev, b = family("x == 0", "t")
+    k = b.rows.cols[next(iter(b.rows.cols))]
+    assert len(term.sampler.samplers) == 1
+    t = b.coords["t"].detach().numpy().reshape(3, 16)
+    assert np.all(t == t[0]) and np.all(b.coords["x"].detach().numpy() == 0)
+    r = term.residual(ev, b).detach()
+    want = field_at(prog, b) - torch.as_tensor(np.array([1.0, 2.0, 3.0])[k - 1]) * b.coords["t"].detach()
+    assert torch.allclose(r, want, rtol=0, atol=1e-15)
+
+
+def test_an_indexed_family_of_diagonals():
+    prog, term, ev, b = family("x + t == 0.5 + a[k]")
+    k = b.rows.cols[next(iter(b.rows.cols))]
+    x, t = b.coords["x"].detach().numpy(), b.coords["t"].detach().numpy()
+    assert np.allclose(x + t, 0.5 + np.array([0, 0.25, 1])[k - 1], atol=1e-12)
+    assert np.all(np.bincount(k) == [0, 16, 16, 16])
+    lengths = [sum(p.measure for p in s.pieces) for s in term.sampler.samplers]
+    assert np.allclose(lengths, np.sqrt(2) * np.array([0.5, 0.75, 0.5]), rtol=1e-2)
+
+
+def test_indexed_boundary_family_trains_to_every_row():
+    """-u'' = 0 with u(a[k]) = g[k] at both ends: u = 1 + 2 x."""
+    m = lagdsl.parse("set K = 1..2\nparam a[K] = [0, 1]\nparam g[K] = [1, 3]\n"
+                     "domain D: x in [0, 1]\nfield u(x)\n"
+                     "subject to pde on D: d(u, x, x) == 0\n"
+                     "subject to ends[k in K] on D where x == a[k]: u == g[k]\n")
+    r = m.solve("pinn", epochs=150, lbfgs=100, points=64, width=8, depth=2, seed=0)
+    u = r.fields["u"]
+    assert abs(float(u(x=0.0)) - 1) < 1e-2 and abs(float(u(x=1.0)) - 3) < 1e-2
+    assert r.stats["residuals"]["ends"]["points"] == 2         # an end of an interval: 1 point per row
+    assert set(r.stats["multipliers"]) == {"ends"}             # one term, one multiplier
+
+
+def test_errors_in_a_family_name_the_row_and_point_at_the_constraint():
+    m = lagdsl.parse(FACES % ("x == 4 * a[k]", "1"), path="m.lag")
+    [r] = BACKEND.accepts(m.ir)
+    assert r.reason == "constraint bc: x == 4 lies outside D, where x is in [0, 1] (at k=3)"
+    assert str(r.span) == "m.lag:6:12"
+    m = lagdsl.parse(FACES % ("x == a[k + 1]", "1"), path="m.lag")
+    with pytest.raises(LagDataError) as info:
+        BACKEND.accepts(m.ir)
+    assert info.value.message == "subscript [4] of a is outside its index set K (at k=3)"
+    assert str(info.value.span) == "m.lag:6:39"
+    m = lagdsl.parse(FACES % ("x == 0 and k > 1", "1"), path="m.lag")
+    [r] = BACKEND.accepts(m.ir)
+    assert r.reason == "constraint bc: no point of D satisfies x == 0 and k > 1 (at k=1)"
+
+
+def test_a_huge_family_on_a_region_is_a_size_error_before_any_point_is_drawn():
+    m = lagdsl.parse("set K = 1..100000\ndomain D: x in [0, 1], t in [0, 1]\nfield u(x, t)\n"
+                     "subject to bc[k in K] on D where x == 0: u == k\n", path="m.lag")
+    with pytest.raises(SizeLimitError) as info:
+        m.solve("pinn")
+    assert info.value.message == ("the points of constraint bc (100000 rows x 200 points) would have "
+                                  "20000000 (2.0e+07) elements, more than the limit of 10000000 (1.0e+07)")
+    assert str(info.value.span) == "m.lag:4:12"
+
+
+def test_indexed_regions_are_accepted_where_they_were_refused():
+    m = lagdsl.parse(FACES % ("x == a[k]", "1"))
+    assert BACKEND.accepts(m.ir) == []
+    with pytest.raises(BackendRefusal, match="no point of D satisfies"):
+        lagdsl.parse(FACES % ("x == a[k] and t < -1", "1")).solve("pinn")

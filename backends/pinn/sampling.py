@@ -7,11 +7,14 @@ see :mod:`.surfaces`), each with an optional filter for the rest of the conditio
 (``x <= 0.5``).  Points are scrambled Sobol sequences on each piece, spread over the pieces in
 proportion to their measure; a piece of dimension 0 (an end of a 1D interval) is one point.
 
-The data in a condition (``x == L``, ``x == 2 * L``) is evaluated first
-(:func:`concrete_conditions`), so that pieces are built from numbers.
+The data in a condition (``x == L``, ``x == a[k]``) is evaluated first, for every row of the
+constraint (:func:`concrete_conditions`): a region that depends on the index of an indexed
+constraint (``bc[k in K] on D where x == a[k]``) is one region per row, and
+:class:`FamilySampler` draws each row's points.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +23,7 @@ from scipy.stats import qmc
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from lagdsl.ir.model import DomainDecl, Region
+from lagdsl.lower.evaluate import row_context
 from lagdsl.lower.rows import Rows
 from lagdsl.pretty import expr_text
 
@@ -212,6 +216,53 @@ class RegionSampler:
         if need > 0 and need == k:
             raise RegionError("no point of %s satisfies %s" % (self.dom.name, piece_text(p)))
         return {c: np.concatenate([g[c] for g in got])[:k] for c in self.coords}
+
+
+class FamilySampler:
+    """Points of a region for every row of a constraint (one row when it is not indexed).
+
+    ``sample(n)`` gives about ``n`` points per row and the row of each point.  When the
+    region's condition does not use the constraint's indices, one :class:`RegionSampler`
+    serves all rows and every row gets the same points; otherwise each distinct row region
+    (``x == a[k]`` with its ``a[k]``) has its own sampler, and each row draws its points in
+    one batch.
+    """
+
+    def __init__(self, dom: DomainDecl, region: Region, ev, rows: Rows, indices=()):
+        self.rows = rows
+        uses_index = region.where is not None and bool(region.where.free_symbols & set(indices))
+        if not uses_index:
+            self.samplers, self.which = [RegionSampler(dom, region, ev)], None
+        else:
+            conds, self.which = concrete_conditions(region.where, ev, rows, list(dom.coords))
+            self.samplers = []
+            for j, conjuncts in enumerate(conds):
+                with self.at_row(int(np.flatnonzero(self.which == j)[0])):
+                    self.samplers.append(RegionSampler(dom, region, ev, conjuncts))
+        self.dim = max(s.dim for s in self.samplers)
+
+    @contextlib.contextmanager
+    def at_row(self, r: int):
+        """Name row ``r`` (`` (at k=2)``) in a :class:`RegionError` raised inside."""
+        try:
+            yield
+        except RegionError as exc:
+            raise RegionError(str(exc) + row_context(self.rows, r)) from None
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """``(row of each point, {coordinate: array})``: about ``n`` points per row."""
+        R = self.rows.n
+        if self.which is None:
+            pts = self.samplers[0].sample(n, rng)
+            m = len(next(iter(pts.values())))
+            return np.repeat(np.arange(R), m), {c: np.tile(v, R) for c, v in pts.items()}
+        parts = []
+        for r in range(R):
+            with self.at_row(r):
+                parts.append(self.samplers[self.which[r]].sample(n, rng))
+        counts = [len(next(iter(p.values()))) for p in parts]
+        return (np.repeat(np.arange(R), counts),
+                {c: np.concatenate([p[c] for p in parts]) for c in parts[0]})
 
 
 def concrete_conditions(cond, ev, rows: Rows, coords) -> tuple[list, np.ndarray]:
