@@ -21,7 +21,7 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from lagdsl.ir.model import Constraint, Model
-from lagdsl.limits import check_size
+from lagdsl.limits import SizeLimitError, check_size
 from lagdsl.lower.rows import Rows
 
 from .lower import Batch, TorchEvaluator, Unsupported
@@ -96,7 +96,14 @@ def check_points(c: Constraint, rows: int, n: int, model: Model) -> None:
     what = "the points of constraint %s" % c.name
     if rows != 1:
         what += " (%d rows x %d points)" % (rows, n)
-    check_size(rows * n, what, c.span, source=model.source)
+    try:
+        check_size(rows * n, what, c.span, hint_option=False, source=model.source)
+    except SizeLimitError as exc:
+        # the limit in force while solving is $LAGDSL_MAX_ELEMENTS (--max-elements and
+        # load(max_elements=) bound the loading of the model only)
+        exc.hint = ("give fewer points per row (options points= and boundary_points=), or raise the "
+                    "limit with $LAGDSL_MAX_ELEMENTS if the machine has the memory")
+        raise
 
 
 def build_terms(model: Model, ev: TorchEvaluator, points: int, boundary_points: int) -> list[Term]:
