@@ -226,3 +226,17 @@ def test_indexed_regions_are_accepted_where_they_were_refused():
     assert BACKEND.accepts(m.ir) == []
     with pytest.raises(BackendRefusal, match="no point of D satisfies"):
         lagdsl.parse(FACES % ("x == a[k] and t < -1", "1")).solve("pinn")
+
+
+@pytest.mark.parametrize("family", [
+    "subject to obs[k in K : k > 5]: u(a[k]) == 0",
+    "subject to bc[k in K : k > 5] on D where x == a[k]: u == 0",
+    "subject to bc[k in K : k > 5] on D where x == 0: u == k",
+])
+def test_a_family_whose_condition_keeps_no_row_asks_nothing(family):
+    head = "set K = 1..3\nparam a[K] = [0, 0.5, 1]\ndomain D: x in [0, 1]\nfield u(x)\n"
+    r = lagdsl.parse(head + "subject to pde on D: d(u, x, x) == 0\n" + family + "\n").solve(
+        "pinn", epochs=3, lbfgs=0, points=8)
+    assert set(r.stats["residuals"]) == {"pde"}
+    r = lagdsl.parse(head + family + "\n").solve("pinn", epochs=3, lbfgs=0, points=8)
+    assert r.status == "feasible" and r.stats["residuals"] == {} and r.stats["epochs"] == 0

@@ -116,6 +116,8 @@ def build_terms(model: Model, ev: TorchEvaluator, points: int, boundary_points: 
         role = "objective" if (not own_objective and c.region is not None and has_derivative(c.body)) else "constraint"
         ev.for_owner(c)
         rows, _ = ev.ev.bind(Rows.unit(), c.binding, c.where) if c.binding else (Rows.unit(), None)
+        if rows.n == 0:
+            continue        # a family whose condition keeps no row asks nothing
         if c.region is None:
             terms.append(Term(c.name, c, role, None, rows, rows.n))
             continue
