@@ -153,18 +153,13 @@ def test_refuses_models_without_fields_with_the_reason():
      "variable n is integer; the pinn backend trains real unknowns only"),
     ("domain D: x in [0, 1]\nfield u(x)\nsubject to a on D where x == 2: u == 0\n",
      "constraint a: x == 2 lies outside D, where x is in [0, 1]"),
-    ("domain D: x in [0, 1], t in [0, 1]\nfield u(x, t)\nsubject to a on D where x == t: u == 0\n",
-     "constraint a: cannot sample the face Eq(x, t): write COORD == VALUE"),
-    ("domain D: x in [0, 1]\nfield u(x)\nsubject to a on D: logsumexp(k in 1..2) (k * u) == 0\n",
-     "the pinn backend cannot take logsumexp() of unknowns"),
 ])
 def test_refusals_name_what_cannot_be_lowered(text, reason):
     m = lagdsl.parse(text, path="m.lag")
     rs = lagdsl.backend.get_backend("pinn").accepts(m.ir)
     assert rs and rs[0].reason == reason
-    # the declaration at fault (var n, line 3 col 5) or the constraint's name (line 3/4 col 12)
-    assert str(rs[0].span) == ("m.lag:3:5" if "integer" in text else
-                               "m.lag:3:20" if "logsumexp" in text else "m.lag:3:12")
+    # the declaration at fault (var n, line 3 col 5) or the constraint's name (line 3 col 12)
+    assert str(rs[0].span) == ("m.lag:3:5" if "integer" in text else "m.lag:3:12")
     with pytest.raises(BackendRefusal) as info:
         m.solve("pinn")
     assert info.value.format().startswith("%s: refused: backend pinn cannot take this model: %s"
@@ -205,6 +200,95 @@ def test_periodic_embedding_makes_a_periodic_field():
     assert abs(float(u(x=0.0)) - float(u(x=1.0))) < 1e-12
     xs = np.linspace(0, 1, 101)
     assert rel_l2(u(x=xs), np.sin(2 * np.pi * xs)) < 1e-2
+
+
+# --- aggregates of fields ------------------------------------------------------------------
+
+AGG_MODEL = """set K = 1..3
+param c[K] = [0.5, -1, 2]
+domain D: x in [0, 1]
+field u(x)
+subject to p on D: prod(k in K) (k * u - c[k]) == 0
+subject to s on D: logsumexp(k in K) (k * u - c[k]) <= 1
+subject to e on D: prod(k in K : k > 5) (k * u) + max(k in K) (u - k) == 0
+"""
+
+
+def agg_terms():
+    """The pinn terms of AGG_MODEL, an evaluator on its networks, and points on D."""
+    from lagdsl.backends.pinn import BACKEND
+    from lagdsl.backends.pinn.lower import TorchEvaluator
+    m = lagdsl.parse(AGG_MODEL, path="agg.lag")
+    prog = BACKEND.compile(m.ir, {"width": 4, "depth": 1, "points": 16})
+    ev = TorchEvaluator(m.ir, prog.nets, prog.params)
+    return m, prog, ev
+
+
+def test_prod_and_logsumexp_of_a_field_match_torch_on_every_point():
+    import torch
+    m, prog, ev = agg_terms()
+    terms = {t.name: t for t in prog.terms}
+    b = terms["p"].batch(ev, np.random.default_rng(0))
+    u = prog.nets["u"](b.coords["x"][:, None]).detach()
+    k = torch.arange(1.0, 4.0, dtype=torch.float64)
+    inner = k * u[:, None] - torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    got = terms["p"].residual(ev, b).detach()
+    assert torch.allclose(got, inner.prod(dim=1), rtol=1e-12, atol=1e-14)
+    got = terms["s"].residual(ev, b).detach()             # the part of logsumexp above 1
+    assert torch.allclose(got, torch.relu(torch.logsumexp(inner, dim=1) - 1), rtol=1e-12, atol=1e-14)
+    # an empty product is 1, as on data; max(u - k) is u - 1
+    got = terms["e"].residual(ev, b).detach()
+    assert torch.allclose(got, 1 + u - 1, rtol=1e-12, atol=1e-14)
+
+
+def segment_case(kind, v, parent, segments, weights):
+    """``segment_reduce`` against numpy (values) and dense torch (gradients of a weighted sum)."""
+    import torch
+    from lagdsl.backends.pinn.lower import segment_reduce
+    from lagdsl.lower.evaluate import reduce_data
+    ref = {"prod": lambda t: t.prod(), "logsumexp": lambda t: torch.logsumexp(t, 0)}[kind]
+    w = torch.tensor(weights, dtype=torch.float64)
+    t = torch.tensor(v, dtype=torch.float64, requires_grad=True)
+    out = segment_reduce(kind, t, torch.as_tensor(parent), len(segments))
+    assert np.allclose(out.detach().numpy(), reduce_data(kind, np.array(v), np.array(parent), len(segments)),
+                       rtol=1e-13, atol=0)
+    g, = torch.autograd.grad((out * w).sum(), t)
+    t2 = torch.tensor(v, dtype=torch.float64, requires_grad=True)
+    g2, = torch.autograd.grad(sum(w[s] * ref(t2[idx]) for s, idx in enumerate(segments) if idx), t2)
+    assert torch.allclose(g, g2, rtol=1e-12, atol=0)
+    return out.detach()
+
+
+def test_segment_prod_values_and_gradients_with_zeros_negatives_and_empty_segments():
+    import torch
+    from lagdsl.backends.pinn.lower import segment_reduce
+    v = [2.0, 0.0, -3.0, -1.0, 0.0, 0.0, 4.0, -5.0, 0.5, 1.5]
+    parent = [0, 0, 0, 1, 1, 1, 3, 3, 3, 3]
+    out = segment_case("prod", v, parent, [[0, 1, 2], [3, 4, 5], [], [6, 7, 8, 9]], [1.0, 2.0, 3.0, 4.0])
+    assert out[2] == 1.0 and out[3] == -15.0                  # an empty product is 1
+    # second derivatives where a segment holds two zeros (scatter_reduce's prod has none)
+    t = torch.tensor(v, dtype=torch.float64, requires_grad=True)
+    g, = torch.autograd.grad(segment_reduce("prod", t, torch.as_tensor(parent), 4)[1], t, create_graph=True)
+    assert g[3] == 0 and g[4] == 0 and g[5] == 0
+    h, = torch.autograd.grad(g[4], t)          # d/dv of v3 * v5: v5 = 0 at 3, v3 = -1 at 5
+    assert h[5] == -1 and h.abs().sum() == 1
+
+
+def test_segment_logsumexp_is_natural_stable_and_has_the_softmax_gradient():
+    v = [1.0, -2.0, 0.5, 700.0, 690.0, -800.0, 3.0]       # exp(700) overflows unless shifted
+    out = segment_case("logsumexp", v, [0, 0, 0, 1, 1, 2, 2], [[0, 1, 2], [3, 4], [5, 6]], [1.0, 2.0, 3.0])
+    assert abs(float(out[1]) - (700 + np.log1p(np.exp(-10.0)))) < 1e-12
+
+
+def test_max_and_logsumexp_of_a_field_over_an_empty_set_are_data_errors():
+    from lagdsl.errors import LagDataError
+    for kind in ("max", "min", "logsumexp"):
+        m = lagdsl.parse("domain D: x in [0, 1]\nfield u(x)\n"
+                         "subject to a on D: %s(k in 1..3 : k > 5) (k * u) <= 1\n" % kind, path="m.lag")
+        with pytest.raises(LagDataError) as info:
+            m.solve("pinn", epochs=1, lbfgs=0, points=4)
+        assert info.value.message == "%s over an empty set" % kind
+        assert str(info.value.span) == "m.lag:3:20"         # the aggregate, not the line
 
 
 # --- CLI -------------------------------------------------------------------------------------

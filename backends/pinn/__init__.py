@@ -95,10 +95,6 @@ class PinnBackend(Backend):
         for name, v in model.vars.items():
             if v.domain != "real":
                 out.append(Refusal("variable %s is %s; the pinn backend trains real unknowns only" % (name, v.domain), v.span))
-        for c in model.constraints.values():
-            if c.region is not None and c.binding:
-                out.append(Refusal("constraint %s is indexed and holds on a region; write one constraint per "
-                                   "index or evaluate the field at data points" % c.name, c.span))
         if out:
             return out
         try:

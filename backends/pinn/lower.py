@@ -23,10 +23,10 @@ import sympy
 import torch
 from sympy.core.function import AppliedUndef
 
-from lagdsl.errors import LagError
+from lagdsl.errors import LagDataError, LagError
 from lagdsl.ir.model import Model
-from lagdsl.ir.sym import Agg, sigmoid
-from lagdsl.lower.evaluate import Evaluator
+from lagdsl.ir.sym import AGG_KINDS, VECTOR_AGG_KINDS, Agg, sigmoid
+from lagdsl.lower.evaluate import Evaluator, empty_aggregate
 from lagdsl.lower.rows import Rows
 
 from .sampling import box_points
@@ -39,8 +39,8 @@ _TORCH_FUNCS = {
 #: this many coordinates need second derivatives; below, nested reverse mode (one backward pass
 #: per such coordinate) was measured faster on CPU (``bench/pinn_derivatives.py``)
 FORWARD_FROM = 3
-#: segment reductions an aggregate of unknowns may use
-REDUCTIONS = ("sum", "sumsq", "norm1", "norm2", "norminf", "max", "min")
+#: segment reductions an aggregate of unknowns may use: every kind of :class:`Agg`
+REDUCTIONS = AGG_KINDS + VECTOR_AGG_KINDS
 
 
 class Unsupported(LagError):
@@ -258,20 +258,15 @@ class TorchEvaluator:
         if e.kind not in REDUCTIONS:
             self.fail("the pinn backend cannot take %s() of unknowns" % e.kind, e)
         inner, parent = self.ev.bind(b.rows, e.bindings, e.cond)
+        empty = empty_aggregate(e.kind, b.rows, parent)
+        if empty is not None:
+            # as the data evaluator says it, at the aggregate (sum is 0 and prod 1 there)
+            raise LagDataError(empty[0], self.ev.span_of(e), empty[1], self.model.source)
         p = torch.as_tensor(parent)
         sub = Batch(inner, {c: t[p] for c, t in b.coords.items()})
         vals = self.value(e.body, sub)
         vals = vals.expand(inner.n) if vals.dim() == 0 else vals
-        if e.kind in ("sumsq", "norm2"):
-            vals = vals * vals
-        elif e.kind in ("norm1", "norminf"):
-            vals = vals.abs()
-        if e.kind in ("max", "min", "norminf"):
-            how = "amin" if e.kind == "min" else "amax"
-            init = torch.full((b.n,), float("inf") if how == "amin" else -float("inf"), dtype=vals.dtype)
-            return init.scatter_reduce(0, p, vals, how, include_self=False)
-        out = torch.zeros(b.n, dtype=vals.dtype).index_add(0, p, vals)
-        return out.sqrt() if e.kind == "norm2" else out
+        return segment_reduce(e.kind, vals, p, b.n)
 
     def integral(self, e: sympy.Integral, b: Batch) -> torch.Tensor:
         """``integral(D) body``: volume times the mean of ``body`` on QMC points of D."""
@@ -284,3 +279,56 @@ class TorchEvaluator:
         vol = float(np.prod([hi - lo for lo, hi in dom.coords.values()]))
         vals = self.value(e.function, inner)
         return (vol * vals.mean()).reshape(1)
+
+
+def segment_reduce(kind: str, vals: torch.Tensor, parent: torch.Tensor, n: int) -> torch.Tensor:
+    """Reduce ``vals`` into ``n`` segments (``parent[i]`` is the segment of ``vals[i]``) with the
+    meaning :func:`lagdsl.lower.evaluate.reduce_data` gives each kind on data."""
+    if kind == "prod":
+        return segment_prod(vals, parent, n)
+    if kind == "logsumexp":
+        return segment_logsumexp(vals, parent, n)
+    if kind in ("sumsq", "norm2"):
+        vals = vals * vals
+    elif kind in ("norm1", "norminf"):
+        vals = vals.abs()
+    if kind in ("max", "min", "norminf"):
+        # each starts from its identity: norminf of an empty set is 0, as on data (max and
+        # min of an empty set were refused by aggregate)
+        init = {"max": -float("inf"), "min": float("inf"), "norminf": 0.0}[kind]
+        return torch.full((n,), init, dtype=vals.dtype).scatter_reduce(
+            0, parent, vals, "amin" if kind == "min" else "amax", include_self=True)
+    out = torch.zeros(n, dtype=vals.dtype).index_add(0, parent, vals)
+    return out.sqrt() if kind == "norm2" else out
+
+
+def segment_prod(vals: torch.Tensor, parent: torch.Tensor, n: int) -> torch.Tensor:
+    """The product of each segment (1 when empty), differentiable to any order at zeros and
+    negative values alike.
+
+    ``scatter_reduce(..., "prod")`` has no double backward when a segment holds two zeros, and
+    ``exp(sum(log|v|))`` loses zeros and signs; instead the segments of each size ``c`` are
+    gathered into one ``m x c`` matrix and reduced by ``torch.prod(dim=1)``, whose backward
+    handles zeros exactly.  The loop is over the distinct segment sizes (one when every row
+    has the same set), never over segments or values.
+    """
+    counts = torch.bincount(parent, minlength=n)
+    order = torch.argsort(parent, stable=True)
+    starts = torch.cumsum(counts, 0) - counts
+    out = torch.ones(n, dtype=vals.dtype)
+    for c in torch.unique(counts[counts > 0]).tolist():
+        segs = torch.nonzero(counts == c).squeeze(1)
+        idx = order[starts[segs, None] + torch.arange(c)]
+        out = out.index_put((segs,), vals[idx].prod(dim=1))
+    return out
+
+
+def segment_logsumexp(vals: torch.Tensor, parent: torch.Tensor, n: int) -> torch.Tensor:
+    """``log(sum(exp(v)))`` of each segment (natural log), stable: each segment's largest value
+    is taken out before ``exp`` (as :func:`~lagdsl.lower.evaluate.reduce_data` does); the shift
+    is a constant for autograd, which leaves the gradient (the softmax) exact."""
+    m = torch.full((n,), -float("inf"), dtype=vals.dtype).scatter_reduce(
+        0, parent, vals.detach(), "amax", include_self=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    s = torch.zeros(n, dtype=vals.dtype).index_add(0, parent, torch.exp(vals - m[parent]))
+    return m + torch.log(s)

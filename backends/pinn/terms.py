@@ -1,10 +1,13 @@
 """The loss terms of a field model: one per constraint, plus the objective.
 
 Each constraint becomes a :class:`Term` that knows where its residual is evaluated — points of
-its region (resampled during training) or the rows of its index binding (``obs[k in K]:
-u(xo[k], to[k]) == uo[k]``, fixed) — and how its residual is formed: ``body - bound`` for an
-equality, the distance to ``[lower, upper]`` otherwise.  Which terms are *constraints* and which
-form the *objective* follows the issue: a model's own objective is the objective and every
+its region (resampled during training), the rows of its index binding (``obs[k in K]:
+u(xo[k], to[k]) == uo[k]``, fixed), or both: an indexed constraint on a region
+(``bc[k in K] on D where x == a[k]: u == g[k]``) has points of each row's region, every point
+carrying its row's index values — and how its residual is formed: ``body - bound`` for an
+equality, the distance to ``[lower, upper]`` otherwise.  An indexed family is one term (one
+multiplier), its residual the vector over all rows' points.  Which terms are *constraints* and
+which form the *objective* follows the issue: a model's own objective is the objective and every
 constraint a constraint; without one, the PDE residuals (constraints whose body holds a
 derivative) are the objective and the rest (boundary, initial, data) are constraints.
 """
@@ -18,10 +21,11 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from lagdsl.ir.model import Constraint, Model
+from lagdsl.limits import SizeLimitError, check_size
 from lagdsl.lower.rows import Rows
 
 from .lower import Batch, TorchEvaluator, Unsupported
-from .sampling import RegionError, RegionSampler
+from .sampling import FamilySampler, RegionError
 
 
 @dataclass
@@ -31,21 +35,26 @@ class Term:
     name: str
     constraint: Constraint
     role: str                         # "objective" (a PDE residual) or "constraint"
-    sampler: RegionSampler | None     # None: evaluated on its rows, fixed
-    rows: Rows | None
-    points: int
+    sampler: FamilySampler | None     # None: evaluated on its rows, fixed
+    rows: Rows                        # the index values of each row (one empty row if none)
+    points: int                       # points per row of its region (no region: the rows)
 
     @property
     def resampled(self) -> bool:
         return self.sampler is not None
 
     def batch(self, ev: TorchEvaluator, rng: np.random.Generator, n: int | None = None) -> Batch:
-        """A fresh batch: sampled points of the region, or the constraint's rows."""
+        """A fresh batch: sampled points of the region with the row of each, or the rows."""
         if self.sampler is None:
             return Batch(self.rows)
-        pts = self.sampler.sample(n or self.points, rng)
-        m = len(next(iter(pts.values())))
-        return Batch(Rows(m, {}), {c: ev.tensor(v).requires_grad_(True) for c, v in pts.items()})
+        n = n or self.points
+        check_points(self.constraint, self.rows.n, n, ev.model)
+        try:
+            row, pts = self.sampler.sample(n, rng)
+        except RegionError as exc:      # a filter the pilot sample missed, and no draw meets
+            raise Unsupported("constraint %s: %s" % (self.name, exc), self.constraint.span,
+                              source=ev.model.source) from None
+        return Batch(self.rows.take(row), {c: ev.tensor(v).requires_grad_(True) for c, v in pts.items()})
 
     def residual(self, ev: TorchEvaluator, b: Batch) -> torch.Tensor:
         """Per point/row residual: 0 where the constraint holds."""
@@ -82,21 +91,46 @@ def has_derivative(e) -> bool:
     return bool(e.atoms(sympy.Derivative))
 
 
+def check_points(c: Constraint, rows: int, n: int, model: Model) -> None:
+    """Refuse a batch of ``rows`` times ``n`` points beyond the size limit, before drawing it."""
+    what = "the points of constraint %s" % c.name
+    if rows != 1:
+        what += " (%d rows x %d points)" % (rows, n)
+    try:
+        check_size(rows * n, what, c.span, hint_option=False, source=model.source)
+    except SizeLimitError as exc:
+        # the limit in force while solving is $LAGDSL_MAX_ELEMENTS (--max-elements and
+        # load(max_elements=) bound the loading of the model only)
+        exc.hint = ("give fewer points per row (options points= and boundary_points=), or raise the "
+                    "limit with $LAGDSL_MAX_ELEMENTS if the machine has the memory")
+        raise
+
+
 def build_terms(model: Model, ev: TorchEvaluator, points: int, boundary_points: int) -> list[Term]:
-    """The terms of every constraint of ``model`` (samplers built, rows bound)."""
+    """The terms of every constraint of ``model`` (rows bound, samplers built).  On a region,
+    each row gets ``points`` points of a full domain or ``boundary_points`` of a face: a row is
+    a constraint of its own, with as many points as one."""
     terms = []
     own_objective = model.objective is not None
     for c in model.constraints.values():
         role = "objective" if (not own_objective and c.region is not None and has_derivative(c.body)) else "constraint"
-        if c.region is not None:
-            try:
-                sampler = RegionSampler(model.domains[c.region.domain], c.region, ev.for_owner(c).ev)
-            except RegionError as exc:
-                raise Unsupported("constraint %s: %s" % (c.name, exc), c.span, source=model.source)
-            n = points if sampler.dim == len(model.domains[c.region.domain].coords) else boundary_points
-            terms.append(Term(c.name, c, role, sampler, None, n))
-        else:
-            ev.for_owner(c)
-            rows, _ = ev.ev.bind(Rows.unit(), c.binding, c.where) if c.binding else (Rows.unit(), None)
+        ev.for_owner(c)
+        rows, _ = ev.ev.bind(Rows.unit(), c.binding, c.where) if c.binding else (Rows.unit(), None)
+        if rows.n == 0:
+            continue        # a family whose condition keeps no row asks nothing
+        if c.region is None:
             terms.append(Term(c.name, c, role, None, rows, rows.n))
+            continue
+        dom = model.domains[c.region.domain]
+        # the smaller count first: a family too large for its faces' points is refused
+        # before a sampler is built for each of its rows
+        check_points(c, rows.n, min(points, boundary_points), model)
+        indices = [s for over in c.binding for s in over.indices]
+        try:
+            sampler = FamilySampler(dom, c.region, ev.ev, rows, indices)
+        except RegionError as exc:
+            raise Unsupported("constraint %s: %s" % (c.name, exc), c.span, source=model.source) from None
+        n = points if sampler.dim == len(dom.coords) else boundary_points
+        check_points(c, rows.n, n, model)
+        terms.append(Term(c.name, c, role, sampler, rows, n))
     return terms

@@ -287,8 +287,10 @@ class Trainer:
 
     def run(self) -> None:
         total = self.opts["epochs"] + max(0, self.opts["lbfgs"])
-        with progress(total, "pinn " + self.method) as bar:
-            self.adam(bar)
-            self.lbfgs(bar)
+        if self.terms or self.model.objective is not None:
+            # (without either — every constraint an empty family — there is nothing to train)
+            with progress(total, "pinn " + self.method) as bar:
+                self.adam(bar)
+                self.lbfgs(bar)
         if self.dtype != torch.float64:
             self.set_dtype(torch.float64)

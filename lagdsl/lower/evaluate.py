@@ -366,19 +366,15 @@ class Evaluator:
         if message is None:
             res = float(np.asarray(out).reshape(-1)[r] if np.ndim(out) else out)
             message = _describe(op, vals, res)
-        raise _Arithmetic(message + _row_context(rows, r if mask.ndim else None))
+        raise _Arithmetic(message + row_context(rows, r if mask.ndim else None))
 
     def _reduce(self, e: Agg, vals: np.ndarray, parent: np.ndarray, rows: Rows) -> np.ndarray:
         """A data aggregate; ``max``/``min``/``logsumexp`` over an empty set has no value."""
         with np.errstate(all="ignore"):
             out = reduce_data(e.kind, vals, parent, rows.n)
-        if e.kind in ("max", "min", "logsumexp"):
-            empty = np.bincount(parent, minlength=rows.n) == 0
-            if empty.any():
-                r = int(np.flatnonzero(empty)[0])
-                raise _Arithmetic("%s over an empty set%s" % (e.kind, _row_context(rows, r)),
-                                  "%s has no value over an empty set; filter out the rows "
-                                  "where the set is empty with ':'" % e.kind)
+        empty = empty_aggregate(e.kind, rows, parent)
+        if empty is not None:
+            raise _Arithmetic(*empty)
         bad = ~np.isfinite(out)
         if bad.any():
             inf_in = np.bincount(parent, weights=(~np.isfinite(vals)).astype(np.float64),
@@ -388,7 +384,7 @@ class Evaluator:
                 r = int(np.flatnonzero(wrong)[0])
                 what = "is undefined (nan)" if np.isnan(out[r]) else \
                     "overflows float64 (its value is beyond 1.8e308)"
-                raise _Arithmetic("the %s %s%s" % (e.kind, what, _row_context(rows, r)))
+                raise _Arithmetic("the %s %s%s" % (e.kind, what, row_context(rows, r)))
         return out
 
     # --- unknowns --------------------------------------------------------------------
@@ -405,7 +401,7 @@ class Evaluator:
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
             err = _Arithmetic("%g appears next to unknowns (as a coefficient or a constant "
-                              "term)%s" % (vals[r], _row_context(rows, r)),
+                              "term)%s" % (vals[r], row_context(rows, r)),
                               "inf means \"no bound\" only as a whole bound: x <= inf, "
                               "var x >= -inf")
             # -inf moved over from the other side (x >= y + inf) has no span: point at inf
@@ -564,7 +560,7 @@ def _describe(op: str, vals: list, res: float) -> str:
     return "%s overflows float64 (its value is beyond 1.8e308)" % shown
 
 
-def _row_context(rows: Rows, r: int | None) -> str:
+def row_context(rows: Rows, r: int | None) -> str:
     """`` (at i=3, j=b)`` for row ``r`` of ``rows``; empty without bound indices."""
     if r is None or not rows.cols:
         return ""
@@ -577,6 +573,24 @@ def _row_context(rows: Rows, r: int | None) -> str:
 #: Index symbols a user did not name: a declaration's unnamed axes (``x#0.0``) and the
 #: fresh symbols of membership tests (``_m0``).
 _HIDDEN = re.compile(r".*#|_m\d+$")
+
+
+#: Aggregates that have no value over an empty set (``sum`` is 0, ``prod`` 1, a norm 0).
+NEEDS_AN_ELEMENT = ("max", "min", "logsumexp")
+
+
+def empty_aggregate(kind: str, rows: Rows, parent: np.ndarray) -> tuple[str, str] | None:
+    """The message and hint of a ``max``/``min``/``logsumexp`` with an empty set in some row of
+    ``rows`` (``parent`` maps each expanded row to its row), or None when it has a value."""
+    if kind not in NEEDS_AN_ELEMENT:
+        return None
+    empty = np.bincount(parent, minlength=rows.n) == 0
+    if not empty.any():
+        return None
+    r = int(np.flatnonzero(empty)[0])
+    return ("%s over an empty set%s" % (kind, row_context(rows, r)),
+            "%s has no value over an empty set; filter out the rows where the set is empty "
+            "with ':'" % kind)
 
 
 def reduce_data(kind: str, vals: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:
