@@ -518,7 +518,11 @@ def _run(args) -> int:
     except Exception:  # pragma: no cover - a broken install
         LagError = ()  # type: ignore[assignment]
     try:
-        return COMMANDS[args.command](args)
+        from .limits import limited
+        # the limit holds for the whole command: loading, and the backend's own sizes (a pinn
+        # family's points) while compiling and solving
+        with limited(getattr(args, "max_elements", None)):
+            return COMMANDS[args.command](args)
     except UsageError as exc:
         print("error: %s" % printable(str(exc)), file=sys.stderr)
         return EXIT_USER

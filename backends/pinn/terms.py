@@ -99,10 +99,8 @@ def check_points(c: Constraint, rows: int, n: int, model: Model) -> None:
     try:
         check_size(rows * n, what, c.span, hint_option=False, source=model.source)
     except SizeLimitError as exc:
-        # the limit in force while solving is $LAGDSL_MAX_ELEMENTS (--max-elements and
-        # load(max_elements=) bound the loading of the model only)
         exc.hint = ("give fewer points per row (options points= and boundary_points=), or raise the "
-                    "limit with $LAGDSL_MAX_ELEMENTS if the machine has the memory")
+                    "limit with --max-elements N (or $LAGDSL_MAX_ELEMENTS) if the machine has the memory")
         raise
 
 
