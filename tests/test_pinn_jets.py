@@ -107,6 +107,11 @@ def test_auto_takes_the_forward_pass_from_three_second_derivative_coordinates():
     assert _plan(MODELS["burgers"], "auto") is None          # measured faster in reverse mode
     assert _plan(MODELS["burgers"], "forward") is not None
     assert _plan(MODELS["poisson3d"], "reverse") is None
+    heat3d = MODELS["poisson3d"].replace("field u(x, y, z)", "field u(x, y, z, t)").replace(
+        "z in [0, 1]", "z in [0, 1], t in [0, 1]").replace(
+        "-laplacian(u) + u * d(u, z)", "d(u, t) - d(u, x, x) - d(u, y, y) - d(u, z, z)")
+    assert _plan(heat3d, "auto") is None                     # u_t rides along: reverse measured faster
+    assert _plan(heat3d, "forward") is not None
     seeds, pairs, firsts, seconds = _plan(MODELS["poisson3d"], "auto")
     assert firsts == [("x",), ("y",), ("z",)] and seconds == [("x", "x"), ("y", "y"), ("z", "z")]
     assert pairs == [(0, 0), (1, 1), (2, 2)]

@@ -75,7 +75,8 @@ class PinnBackend(Backend):
         "log_every": (10, "history: record every N steps", integer(1)),
         "time_limit": (None, "wall-clock seconds for training", optional(number(0, low_open=True))),
         "derivatives": ("auto", "field derivatives: reverse (nested autograd), forward (value and derivatives "
-                        "in one Taylor-mode pass) or auto (forward when 3+ coordinates take second derivatives)",
+                        "in one Taylor-mode pass) or auto (forward for second derivatives along 3+ coordinates and no "
+                        "other first derivative, as in a 3D Laplacian)",
                         choice("auto", "reverse", "forward")),
         "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1)),
         "seed": (0, "random seed (weights, points)", integer(0)),

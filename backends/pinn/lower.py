@@ -36,8 +36,10 @@ _TORCH_FUNCS = {
     sympy.tan: torch.tan, sympy.tanh: torch.tanh, sympy.Abs: torch.abs, sigmoid: torch.sigmoid,
 }
 #: ``derivatives=auto`` takes a field's derivatives in one forward (Taylor) pass when at least
-#: this many coordinates need second derivatives; below, nested reverse mode (one backward pass
-#: per such coordinate) was measured faster on CPU (``bench/pinn_derivatives.py``)
+#: this many coordinates need second derivatives and no other coordinate a first derivative
+#: (a 3D Laplacian); otherwise nested reverse mode (one backward pass for every first
+#: derivative, then one per coordinate with second derivatives) measured as fast or faster on
+#: CPU, by up to 1.3x where a u_t rides along (``bench/pinn_derivatives.py``)
 FORWARD_FROM = 3
 #: segment reductions an aggregate of unknowns may use: every kind of :class:`Agg`
 REDUCTIONS = AGG_KINDS + VECTOR_AGG_KINDS
@@ -208,7 +210,8 @@ class TorchEvaluator:
         for k, (c,) in enumerate(firsts):
             seeds[k, cols[c]] = 1.0
         seconds = sorted(n for n in wanted if len(n) == 2)
-        if self.derivatives == "auto" and len({n[0] for n in seconds}) < FORWARD_FROM:
+        parents = {n[0] for n in seconds}
+        if self.derivatives == "auto" and (len(parents) < FORWARD_FROM or any(n[0] not in parents for n in firsts)):
             return None
         pairs = [(firsts.index(n[:1]), firsts.index(n[1:])) for n in seconds]
         return seeds, pairs, firsts, seconds
