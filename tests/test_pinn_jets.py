@@ -159,3 +159,11 @@ def test_move_state_converts_the_lbfgs_history():
         group["max_iter"], group["max_eval"] = 20, 25
     opt.step(closure)                      # continues without a dtype error, to the minimum
     assert torch.allclose(p.detach(), torch.full((2,), 3.0, dtype=torch.float64), atol=1e-8)
+
+
+def test_each_lbfgs_chunk_is_judged_against_the_last_loss_even_across_the_switch_to_float64():
+    # with stall=0.99 every chunk after the first "stalls": float32 runs two chunks (the first
+    # has nothing to be judged against), float64 one, judged against float32's last loss
+    r = lagdsl.load("examples/heat.lag").solve("pinn", epochs=200, lbfgs=400, seed=0, stall=0.99)
+    assert r.stats["lbfgs_stops"] == ["float32: stalled", "float64: stalled"]
+    assert r.stats["lbfgs_float32_iterations"] == 100 and r.stats["lbfgs_iterations"] == 150

@@ -7,8 +7,9 @@ walk of its sympy body with derivatives by autograd or a forward Taylor pass (:m
 trainable parameters (inverse problems).  The constraints are enforced by a penalty or by an
 augmented Lagrangian with adaptive penalties (PECANN/CAPU) or per-point multipliers (hPINN),
 trained by Adam and then L-BFGS, which ends in float64 (:mod:`.train`).  Results (:mod:`.results`): the
-fields as callables, scalar unknowns in ``values``, residual statistics, multipliers and the
-loss history in ``stats``, field grids for ``--json``, plots for ``--plot``.
+fields as callables, scalar unknowns in ``values``, residual statistics, multipliers, the
+loss history and the L-BFGS stages (``lbfgs_iterations``, ``lbfgs_float32_iterations``,
+``lbfgs_stops``: why each stage ended) in ``stats``, field grids for ``--json``, plots for ``--plot``.
 
 Status: ``feasible`` when every constraint's root-mean-square residual on fresh points is at
 most ``tol`` times its scale, ``max(1, rms of its right-hand side)`` (a trained network is never certified ``optimal``), ``limit`` when training ended

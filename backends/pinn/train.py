@@ -225,20 +225,23 @@ class Trainer:
         if iters <= 0:
             return
         stages = [torch.float32, torch.float64] if self.opts["precision"] == "mixed" else [torch.float64]
-        done, opt = 0, None
+        done, opt, last = 0, None, None
         for dtype in stages:
             self.set_dtype(dtype)
             if opt is not None:
                 _move_state(opt, dtype)
-            done, opt = self._lbfgs_stage(bar, done, iters, opt)
+            # the float64 stage's first chunk is judged against the float32 stage's last loss,
+            # so that a stage that gains nothing stops after one chunk, not two
+            done, opt, last = self._lbfgs_stage(bar, done, iters, opt, last)
             if done >= iters or self.out_of_time():
                 break
 
-    def _lbfgs_stage(self, bar, done: int, iters: int, opt):
-        """L-BFGS chunks in the current dtype until a stop rule; returns ``(done, optimiser)``."""
+    def _lbfgs_stage(self, bar, done: int, iters: int, opt, last: float | None):
+        """L-BFGS chunks in the current dtype until a stop rule, the first judged against the
+        loss ``last`` (None: not judged); returns ``(done, optimiser, last loss)``."""
         batches = self.batches
         params = self.parameters()
-        chunk, last = 50, None
+        chunk = 50
         start = done
         while done < iters and not self.out_of_time():
             n = min(chunk, iters - done)
@@ -271,19 +274,21 @@ class Trainer:
             if self.per_point:
                 self.hpinn_round({k: v.detach() for k, v in state["res"].items()})
                 opt = None
+            loss = float(state["L"])
             if used < n:          # converged: the line search or the tolerances stopped it
                 self.stops.append((str(self.dtype)[6:], "converged"))
+                last = loss
                 break
-            loss = float(state["L"])
             if last is not None and not self.per_point and last - loss <= self.opts["stall"] * abs(last):
                 self.stops.append((str(self.dtype)[6:], "stalled"))
+                last = loss
                 break             # stalled: a whole chunk gained less than the fraction `stall`
             last = loss
         else:
             self.stops.append((str(self.dtype)[6:], "time" if self.hit_limit else "budget"))
         if self.dtype == torch.float32:
             self.float32_iterations = done - start
-        return done, opt
+        return done, opt, last
 
     def run(self) -> None:
         total = self.opts["epochs"] + max(0, self.opts["lbfgs"])
