@@ -206,13 +206,13 @@ class TorchEvaluator:
         firsts = sorted({n[:1] for n in wanted} | {n[1:] for n in wanted if len(n) == 2})
         if any(n[0] not in cols for n in firsts):
             return None        # d(u(0, t), x) and the like: autograd's error/zero, as before
-        seeds = torch.zeros(len(firsts), len(e.args), dtype=torch.float64)
-        for k, (c,) in enumerate(firsts):
-            seeds[k, cols[c]] = 1.0
         seconds = sorted(n for n in wanted if len(n) == 2)
         parents = {n[0] for n in seconds}
         if self.derivatives == "auto" and (len(parents) < FORWARD_FROM or any(n[0] not in parents for n in firsts)):
             return None
+        seeds = torch.zeros(len(firsts), len(e.args), dtype=torch.float64)
+        for k, (c,) in enumerate(firsts):
+            seeds[k, cols[c]] = 1.0
         pairs = [(firsts.index(n[:1]), firsts.index(n[1:])) for n in seconds]
         return seeds, pairs, firsts, seconds
 
