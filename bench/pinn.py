@@ -3,12 +3,13 @@
 For each problem — 1D Poisson, heat, viscous Burgers (nu = 0.01/pi), 2D Poisson — every
 contender trains the same network (tanh MLP, Glorot-normal initialisation, the same width and
 depth), on the same numbers of domain and boundary/initial points redrawn every 100 Adam steps,
-for the same numbers of Adam and L-BFGS iterations, on one torch thread; each reports the
-relative L2 error on a grid against the exact solution (finite differences for Burgers,
-``tests/pinn_reference.py``), its wall time and its CPU time (model set-up and training, not
-imports; on a shared machine the CPU time is the steadier of the two).
+for the same numbers of Adam and L-BFGS iterations, on one torch thread, with seeds 0..N-1;
+each reports the relative L2 error on a grid against the exact solution (finite differences
+for Burgers, ``tests/pinn_reference.py``), its wall time and its CPU time (model set-up and
+training, not imports; on a shared machine the CPU time is the steadier of the two), as
+medians over the seeds, and its L-BFGS iterations.
 
-    DDE_BACKEND=pytorch python bench/pinn.py [--only NAME] [--epochs N] [--lbfgs N]
+    DDE_BACKEND=pytorch python bench/pinn.py [--only NAME] [--seeds N] [--epochs N] [--lbfgs N]
 
 DeepXDE is a bench-only peer: ``pip install -c constraints.txt deepxde`` (the ``bench`` extra).
 """
@@ -132,8 +133,8 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per contender; medians are reported")
     a = p.parse_args(argv)
     cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200}
-    print("| problem | contender | rel. L2 error: median [min, max] | CPU s: median [min, max] | L-BFGS iterations (median) |")
-    print("|---|---|---|---|---:|")
+    print("| problem | contender | rel. L2 error: median [min, max] | wall s: median | CPU s: median [min, max] | L-BFGS iterations (median) |")
+    print("|---|---|---|---:|---|---:|")
     for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
         rows = [("lagdsl pinn penalty", lambda s: run_lagdsl(name, "penalty", cfg, s)),
                 ("lagdsl pinn alm", lambda s: run_lagdsl(name, "alm", cfg, s))]
@@ -144,10 +145,10 @@ def main(argv=None) -> None:
             for label, fn in rows:
                 runs[label].append(fn(seed))
         for label, _ in rows:
-            err, _wall, cpu, iters = (np.array(v, dtype=float) for v in zip(*runs[label]))
-            print("| %s | %s | %.2e [%.2e, %.2e] | %.1f [%.1f, %.1f] | %d |" % (
-                name, label, np.median(err), err.min(), err.max(), np.median(cpu), cpu.min(), cpu.max(),
-                np.median(iters)), flush=True)
+            err, wall, cpu, iters = (np.array(v, dtype=float) for v in zip(*runs[label]))
+            print("| %s | %s | %.2e [%.2e, %.2e] | %.1f | %.1f [%.1f, %.1f] | %d |" % (
+                name, label, np.median(err), err.min(), err.max(), np.median(wall), np.median(cpu), cpu.min(),
+                cpu.max(), np.median(iters)), flush=True)
 
 
 if __name__ == "__main__":
