@@ -1,8 +1,8 @@
 """The Lagrangian methods' algebra over PyTorch tensors, and tapes replayed in it.
 
 :class:`TorchAlgebra` implements the :class:`~lagdsl.lower.evaluate.Algebra` protocol with
-float64 tensors on a device (a value is one tensor over all rows of a family; sums over a set
-are ``index_add``, max/min/prod are ``scatter_reduce``), so the evaluator can build a
+float64 tensors on a device (a value is one tensor over all rows of a family; an aggregate over
+a set is a segment reduction of :mod:`lagdsl.lower.torch_segments`), so the evaluator can build a
 differentiable objective and residuals directly.  :class:`TorchTape` replays a recorded
 :mod:`.tape` in it instead: the model's constants are moved to the device once, and each
 iteration is one pass of tensor operations, differentiated by autograd.
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from lagdsl.lower.torch_segments import segment_reduce
 
 from .tape import Node, Ref, replay
 
@@ -64,31 +66,7 @@ class TorchAlgebra:
         return a[self.tensor(idx, torch.int64)]
 
     def reduce(self, kind, values, parent, n):
-        parent = self.tensor(parent, torch.int64)
-        zeros = torch.zeros(n, dtype=values.dtype, device=values.device)
-        if kind == "sum":
-            return zeros.index_add(0, parent, values)
-        if kind == "sumsq":
-            return zeros.index_add(0, parent, values * values)
-        if kind == "norm1":
-            return zeros.index_add(0, parent, values.abs())
-        if kind == "norm2":
-            return torch.sqrt(zeros.index_add(0, parent, values * values))
-        if kind in ("max", "min", "norminf"):
-            v = values.abs() if kind == "norminf" else values
-            init = {"max": -torch.inf, "min": torch.inf, "norminf": 0.0}[kind]
-            red = "amin" if kind == "min" else "amax"
-            return torch.full((n,), init, dtype=values.dtype, device=values.device).scatter_reduce(
-                0, parent, v, reduce=red, include_self=True)
-        if kind == "prod":
-            return torch.ones(n, dtype=values.dtype, device=values.device).scatter_reduce(
-                0, parent, values, reduce="prod", include_self=True)
-        if kind == "logsumexp":
-            m = torch.full((n,), -torch.inf, dtype=values.dtype, device=values.device).scatter_reduce(
-                0, parent, values.detach(), reduce="amax", include_self=True)
-            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-            return m + torch.log(zeros.index_add(0, parent, torch.exp(values - m[parent])))
-        raise KeyError(kind)
+        return segment_reduce(kind, values, self.tensor(parent, torch.int64), n)
 
 
 class TorchTape:
