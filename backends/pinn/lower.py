@@ -80,7 +80,7 @@ class TorchEvaluator:
         self.rng = rng or np.random.default_rng(0)
         self._dyn: dict = {}
         self._consts: dict = {}
-        self._wants: dict = {}
+        self._plans: dict = {}
         self.ev = Evaluator(model)
 
     def for_owner(self, owner) -> "TorchEvaluator":
@@ -195,8 +195,19 @@ class TorchEvaluator:
         expressions take up to second order (cache keys: sorted coordinate names), or None
         when there are none or an argument is neither a batch coordinate nor data (then
         :meth:`derivative` differentiates by autograd, which handles any argument)."""
+        if self.derivatives == "reverse":
+            return None
+        # the plan depends on the owner, the application and the batch's coordinates only:
+        # made once, not on every field call of every step
+        key = (id(self.ev.owner), e, tuple(sorted(b.coords)))
+        if key not in self._plans:
+            self._plans[key] = self._make_plan(e, b)
+        return self._plans[key]
+
+    def _make_plan(self, e, b: Batch):
+        """:meth:`_jet_plan` for one owner, application and set of batch coordinates."""
         wanted = self._wanted(e)
-        if not wanted or self.derivatives == "reverse":
+        if not wanted:
             return None
         cols = {}
         for j, a in enumerate(e.args):
@@ -221,17 +232,12 @@ class TorchEvaluator:
         """Sorted coordinate-name tuples (orders 1 and 2, prefixes of higher orders) of the
         derivatives of ``e`` in the current owner's expressions."""
         owner = self.ev.owner
-        key = (id(owner), e)
-        got = self._wants.get(key)
-        if got is None:
-            exprs = [getattr(owner, a, None) for a in ("body", "lower", "upper", "expr")]
-            got = set()
-            for x in exprs:
-                if isinstance(x, sympy.Basic):
-                    for d in x.atoms(sympy.Derivative):
-                        if d.expr == e:
-                            got.add(tuple(sorted(s.name for s, k in d.variable_count for _ in range(int(k))))[:2])
-            self._wants[key] = got
+        got = set()
+        for x in (getattr(owner, a, None) for a in ("body", "lower", "upper", "expr")):
+            if isinstance(x, sympy.Basic):
+                for d in x.atoms(sympy.Derivative):
+                    if d.expr == e:
+                        got.add(tuple(sorted(s.name for s, k in d.variable_count for _ in range(int(k))))[:2])
         return got
 
     def derivative(self, e: sympy.Derivative, b: Batch) -> torch.Tensor:
