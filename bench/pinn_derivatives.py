@@ -4,7 +4,7 @@ The pinn backend takes a field's derivatives either by nested reverse-mode autog
 backward pass for all first derivatives, then one per coordinate that needs second derivatives)
 or by one forward Taylor-mode pass that carries every wanted derivative through the network
 (``backends/pinn/jets.py``).  Which is faster depends on how many derivatives a residual needs;
-``derivatives=auto`` follows what this script measures (``lower.FORWARD_FROM``).  Each row is a
+``derivatives=auto`` follows what this script measures (``TorchEvaluator._make_plan``).  Each row is a
 PDE residual on 2000 points of a 3x32 tanh network, one torch thread, best of 3 x 100 steps.
 
     python bench/pinn_derivatives.py

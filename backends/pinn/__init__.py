@@ -27,7 +27,7 @@ from lagdsl.ir.classify import classify
 from lagdsl.ir.model import Model
 from lagdsl.lower.instance import unflatten
 from lagdsl.lower.rows import Rows
-from lagdsl.options import choice, integer, number, optional, text
+from lagdsl.options import boolean, choice, integer, number, optional, text
 from lagdsl.result import Result
 
 import torch  # noqa: E402  (after the lagdsl imports: a missing torch reads "not installed")
@@ -76,9 +76,11 @@ class PinnBackend(Backend):
         "log_every": (10, "history: record every N steps", integer(1)),
         "time_limit": (None, "wall-clock seconds for training", optional(number(0, low_open=True))),
         "derivatives": ("auto", "field derivatives: reverse (nested autograd), forward (value and derivatives "
-                        "in one Taylor-mode pass) or auto (forward for second derivatives along 3+ coordinates and no "
-                        "other first derivative, as in a 3D Laplacian)",
+                        "in one Taylor-mode pass) or auto (forward where every coordinate differentiated along takes "
+                        "its own second derivative, as in u_xx or a Laplacian)",
                         choice("auto", "reverse", "forward")),
+        "share_passes": (True, "evaluate a field once for several terms' points where that saves time "
+                         "(same results; off: one network pass per term)", boolean()),
         "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1)),
         "seed": (0, "random seed (weights, points)", integer(0)),
     }

@@ -70,6 +70,18 @@ def _gelu(z, second):
 ELEMENTWISE = {"tanh": _tanh, "sin": _sin, "cos": _cos, "silu": _silu, "softplus": _softplus, "gelu": _gelu}
 
 
+def _selector(idx: list, k1: int):
+    """How to pick the first-derivative rows ``idx`` out of ``k1``: None for all of them in
+    order (``u_xx`` alone, the common case), a slice for a run, else an index tensor.  On every
+    layer an index tensor costs a gather forward and a scatter-add backward, a slice a copy
+    into zeros backward; taking the rows as they are costs nothing."""
+    if idx == list(range(k1)):
+        return None
+    if idx == list(range(idx[0], idx[0] + len(idx))):
+        return slice(idx[0], idx[0] + len(idx))
+    return torch.tensor(idx, dtype=torch.long)
+
+
 class Jet:
     """Values ``V`` (``n x m``) with first derivatives ``D1`` (``k1 x n x m``, or broadcastable:
     ``k1 x 1 x m`` while they are constant) along ``k1`` input directions, and second
@@ -79,8 +91,9 @@ class Jet:
     def __init__(self, V, D1, D2, pairs):
         self.V, self.D1, self.D2, self.pairs = V, D1, D2, pairs
         if pairs:
-            self._i = torch.tensor([a for a, _ in pairs], dtype=torch.long)
-            self._j = torch.tensor([b for _, b in pairs], dtype=torch.long)
+            k1 = D1.shape[0]
+            self._i = _selector([a for a, _ in pairs], k1)
+            self._j = _selector([b for _, b in pairs], k1)
             self._square = all(a == b for a, b in pairs)
 
     @classmethod
@@ -114,7 +127,8 @@ class Jet:
         D1 = s1 * self.D1
         D2 = None
         if self.pairs:
-            g = self.D1[self._i] * self.D1[self._i] if self._square else self.D1[self._i] * self.D1[self._j]
+            Di = self.D1 if self._i is None else self.D1[self._i]
+            g = Di * Di if self._square else Di * (self.D1 if self._j is None else self.D1[self._j])
             D2 = s2 * g if self.D2 is None else s2 * g + s1 * self.D2
         return self._like(s, D1, D2)
 

@@ -2,13 +2,15 @@
 
 A batch is a :class:`Batch`: ``rows`` (the bound indices of an indexed constraint or an
 aggregate, as in :mod:`lagdsl.lower.rows`) and ``coords`` (one tensor per coordinate of the
-region being sampled, same length as the rows, with ``requires_grad`` so that derivatives are
+region being sampled, same length as the rows, with ``requires_grad`` where a derivative is
 autograd of the network's output).  :class:`TorchEvaluator` walks a sympy body once per batch,
 vectorised: data sub-trees go to the shared :class:`~lagdsl.lower.evaluate.Evaluator` (numpy),
 the rest become tensor operations — a field application is one network call on the whole
-batch, ``Derivative(u(x, t), (x, 2))`` two ``autograd.grad`` calls (cached, so that ``u``,
-``u_x`` and ``u_xx`` are computed once per batch), a sum over ``k in K`` a segment sum, and
-``integral(D) body`` a quasi-Monte-Carlo mean over fresh points of ``D`` times its volume.
+batch (or on several terms' batches at once, :meth:`TorchEvaluator.share_passes`),
+``Derivative(u(x, t), (x, 2))`` either comes from that call's forward (Taylor) pass
+(:mod:`.jets`) or is two ``autograd.grad`` calls (cached, so that ``u``, ``u_x`` and ``u_xx``
+are computed once per batch), a sum over ``k in K`` a segment sum, and ``integral(D) body`` a
+quasi-Monte-Carlo mean over fresh points of ``D`` times its volume.
 
 The vocabulary differs from the :class:`~lagdsl.lower.evaluate.Algebra` protocol in one way
 that matters: coordinates are neither data nor unknowns, and derivatives need the graph from
@@ -36,12 +38,8 @@ _TORCH_FUNCS = {
     sympy.exp: torch.exp, sympy.log: torch.log, sympy.sin: torch.sin, sympy.cos: torch.cos,
     sympy.tan: torch.tan, sympy.tanh: torch.tanh, sympy.Abs: torch.abs, sigmoid: torch.sigmoid,
 }
-#: ``derivatives=auto`` takes a field's derivatives in one forward (Taylor) pass when at least
-#: this many coordinates need second derivatives and no other coordinate a first derivative
-#: (a 3D Laplacian); otherwise nested reverse mode (one backward pass for every first
-#: derivative, then one per coordinate with second derivatives) measured as fast or faster on
-#: CPU, by up to 1.3x where a u_t rides along (``bench/pinn_derivatives.py``)
-FORWARD_FROM = 3
+#: the most points a batch may have to join another's network pass (:meth:`share_passes`)
+SHARED_UP_TO = 64
 #: segment reductions an aggregate of unknowns may use: every kind of :class:`Agg`
 REDUCTIONS = AGG_KINDS + VECTOR_AGG_KINDS
 
@@ -177,7 +175,7 @@ class TorchEvaluator:
             args = [self.value(a, b).expand(b.n) for a in e.args]
             X = torch.stack(args, dim=1)
             net = self.nets[e.func.__name__]
-            plan = self._jet_plan(e, b)
+            plan = self._jet_plan(e, tuple(sorted(b.coords)))
             if plan is None:
                 b.cache[key] = net(X)
             else:
@@ -190,7 +188,72 @@ class TorchEvaluator:
                     b.cache[("d", e, names)] = D2[k]
         return b.cache[key]
 
-    def _jet_plan(self, e, b: Batch):
+    def share_passes(self, owned: list) -> None:
+        """Fewer network passes for the batches of one step (``owned``: the ``(owner, batch)``
+        of every term), each batch's cache filled as if it had made its own.  Where bodies
+        apply a field to their batch's coordinates (``u(x, t)`` on the points of a region):
+
+        * a batch of at most :data:`SHARED_UP_TO` points that needs either no derivative of
+          the field or exactly the forward ones of the largest batch joins the largest
+          batch's pass (its derivatives come along);
+        * the other batches that need no derivative (boundary, initial and data values) share
+          one plain pass.
+
+        At these sizes a pass costs about as much in dispatch and autograd bookkeeping as in
+        arithmetic: a 1D boundary's two points in a pass of their own cost a tenth of a step,
+        while 200 points joining a pass of 2000 and taking its derivatives along cost more than
+        they save.  A batch that differentiates by autograd keeps its own pass, whose backward
+        passes would otherwise run through every other batch's rows too."""
+        groups: dict = {}
+        for owner, b in owned:
+            if not b.coords:
+                continue
+            for e, plan, wants in self._shareable(owner, tuple(sorted(b.coords))):
+                if ("field", e) not in b.cache:
+                    groups.setdefault(e, []).append((b, plan, wants))
+        for e, members in groups.items():
+            host, plan, _ = max(members, key=lambda m: m[0].n)
+            joined = [(host, plan)] + [
+                (b, p) for b, p, wants in members if b is not host and b.n <= SHARED_UP_TO
+                and (not wants or (p is not None and plan is not None and _same_plan(p, plan)))]
+            rest = [(b, None) for b, p, wants in members
+                    if not wants and all(b is not j for j, _ in joined)]
+            for passed, pass_plan in ((joined, plan), (rest, None)):
+                if len(passed) > 1:
+                    self._one_pass(e, passed, pass_plan)
+
+    def _one_pass(self, e, members: list, plan) -> None:
+        """Evaluate application ``e`` once on the concatenated points of ``members``
+        (``(batch, plan)`` pairs) with ``plan``'s derivatives; cache each batch's rows."""
+        X = torch.cat([torch.stack([b.coords[a.name] for a in e.args], dim=1) for b, _ in members])
+        net = self.nets[e.func.__name__]
+        if plan is None:
+            V, D1, D2 = net(X), None, None
+        else:
+            V, D1, D2 = net.jet(X, plan[0], plan[1])
+        start = 0
+        for b, p in members:
+            rows = slice(start, start + b.n)
+            start += b.n
+            b.cache[("field", e)] = V[rows]
+            if p is not None:
+                for k, names in enumerate(plan[2]):
+                    b.cache[("d", e, names)] = D1[k][rows]
+                for k, names in enumerate(plan[3]):
+                    b.cache[("d", e, names)] = D2[k][rows]
+
+    def _shareable(self, owner, coords: tuple) -> list:
+        """``(application, forward plan, whether it is differentiated)`` for each application
+        of a field to the coordinates ``coords`` in ``owner``'s expressions (made once)."""
+        key = ("share", id(owner), coords)
+        if key not in self._plans:
+            self.for_owner(owner)
+            self._plans[key] = [(e, self._jet_plan(e, coords), bool(self._wanted(e)))
+                                for e in sorted(_applications(owner), key=sympy.default_sort_key)
+                                if all(isinstance(a, sympy.Symbol) and a.name in coords for a in e.args)]
+        return self._plans[key]
+
+    def _jet_plan(self, e, coords: tuple):
         """``(seeds, pairs, firsts, seconds)`` for the derivatives of ``e`` that the owner's
         expressions take up to second order (cache keys: sorted coordinate names), or None
         when there are none or an argument is neither a batch coordinate nor data (then
@@ -199,19 +262,19 @@ class TorchEvaluator:
             return None
         # the plan depends on the owner, the application and the batch's coordinates only:
         # made once, not on every field call of every step
-        key = (id(self.ev.owner), e, tuple(sorted(b.coords)))
+        key = (id(self.ev.owner), e, coords)
         if key not in self._plans:
-            self._plans[key] = self._make_plan(e, b)
+            self._plans[key] = self._make_plan(e, coords)
         return self._plans[key]
 
-    def _make_plan(self, e, b: Batch):
+    def _make_plan(self, e, coords: tuple):
         """:meth:`_jet_plan` for one owner, application and set of batch coordinates."""
         wanted = self._wanted(e)
         if not wanted:
             return None
         cols = {}
         for j, a in enumerate(e.args):
-            if isinstance(a, sympy.Symbol) and a.name in b.coords:
+            if isinstance(a, sympy.Symbol) and a.name in coords:
                 cols.setdefault(a.name, []).append(j)
             elif self.dynamic(a):
                 return None
@@ -219,8 +282,13 @@ class TorchEvaluator:
         if any(n[0] not in cols for n in firsts):
             return None        # d(u(0, t), x) and the like: autograd's error/zero, as before
         seconds = sorted(n for n in wanted if len(n) == 2)
-        parents = {n[0] for n in seconds}
-        if self.derivatives == "auto" and (len(parents) < FORWARD_FROM or any(n[0] not in parents for n in firsts)):
+        # auto: forward when every coordinate differentiated along also takes its own second
+        # derivative (u_xx, a Laplacian), where it measured 0.7-0.9x the time of reverse mode on
+        # CPU; a first-only derivative riding along (the u_t of heat or Burgers) costs forward
+        # mode one more slice through every layer but reverse mode nothing (its first backward
+        # pass yields every first derivative): 1.1-1.15x there (bench/pinn_derivatives.py)
+        squared = {n[0] for n in seconds if n[0] == n[1]}
+        if self.derivatives == "auto" and any(n[0] not in squared for n in firsts):
             return None
         seeds = torch.zeros(len(firsts), len(e.args), dtype=torch.float64)
         for k, (c,) in enumerate(firsts):
@@ -231,14 +299,25 @@ class TorchEvaluator:
     def _wanted(self, e) -> set:
         """Sorted coordinate-name tuples (orders 1 and 2, prefixes of higher orders) of the
         derivatives of ``e`` in the current owner's expressions."""
-        owner = self.ev.owner
         got = set()
-        for x in (getattr(owner, a, None) for a in ("body", "lower", "upper", "expr")):
-            if isinstance(x, sympy.Basic):
-                for d in x.atoms(sympy.Derivative):
-                    if d.expr == e:
-                        got.add(tuple(sorted(s.name for s, k in d.variable_count for _ in range(int(k))))[:2])
+        for x in _expressions(self.ev.owner):
+            for d in x.atoms(sympy.Derivative):
+                if d.expr == e:
+                    got.add(tuple(sorted(s.name for s, k in d.variable_count for _ in range(int(k))))[:2])
         return got
+
+    def coordinates_need_grad(self, owner, coords: tuple) -> bool:
+        """Whether the coordinates of a batch of ``owner``'s points must require gradients:
+        some derivative in its expressions is taken by autograd (no forward plan, or beyond
+        second order).  When every derivative comes from the forward pass they need not, and
+        not tracking them saves about 6% of a step."""
+        self.for_owner(owner)
+        for x in _expressions(owner):
+            for d in x.atoms(sympy.Derivative):
+                order = sum(int(k) for _, k in d.variable_count)
+                if order > 2 or not isinstance(d.expr, AppliedUndef) or self._jet_plan(d.expr, coords) is None:
+                    return True
+        return False
 
     def derivative(self, e: sympy.Derivative, b: Batch) -> torch.Tensor:
         """A partial derivative of a field application: from the jet :meth:`field` cached
@@ -289,3 +368,19 @@ class TorchEvaluator:
         vol = float(np.prod([hi - lo for lo, hi in dom.coords.values()]))
         vals = self.value(e.function, inner)
         return (vol * vals.mean()).reshape(1)
+
+
+def _expressions(owner) -> list:
+    """The sympy expressions of a constraint (body and bounds) or an objective."""
+    return [x for x in (getattr(owner, a, None) for a in ("body", "lower", "upper", "expr"))
+            if isinstance(x, sympy.Basic)]
+
+
+def _applications(owner) -> set:
+    """The field applications (``u(x, t)``) in a constraint's or objective's expressions."""
+    return {a for x in _expressions(owner) for a in x.atoms(AppliedUndef)}
+
+
+def _same_plan(p, q) -> bool:
+    """Whether two forward plans take the same derivatives."""
+    return p[1:] == q[1:] and torch.equal(p[0], q[0])

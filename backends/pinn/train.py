@@ -54,6 +54,7 @@ class Trainer:
     def __init__(self, model, nets, params, bounds, terms, opts, rng):
         self.model, self.nets, self.params, self.bounds = model, nets, params, bounds
         self.terms, self.opts, self.rng = terms, opts, rng
+        self.terms_by_name = {t.name: t for t in terms}
         self.cons = [t for t in terms if t.role == "constraint"]
         self.pdes = [t for t in terms if t.role == "objective"]
         self.method = opts["method"]
@@ -91,6 +92,7 @@ class Trainer:
             p.data = p.data.to(dtype)
         self.ev = TorchEvaluator(self.model, self.nets, self.params, dtype,
                                  self.opts["integral_points"], self.rng, self.opts["derivatives"])
+        self._coordinate_grad = {}       # term name -> whether its coordinates require grad
 
     def parameters(self) -> list:
         ps = [p for net in self.nets.values() for p in net.parameters()]
@@ -109,8 +111,14 @@ class Trainer:
 
     def fresh(self, batches: dict) -> dict:
         """The same points with empty caches and the current dtype (a new autograd graph)."""
-        return {k: Batch(b.rows, {c: v.detach().to(self.dtype).requires_grad_(True) for c, v in b.coords.items()})
-                for k, b in batches.items()}
+        out = {}
+        for k, b in batches.items():
+            grad = self._coordinate_grad.get(k)
+            if grad is None:
+                grad = self._coordinate_grad[k] = self.ev.coordinates_need_grad(
+                    self.terms_by_name[k].constraint, tuple(sorted(b.coords)))
+            out[k] = Batch(b.rows, {c: v.detach().to(self.dtype).requires_grad_(grad) for c, v in b.coords.items()})
+        return out
 
     def project(self) -> None:
         """Clip scalar unknowns into their bounds (``var kappa >= 0``)."""
@@ -122,6 +130,8 @@ class Trainer:
     # --- loss ------------------------------------------------------------------------
     def parts(self, batches: dict):
         """``J`` (a scalar tensor), the residual vectors of the constraints, and per-term MSEs."""
+        if self.opts["share_passes"]:
+            self.ev.share_passes([(t.constraint, batches[t.name]) for t in self.terms])
         res = {t.name: t.residual(self.ev, batches[t.name]) for t in self.terms}
         mse = {k: (r * r).mean() for k, r in res.items()}
         if self.model.objective is not None:
