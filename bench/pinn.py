@@ -141,6 +141,12 @@ def main(argv=None) -> None:
         if not a.no_deepxde:
             rows.append(("DeepXDE %s" % __import__("deepxde").__version__, lambda s: run_deepxde(name, cfg, s)))
         runs = {label: [] for label, _ in rows}
+        # one short untimed run each first: the process's one-time costs (torch's lazy
+        # initialisation, imports, caches) would otherwise fall on whichever contender runs first
+        warm = dict(cfg, epochs=5, lbfgs=2)
+        for fn in ([lambda: run_lagdsl(name, "alm", warm, 0)]
+                   + ([] if a.no_deepxde else [lambda: run_deepxde(name, warm, 0)])):
+            fn()
         for seed in range(a.seeds):          # seeds outermost: the contenders share the load
             for label, fn in rows:
                 runs[label].append(fn(seed))

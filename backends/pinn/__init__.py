@@ -50,7 +50,7 @@ class PinnBackend(Backend):
         "multipliers": ("auto", "alm multipliers: one per constraint (CAPU), one per point (hPINN), or auto: "
                         "per constraint without a model objective, per point with one", choice("auto", "constraint", "point")),
         "epochs": (2000, "Adam steps", integer(0)),
-        "lbfgs": (1000, "L-BFGS iterations after Adam (float64)", integer(0)),
+        "lbfgs": (1000, "L-BFGS iterations after Adam (ending in float64, see precision)", integer(0)),
         "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction (0: never)",
                   number(0, 1)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),
