@@ -184,7 +184,17 @@ def test_move_state_converts_the_lbfgs_history():
 
 def test_each_lbfgs_chunk_is_judged_against_the_last_loss_even_across_the_switch_to_float64():
     # with stall=0.99 every chunk after the first "stalls": float32 runs two chunks (the first
-    # has nothing to be judged against), float64 one, judged against float32's last loss
+    # has nothing to be judged against), float64 its 10-iteration probe, judged against
+    # float32's last loss
     r = lagdsl.load("examples/heat.lag").solve("pinn", epochs=200, lbfgs=400, seed=0, stall=0.99)
     assert r.stats["lbfgs_stops"] == ["float32: stalled", "float64: stalled"]
-    assert r.stats["lbfgs_float32_iterations"] == 100 and r.stats["lbfgs_iterations"] == 150
+    assert r.stats["lbfgs_float32_iterations"] == 100 and r.stats["lbfgs_iterations"] == 110
+
+
+def test_a_chunk_that_spends_its_line_search_evaluations_has_not_converged():
+    # the evaluation budget is the run's (1.25 per iteration), not the chunk's: a chunk whose
+    # line searches take many evaluations ends early but the stage goes on
+    r = lagdsl.load("examples/poisson1d.lag").solve("pinn", epochs=2000, lbfgs=1000, seed=3)
+    assert r.stats["lbfgs_stops"][0] == "float32: converged"
+    assert r.stats["lbfgs_float32_iterations"] > 150       # 99 when a chunk's evaluations ended it
+    assert r.stats["final_loss"] < 2e-6                       # 1.9e-5 then

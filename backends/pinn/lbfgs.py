@@ -78,7 +78,9 @@ class CompactLBFGS(torch.optim.LBFGS):
         evals = 1
         state["func_evals"] += 1
         g = self._gather_flat_grad()
+        state["stop"] = None
         if g.abs().max() <= tol_grad:
+            state["stop"] = "gradient"
             return orig_loss
         d, t = state.get("d"), state.get("t")
         g_prev, loss_prev = state.get("prev_flat_grad"), state.get("prev_loss")
@@ -101,6 +103,7 @@ class CompactLBFGS(torch.optim.LBFGS):
             t = min(1.0, 1.0 / float(g.abs().sum())) * lr if state["n_iter"] == 1 else lr
             gtd = g @ d
             if gtd > -tol_change:       # not a descent direction: nothing more to gain
+                state["stop"] = "direction"
                 break
             x0 = self._clone_param()
 
@@ -110,9 +113,12 @@ class CompactLBFGS(torch.optim.LBFGS):
             self._add_grad(t, d)
             evals += ls_evals
             state["func_evals"] += ls_evals
-            if iters == max_iter or evals >= max_eval or g.abs().max() <= tol_grad:
-                break
-            if (d * t).abs().max() <= tol_change or abs(loss - loss_prev) < tol_change:
+            stop = ("iterations" if iters == max_iter else "evaluations" if evals >= max_eval
+                    else "gradient" if g.abs().max() <= tol_grad
+                    else "step" if (d * t).abs().max() <= tol_change
+                    else "change" if abs(loss - loss_prev) < tol_change else None)
+            if stop:
+                state["stop"] = stop
                 break
 
         state.update(d=d, t=t, H_diag=gamma, prev_flat_grad=g_prev, prev_loss=loss_prev)

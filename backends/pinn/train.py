@@ -39,6 +39,7 @@ from .lower import Batch, TorchEvaluator
 ETA, OMEGA, ALPHA = 0.01, 0.999, 0.99       # CAPU constants (REFERENCES.md)
 HPINN_MU0, HPINN_BETA = 2.0, 2.0
 LBFGS_HISTORY = 100                         # curvature pairs kept by L-BFGS
+PROBE = 10                                  # L-BFGS iterations of a float64 stage's first chunk
 
 
 def _move_state(opt: CompactLBFGS, dtype) -> None:
@@ -230,8 +231,9 @@ class Trainer:
         """L-BFGS on fixed points, in chunks of 50 iterations of one optimiser (its curvature
         history carries over); bounds are projected and the time limit checked between chunks,
         hPINN's outer rounds (which change the loss) restart it.  A stage stops when a chunk
-        ends early (the line search or the tolerances stopped it) or lowers the loss by less
-        than the fraction ``stall`` of it.  Under ``precision=mixed`` the first stage runs in
+        ends on a tolerance (gradient, step, change, or no descent direction left) or lowers the
+        loss by less than the fraction ``stall`` of it; the run stops when its evaluations
+        (1.25 per iteration of the budget, line searches included) are spent.  Under ``precision=mixed`` the first stage runs in
         float32, where an evaluation costs half as much; when it stops, the optimiser and its
         history move to float64, which finishes the budget (float32 cannot resolve the last
         digits of a loss near the network's floor, float64 can)."""
@@ -240,6 +242,10 @@ class Trainer:
             return
         stages = [torch.float32, torch.float64] if self.opts["precision"] == "mixed" else [torch.float64]
         done, opt, last = 0, None, None
+        # the evaluations of the whole run, as torch's default for one call of `iters`
+        # iterations (and DeepXDE's): a chunk that spends its line searches' evaluations has
+        # not converged, so the budget is the run's, not the chunk's
+        self.evals_left = int(iters * 1.25)
         for dtype in stages:
             self.set_dtype(dtype)
             if opt is not None:
@@ -247,7 +253,7 @@ class Trainer:
             # the float64 stage's first chunk is judged against the float32 stage's last loss,
             # so that a stage that gains nothing stops after one chunk, not two
             done, opt, last = self._lbfgs_stage(bar, done, iters, opt, last)
-            if done >= iters or self.out_of_time():
+            if done >= iters or self.evals_left <= 0 or self.out_of_time():
                 break
 
     def _lbfgs_stage(self, bar, done: int, iters: int, opt, last: float | None):
@@ -257,18 +263,24 @@ class Trainer:
         params = self.parameters()
         chunk = 50
         start = done
+        # a stage that continues another starts with a short probe: where float32 already
+        # reached the network's floor, float64 gains next to nothing, and 10 iterations say so
+        # at a fifth of the cost of a full chunk
+        probe = opt is not None
         while done < iters and not self.out_of_time():
-            n = min(chunk, iters - done)
+            n = min(PROBE if probe else chunk, iters - done)
+            probe = False
             if opt is None:
                 # 100 pairs (DeepXDE's too): at the bench budget, half the error of 50 on Burgers
                 # and 2D Poisson; the compact form keeps the larger history cheap (.lbfgs)
                 opt = CompactLBFGS(self.parameters(), lr=1.0, max_iter=n, history_size=LBFGS_HISTORY,
                                    tolerance_grad=1e-12, tolerance_change=1e-15)
             for group in opt.param_groups:
-                group["max_iter"] = n
-            state = {}
+                group["max_iter"], group["max_eval"] = n, self.evals_left
+            state = {"evals": 0}
 
             def closure():
+                state["evals"] += 1
                 opt.zero_grad(set_to_none=True)
                 L, J, res, mse = self.loss(self.fresh(batches))
                 if torch.isfinite(L.detach()):
@@ -280,6 +292,8 @@ class Trainer:
             opt.step(closure)
             self.project()
             used = max(1, opt.state[opt._params[0]].get("n_iter", before + n) - before)
+            why = opt.state[opt._params[0]].get("stop")
+            self.evals_left -= state["evals"]
             done += used
             self.step += used
             if not torch.isfinite(state["L"]):
@@ -290,7 +304,11 @@ class Trainer:
                 self.hpinn_round({k: v.detach() for k, v in state["res"].items()})
                 opt = None
             loss = float(state["L"])
-            if used < n:          # converged: the line search or the tolerances stopped it
+            if why == "evaluations":  # the run's evaluations are spent
+                self.stops.append((str(self.dtype)[6:], "budget"))
+                last = loss
+                break
+            if why not in (None, "iterations"):   # converged: gradient, step, change or direction
                 self.stops.append((str(self.dtype)[6:], "converged"))
                 last = loss
                 break
