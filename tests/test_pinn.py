@@ -321,7 +321,7 @@ def test_cli_save_is_refused_for_a_backend_without_fields(tmp_path):
 @pytest.mark.slow
 def test_burgers_against_finite_differences():
     """The shock needs more than the default budget (which ends near 1e-1, bench/README.md):
-    with this one the error measured 6.3e-3 (about 90 s of CPU)."""
+    with this one the error measured 1.3e-3 (about 100 s of CPU)."""
     x, times, U = burgers_reference()
     r = example("burgers").solve("pinn", epochs=3000, lbfgs=4000, points=4000, stall=0)
     X, T = np.meshgrid(x[::8], times, indexing="xy")
