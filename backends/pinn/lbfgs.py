@@ -29,9 +29,9 @@ CURVATURE_MIN = 1e-10
 class CompactLBFGS(torch.optim.LBFGS):
     """``torch.optim.LBFGS`` (strong-Wolfe line search only) with a compact-form direction."""
 
-    def __init__(self, params, lr=1.0, max_iter=20, history_size=100, tolerance_grad=1e-7,
+    def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, history_size=100, tolerance_grad=1e-7,
                  tolerance_change=1e-9):
-        super().__init__(params, lr=lr, max_iter=max_iter, history_size=history_size,
+        super().__init__(params, lr=lr, max_iter=max_iter, max_eval=max_eval, history_size=history_size,
                          tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
                          line_search_fn="strong_wolfe")
 
