@@ -233,10 +233,11 @@ class Trainer:
         hPINN's outer rounds (which change the loss) restart it.  A stage stops when a chunk
         ends on a tolerance (gradient, step, change, or no descent direction left) or lowers the
         loss by less than the fraction ``stall`` of it; the run stops when its evaluations
-        (1.25 per iteration of the budget, line searches included) are spent.  Under ``precision=mixed`` the first stage runs in
-        float32, where an evaluation costs half as much; when it stops, the optimiser and its
-        history move to float64, which finishes the budget (float32 cannot resolve the last
-        digits of a loss near the network's floor, float64 can)."""
+        (1.25 per iteration of the budget, line searches included) are spent.  Under
+        ``precision=mixed`` the first stage runs in float32, where an evaluation costs half as
+        much; when it stops, the optimiser and its history move to float64, which finishes the
+        budget (float32 cannot resolve the last digits of a loss near the network's floor,
+        float64 can)."""
         iters = self.opts["lbfgs"]
         if iters <= 0:
             return
@@ -267,7 +268,7 @@ class Trainer:
         # reached the network's floor, float64 gains next to nothing, and 10 iterations say so
         # at a fifth of the cost of a full chunk
         probe = opt is not None
-        while done < iters and not self.out_of_time():
+        while done < iters and self.evals_left > 0 and not self.out_of_time():
             n = min(PROBE if probe else chunk, iters - done)
             probe = False
             if opt is None:
