@@ -79,6 +79,7 @@ class TorchEvaluator:
         self._dyn: dict = {}
         self._consts: dict = {}
         self._plans: dict = {}
+        self._shares: dict = {}
         self.ev = Evaluator(model)
 
     def for_owner(self, owner) -> "TorchEvaluator":
@@ -173,20 +174,30 @@ class TorchEvaluator:
         key = ("field", e)
         if key not in b.cache:
             args = [self.value(a, b).expand(b.n) for a in e.args]
-            X = torch.stack(args, dim=1)
-            net = self.nets[e.func.__name__]
             plan = self._jet_plan(e, tuple(sorted(b.coords)))
-            if plan is None:
-                b.cache[key] = net(X)
-            else:
-                seeds, pairs, firsts, seconds = plan
-                V, D1, D2 = net.jet(X, seeds, pairs)
-                b.cache[key] = V
-                for k, names in enumerate(firsts):
-                    b.cache[("d", e, names)] = D1[k]
-                for k, names in enumerate(seconds):
-                    b.cache[("d", e, names)] = D2[k]
+            self._store(b, e, plan, *self._network(e, torch.stack(args, dim=1), plan))
         return b.cache[key]
+
+    def _network(self, e, X: torch.Tensor, plan):
+        """The network of ``e``'s field at points ``X``: ``(V, D1, D2)``, the derivatives of a
+        forward ``plan`` or None (no plan)."""
+        net = self.nets[e.func.__name__]
+        if plan is None:
+            return net(X), None, None
+        return net.jet(X, plan[0], plan[1])
+
+    @staticmethod
+    def _store(b: Batch, e, plan, V, D1, D2, rows: slice | None = None) -> None:
+        """Cache ``e``'s value (and ``plan``'s derivatives, unless None) at ``b``'s points,
+        which are ``rows`` of the pass (None: all of it)."""
+        def pick(T):
+            return T if rows is None else T[rows]
+        b.cache[("field", e)] = pick(V)
+        if plan is not None:
+            for k, names in enumerate(plan[2]):
+                b.cache[("d", e, names)] = pick(D1[k])
+            for k, names in enumerate(plan[3]):
+                b.cache[("d", e, names)] = pick(D2[k])
 
     def share_passes(self, owned: list) -> None:
         """Fewer network passes for the batches of one step (``owned``: the ``(owner, batch)``
@@ -226,32 +237,23 @@ class TorchEvaluator:
         """Evaluate application ``e`` once on the concatenated points of ``members``
         (``(batch, plan)`` pairs) with ``plan``'s derivatives; cache each batch's rows."""
         X = torch.cat([torch.stack([b.coords[a.name] for a in e.args], dim=1) for b, _ in members])
-        net = self.nets[e.func.__name__]
-        if plan is None:
-            V, D1, D2 = net(X), None, None
-        else:
-            V, D1, D2 = net.jet(X, plan[0], plan[1])
+        V, D1, D2 = self._network(e, X, plan)
         start = 0
         for b, p in members:
-            rows = slice(start, start + b.n)
+            # a member without a plan takes the value only (its derivatives, if any, by autograd)
+            self._store(b, e, None if p is None else plan, V, D1, D2, slice(start, start + b.n))
             start += b.n
-            b.cache[("field", e)] = V[rows]
-            if p is not None:
-                for k, names in enumerate(plan[2]):
-                    b.cache[("d", e, names)] = D1[k][rows]
-                for k, names in enumerate(plan[3]):
-                    b.cache[("d", e, names)] = D2[k][rows]
 
     def _shareable(self, owner, coords: tuple) -> list:
         """``(application, forward plan, whether it is differentiated)`` for each application
         of a field to the coordinates ``coords`` in ``owner``'s expressions (made once)."""
-        key = ("share", id(owner), coords)
-        if key not in self._plans:
+        key = (id(owner), coords)
+        if key not in self._shares:
             self.for_owner(owner)
-            self._plans[key] = [(e, self._jet_plan(e, coords), bool(self._wanted(e)))
+            self._shares[key] = [(e, self._jet_plan(e, coords), bool(self._wanted(e)))
                                 for e in sorted(_applications(owner), key=sympy.default_sort_key)
                                 if all(isinstance(a, sympy.Symbol) and a.name in coords for a in e.args)]
-        return self._plans[key]
+        return self._shares[key]
 
     def _jet_plan(self, e, coords: tuple):
         """``(seeds, pairs, firsts, seconds)`` for the derivatives of ``e`` that the owner's
