@@ -197,4 +197,5 @@ def test_a_chunk_that_spends_its_line_search_evaluations_has_not_converged():
     r = lagdsl.load("examples/poisson1d.lag").solve("pinn", epochs=2000, lbfgs=1000, seed=3)
     assert r.stats["lbfgs_stops"][0] == "float32: converged"
     assert r.stats["lbfgs_float32_iterations"] > 150       # 99 when a chunk's evaluations ended it
-    assert r.stats["final_loss"] < 2e-6                       # 1.9e-5 then
+    # 1.9e-5 then; 1.9e-6 to 2.1e-6 now, as the CPU's float rounding goes (a margin of 2.5x)
+    assert r.stats["final_loss"] < 5e-6
