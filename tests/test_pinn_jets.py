@@ -111,8 +111,12 @@ def test_forward_and_reverse_give_the_same_residuals_and_gradients(name):
 
 
 def _plan(text, derivatives):
+    return _plan_with(text, derivatives)
+
+
+def _plan_with(text, derivatives, **options):
     m = lagdsl.parse(text)
-    prog = m.compile("pinn", points=8, boundary_points=4, width=4, depth=1)
+    prog = m.compile("pinn", points=8, boundary_points=4, width=4, depth=1, **options)
     ev = TorchEvaluator(prog.model, prog.nets, prog.params, derivatives=derivatives)
     c = prog.model.constraints["pde"]
     term = next(t for t in prog.terms if t.name == "pde")
@@ -125,17 +129,26 @@ def test_auto_takes_the_forward_pass_when_every_coordinate_takes_a_second_deriva
     assert _plan(MODELS["poisson3d"], "auto") is not None
     poisson1d = "model p\ndomain D: x in [0, 1]\nfield u(x)\nsubject to pde on D: -d(u, x, x) == 1\n"
     assert _plan(poisson1d, "auto") is not None              # measured 0.8-0.9x of reverse mode
-    assert _plan(MODELS["burgers"], "auto") is None          # measured faster in reverse mode
     assert _plan(MODELS["burgers"], "forward") is not None
     assert _plan(MODELS["poisson3d"], "reverse") is None
     heat3d = MODELS["poisson3d"].replace("field u(x, y, z)", "field u(x, y, z, t)").replace(
         "z in [0, 1]", "z in [0, 1], t in [0, 1]").replace(
         "-laplacian(u) + u * d(u, z)", "d(u, t) - d(u, x, x) - d(u, y, y) - d(u, z, z)")
-    assert _plan(heat3d, "auto") is None                     # u_t rides along: reverse measured faster
     assert _plan(heat3d, "forward") is not None
     seeds, pairs, firsts, seconds = _plan(MODELS["poisson3d"], "auto")
     assert firsts == [("x",), ("y",), ("z",)] and seconds == [("x", "x"), ("y", "y"), ("z", "z")]
     assert pairs == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_auto_takes_the_forward_pass_for_tanh_where_a_first_derivative_rides_along():
+    # u_t + u u_x = nu u_xx: u_t and u_x ride along with u_xx; tanh's folded second-order rule
+    # made forward mode 0.87x of reverse there, the plain rule (sin, silu, ...) 1.1x
+    assert _plan(MODELS["burgers"], "auto") is not None
+    assert _plan_with(MODELS["burgers"], "auto", activation="sin") is None
+    assert _plan_with(MODELS["burgers"], "forward", activation="sin") is not None
+    advection = ("model a\ndomain D: x in [0, 1], t in [0, 1]\nfield u(x, t)\n"
+                 "subject to pde on D: d(u, t) + d(u, x) == 0\n")
+    assert _plan(advection, "auto") is None                  # no second derivative: one backward pass
 
 
 def test_derivative_of_an_application_off_the_batch_coordinates_uses_autograd():

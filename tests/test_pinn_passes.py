@@ -98,10 +98,13 @@ def test_coordinates_require_grad_only_where_a_derivative_is_taken_by_autograd()
     assert not b["pde"].coords["x"].requires_grad and not b["ends"].coords["x"].requires_grad
     tr = _trainer(POISSON1D, derivatives="reverse")
     assert tr.fresh(tr.batches)["pde"].coords["x"].requires_grad
-    tr = _trainer(HEAT)                                    # u_t rides along: reverse mode
+    tr = _trainer(HEAT, activation="sin")                  # u_t rides along, no folded rule: reverse
     b = tr.fresh(tr.batches)
     assert b["pde"].coords["t"].requires_grad and b["probe"].coords["x"].requires_grad
     assert not b["initial"].coords["x"].requires_grad
+    tr = _trainer(HEAT)                  # tanh: u_t, u_xx forward; the probe's lone u_x by autograd
+    b = tr.fresh(tr.batches)
+    assert not b["pde"].coords["t"].requires_grad and b["probe"].coords["x"].requires_grad
     fourth = POISSON1D.replace("-d(u, x, x)", "d(u, x, x, x, x)")   # beyond second order: autograd
     tr = _trainer(fourth)
     assert tr.fresh(tr.batches)["pde"].coords["x"].requires_grad

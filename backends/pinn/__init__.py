@@ -76,8 +76,9 @@ class PinnBackend(Backend):
         "log_every": (10, "history: record every N steps", integer(1)),
         "time_limit": (None, "wall-clock seconds for training", optional(number(0, low_open=True))),
         "derivatives": ("auto", "field derivatives: reverse (nested autograd), forward (value and derivatives "
-                        "in one Taylor-mode pass) or auto (forward where every coordinate differentiated along takes "
-                        "its own second derivative, as in u_xx or a Laplacian)",
+                        "in one Taylor-mode pass) or auto (forward where a residual takes a second derivative and the "
+                        "activation is tanh, or where every coordinate differentiated along takes its own second "
+                        "derivative, as in u_xx or a Laplacian)",
                         choice("auto", "reverse", "forward")),
         "share_passes": (True, "evaluate a field once for several terms' points where that saves time "
                          "(same results; off: one network pass per term)", boolean()),

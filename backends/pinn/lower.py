@@ -286,11 +286,15 @@ class TorchEvaluator:
         seconds = sorted(n for n in wanted if len(n) == 2)
         # auto: forward when every coordinate differentiated along also takes its own second
         # derivative (u_xx, a Laplacian), where it measured 0.7-0.9x the time of reverse mode on
-        # CPU; a first-only derivative riding along (the u_t of heat or Burgers) costs forward
+        # CPU.  A first-only derivative riding along (the u_t of heat or Burgers) costs forward
         # mode one more slice through every layer but reverse mode nothing (its first backward
-        # pass yields every first derivative): 1.1-1.15x there (bench/pinn_derivatives.py)
+        # pass yields every first derivative): 1.1-1.15x there with the plain second-order rule,
+        # but 0.87-0.92x (float32; equal in float64) with tanh's folded one (jets.
+        # SECOND_FROM_FIRST), so with tanh any second derivative takes the forward pass
+        # (bench/pinn_derivatives.py)
         squared = {n[0] for n in seconds if n[0] == n[1]}
-        if self.derivatives == "auto" and any(n[0] not in squared for n in firsts):
+        if (self.derivatives == "auto" and any(n[0] not in squared for n in firsts)
+                and not (seconds and self.nets[e.func.__name__].folded_second_order)):
             return None
         seeds = torch.zeros(len(firsts), len(e.args), dtype=torch.float64)
         for k, (c,) in enumerate(firsts):

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from .jets import ELEMENTWISE, Jet
+from .jets import ELEMENTWISE, SECOND_FROM_FIRST, Jet
 
 ACTIVATIONS = {"tanh": nn.Tanh, "sin": None, "gelu": nn.GELU, "silu": nn.SiLU, "softplus": nn.Softplus}
 
@@ -88,6 +88,13 @@ class FieldNet(nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.embed(X)).squeeze(-1)
+
+    @property
+    def folded_second_order(self) -> bool:
+        """Whether the activation's second derivative folds into its first (tanh's ``-2 f f'``),
+        which makes :meth:`jet` cheap enough to beat reverse mode even where a first-only
+        derivative rides along (``TorchEvaluator._make_plan``)."""
+        return ELEMENTWISE[self.config.get("activation", "tanh")] in SECOND_FROM_FIRST
 
     def jet(self, X: torch.Tensor, seeds: torch.Tensor, pairs: list):
         """The value at ``X`` with its derivatives along the input directions ``seeds``
