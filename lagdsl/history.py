@@ -25,8 +25,10 @@ class History:
         """Add one step; a metric missing at some steps is stored as NaN there."""
         n = len(self._steps)
         self._steps.append(int(step))
-        for name in metrics.keys() - self._series.keys():
-            self._series[name] = [math.nan] * n
+        for name in metrics:
+            # in the order given, not a set's: `names` (and so the --plot panels) keep it
+            if name not in self._series:
+                self._series[name] = [math.nan] * n
         for name, col in self._series.items():
             v = metrics.get(name)
             col.append(math.nan if v is None else float(v))

@@ -95,6 +95,16 @@ def test_history_records_missing_metrics_as_none_and_round_trips():
     assert math.isnan(back.series("violation")[0]) and back.last("objective") == 2.0
 
 
+def test_history_keeps_the_order_metrics_are_given_in():
+    # the --plot panels follow it: loss first, then the terms, then the multipliers
+    names = ["loss", "pde", "initial", "walls", "lambda.initial", "lambda.walls"]
+    h = History()
+    h.record(0, **{n: 1.0 for n in names})
+    h.record(1, **{n: 1.0 for n in names + ["late"]})
+    assert h.names == names + ["late"]
+    assert list(h.to_dict()) == ["step"] + names + ["late"]
+
+
 def test_history_is_thinned_keeping_first_and_last():
     h = History(max_points=10)
     for k in range(1000):
