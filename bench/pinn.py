@@ -13,6 +13,7 @@ training, not imports; on a shared machine the CPU time is the steadier of the t
 medians over the seeds, and its L-BFGS iterations.
 
     DDE_BACKEND=pytorch python bench/pinn.py [--only NAME] [--seeds N] [--epochs N] [--lbfgs N]
+                                             [--no-deepxde] [--option KEY=VALUE ...]
 
 DeepXDE is a bench-only peer: ``pip install -c constraints.txt deepxde`` (the ``bench`` extra).
 """
@@ -61,8 +62,10 @@ def run_lagdsl(name, method, cfg, seed):
     import lagdsl
     m = lagdsl.load(os.path.join(EX, name + ".lag"))
     t, c = time.perf_counter(), time.process_time()
-    r = m.solve("pinn", method=method, epochs=cfg["epochs"], lbfgs=cfg["lbfgs"], width=cfg["width"],
+    opts = dict(method=method, epochs=cfg["epochs"], lbfgs=cfg["lbfgs"], width=cfg["width"],
                 depth=cfg["depth"], points=cfg["points"], boundary_points=cfg["bpoints"], seed=seed)
+    opts.update(cfg.get("options", {}))
+    r = m.solve("pinn", **opts)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     g, want = grid_problem(name)
     return rel(r.fields["u"](**g), want), wall, cpu, r.stats["lbfgs_iterations"]
@@ -134,8 +137,11 @@ def main(argv=None) -> None:
     p.add_argument("--lbfgs", type=int, default=1000)
     p.add_argument("--no-deepxde", action="store_true")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per contender; medians are reported")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a pinn option for lagdsl's rows (repeatable), as with lagdsl solve --option")
     a = p.parse_args(argv)
-    cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200}
+    cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200,
+           "options": dict(kv.split("=", 1) for kv in a.option)}    # strings: the backend coerces them
     print("| problem | contender | rel. L2 error: median [min, max] | wall s: median | CPU s: median [min, max] | L-BFGS iterations (median) |")
     print("|---|---|---|---:|---|---:|")
     for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
