@@ -110,11 +110,7 @@ def test_forward_and_reverse_give_the_same_residuals_and_gradients(name):
         assert torch.allclose(a, b, rtol=1e-8, atol=1e-9)
 
 
-def _plan(text, derivatives):
-    return _plan_with(text, derivatives)
-
-
-def _plan_with(text, derivatives, **options):
+def _plan(text, derivatives, **options):
     m = lagdsl.parse(text)
     prog = m.compile("pinn", points=8, boundary_points=4, width=4, depth=1, **options)
     ev = TorchEvaluator(prog.model, prog.nets, prog.params, derivatives=derivatives)
@@ -144,8 +140,8 @@ def test_auto_takes_the_forward_pass_for_tanh_where_a_first_derivative_rides_alo
     # u_t + u u_x = nu u_xx: u_t and u_x ride along with u_xx; tanh's folded second-order rule
     # made forward mode 0.87x of reverse there, the plain rule (sin, silu, ...) 1.1x
     assert _plan(MODELS["burgers"], "auto") is not None
-    assert _plan_with(MODELS["burgers"], "auto", activation="sin") is None
-    assert _plan_with(MODELS["burgers"], "forward", activation="sin") is not None
+    assert _plan(MODELS["burgers"], "auto", activation="sin") is None
+    assert _plan(MODELS["burgers"], "forward", activation="sin") is not None
     advection = ("model a\ndomain D: x in [0, 1], t in [0, 1]\nfield u(x, t)\n"
                  "subject to pde on D: d(u, t) + d(u, x) == 0\n")
     assert _plan(advection, "auto") is None                  # no second derivative: one backward pass
