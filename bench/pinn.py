@@ -64,7 +64,7 @@ def run_lagdsl(name, method, cfg, seed):
     t, c = time.perf_counter(), time.process_time()
     opts = dict(method=method, epochs=cfg["epochs"], lbfgs=cfg["lbfgs"], width=cfg["width"],
                 depth=cfg["depth"], points=cfg["points"], boundary_points=cfg["bpoints"], seed=seed)
-    opts.update(cfg.get("options", {}))
+    opts.update(cfg["options"])
     r = m.solve("pinn", **opts)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     g, want = grid_problem(name)
@@ -140,8 +140,13 @@ def main(argv=None) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a pinn option for lagdsl's rows (repeatable), as with lagdsl solve --option")
     a = p.parse_args(argv)
+    from lagdsl.cli import UsageError, _parse_kv
+    try:
+        options = _parse_kv(a.option, "--option")      # strings: the backend coerces them
+    except UsageError as exc:
+        p.error(str(exc))
     cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200,
-           "options": dict(kv.split("=", 1) for kv in a.option)}    # strings: the backend coerces them
+           "options": options}
     print("| problem | contender | rel. L2 error: median [min, max] | wall s: median | CPU s: median [min, max] | L-BFGS iterations (median) |")
     print("|---|---|---|---:|---|---:|")
     for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
