@@ -90,18 +90,23 @@ class FieldNet(nn.Module):
         return self.mlp(self.embed(X)).squeeze(-1)
 
     @property
+    def activation_rule(self):
+        """The activation's second-order rule for :meth:`jet` (an entry of ``ELEMENTWISE``)."""
+        return ELEMENTWISE[self.config.get("activation", "tanh")]
+
+    @property
     def folded_second_order(self) -> bool:
         """Whether the activation's second derivative folds into its first (tanh's ``-2 f f'``),
         which makes :meth:`jet` cheap enough to beat reverse mode even where a first-only
         derivative rides along (``TorchEvaluator._make_plan``)."""
-        return ELEMENTWISE[self.config.get("activation", "tanh")] in SECOND_FROM_FIRST
+        return self.activation_rule in SECOND_FROM_FIRST
 
     def jet(self, X: torch.Tensor, seeds: torch.Tensor, pairs: list):
         """The value at ``X`` with its derivatives along the input directions ``seeds``
         (``k1 x len(coords)``) and the second derivatives for ``pairs`` of them, in one
         forward pass (:mod:`.jets`): ``(n,)``, ``(k1, n)``, ``(k2, n)`` tensors."""
         J = self._embed_jet(Jet.seed(X, seeds, pairs))
-        act = ELEMENTWISE[self.config.get("activation", "tanh")]
+        act = self.activation_rule
         for m in self.mlp:
             J = J.linear(m.weight, m.bias) if isinstance(m, nn.Linear) else J.apply(act)
         return J.outputs()
