@@ -3,7 +3,10 @@
 Part 1 — constraint handling: per instance and method, the qubits (slack-free vs the slack
 penalty baseline), the feasible fraction of the raw samples, the best objective and its gap to
 the known optimum, the dual bound, and the wall time, with one sampler (``--sampler``,
-default ``anneal``; seed 0).
+default ``anneal``; seed 0).  Every method gets the same sample budget (``--budget``, default
+2,000 samples) and the same repair: ``penalty`` samples its one QUBO ``budget`` times, the
+multiplier methods ``budget / max_iter`` times in each of their ``max_iter`` (20) rounds; the
+samples each actually drew are a column (a method that stops early draws fewer).
 
 Part 2 — QAOA against qiskit-optimization: lagdsl's ``sampler=qaoa`` (fast statevector,
 default options) and ``MinimumEigenOptimizer(QAOA(StatevectorSampler(seed=0), COBYLA(),
@@ -55,26 +58,39 @@ def fmt(v, spec="%.4g"):
     return "—" if v is None else spec % v
 
 
-def part1(names, sampler: str, extra: dict) -> None:
+#: the option that sets how many samples one round draws, per sampler
+SAMPLE_OPTION = {"anneal": "num_reads", "qaoa": "shots", "exact": "num_samples"}
+ROUNDS = 20
+
+
+def budget_options(method: str, sampler: str, budget: int) -> dict:
+    """Options giving ``method`` ``budget`` samples in all: one round for the slack penalty,
+    ``budget / ROUNDS`` in each of ``ROUNDS`` rounds for the multiplier methods."""
+    per_round = budget if method == "penalty" else max(1, budget // ROUNDS)
+    return {SAMPLE_OPTION[sampler]: per_round, "max_iter": ROUNDS}
+
+
+def part1(names, sampler: str, extra: dict, budget: int) -> None:
     from lagdsl.errors import BackendRefusal
-    print("| instance | method | qubits | slack qubits | feasible fraction | objective | gap | "
-          "dual bound | wall s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| instance | method | qubits | slack qubits | samples drawn | feasible fraction | "
+          "objective | gap | dual bound | wall s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         opt = INSTANCES[name][2]
         for method in METHODS:
             model = load(name)
             t0 = time.perf_counter()
             try:
-                res = model.solve("qubo", method=method, sampler=sampler, seed=0, **extra)
+                res = model.solve("qubo", method=method, sampler=sampler, seed=0,
+                                  **budget_options(method, sampler, budget), **extra)
             except BackendRefusal as exc:
-                print("| %s | %s | — | — | — | refused: %s | | | |" % (name, method, exc.reason))
+                print("| %s | %s | — | — | — | — | refused: %s | | | |" % (name, method, exc.reason))
                 continue
             wall = time.perf_counter() - t0
             st = res.stats
             gap = None if res.objective is None else abs(res.objective - opt) / abs(opt)
-            print("| %s | %s | %d | %d | %.3f | %s | %s | %s | %.2f |" % (
-                name, method, st["qubits"], st["slack_qubits"], st["feasible_fraction"],
+            print("| %s | %s | %d | %d | %d | %.3f | %s | %s | %s | %.2f |" % (
+                name, method, st["qubits"], st["slack_qubits"], st["samples"], st["feasible_fraction"],
                 fmt(res.objective, "%.6g"), fmt(gap, "%.2g"), fmt(st["dual_bound"], "%.6g"), wall))
             sys.stdout.flush()
 
@@ -133,19 +149,25 @@ def main(argv=None) -> None:
     ap.add_argument("--only", help="comma-separated instance names")
     ap.add_argument("--sampler", default="anneal", help="part 1 sampler (anneal, exact, qaoa)")
     ap.add_argument("--no-repair", action="store_true", help="part 1 with repair=false (raw samples)")
+    ap.add_argument("--budget", type=int, default=2000, help="part 1: samples per method, all rounds together")
     ap.add_argument("--reps", type=int, default=2, help="QAOA depth p (part 2)")
     ap.add_argument("--no-qiskit", action="store_true", help="part 2 without the qiskit runs")
     ap.add_argument("--maxiter", type=int, default=1000, help="qiskit COBYLA maxiter (its default)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP/torch threads for every contender (default 1)")
     args = ap.parse_args(argv)
+    from conditions import describe, pin_threads
+    pin_threads(args.threads)
+    print(describe())
     only = args.only.split(",") if args.only else None
     if args.part in ("1", "all"):
         names = only or list(INSTANCES)
-        extra = {"num_reads": 100} if args.sampler == "anneal" else {}
-        if args.no_repair:
-            extra["repair"] = False
-        print("\n## Part 1: constraint handling, sampler=%s, seed 0%s\n" % (
-            args.sampler, ", repair=false" if args.no_repair else ""))
-        part1(names, args.sampler, extra)
+        extra = {"repair": not args.no_repair}
+        print("\n## Part 1: constraint handling, sampler=%s, seed 0, %d samples per method "
+              "(penalty: 1 round of %d; multiplier methods: %d rounds of %d), repair=%s\n" % (
+                  args.sampler, args.budget, args.budget, ROUNDS, args.budget // ROUNDS,
+                  str(not args.no_repair).lower()))
+        part1(names, args.sampler, extra, args.budget)
     if args.part in ("2", "all"):
         names = only or list(QAOA_CASES)
         print("\n## Part 2: QAOA p=%d, lagdsl fast statevector vs qiskit-optimization "
