@@ -10,7 +10,11 @@ and initial points are Hammersley points, a deterministic sequence, so they come
 each reports the relative L2 error on a grid against the exact solution (finite differences
 for Burgers, ``tests/pinn_reference.py``), its wall time and its CPU time (model set-up and
 training, not imports; on a shared machine the CPU time is the steadier of the two), as
-medians over the seeds, and its L-BFGS iterations.
+medians over the seeds, and its L-BFGS iterations.  Each row states its floating-point
+precision: lagdsl's default ``precision=mixed`` trains Adam and a first L-BFGS stage in float32
+and finishes L-BFGS in float64; DeepXDE runs float32 throughout by default, and a second
+DeepXDE row runs it in float64 throughout (``dde.config.set_default_float("float64")``), so that
+an error near 1e-6 compares methods, not precisions (``--deepxde-precision``).
 
     DDE_BACKEND=pytorch python bench/pinn.py [--only NAME] [--seeds N] [--epochs N] [--lbfgs N]
                                              [--no-deepxde] [--option KEY=VALUE ...]
@@ -71,9 +75,10 @@ def run_lagdsl(name, method, cfg, seed):
     return rel(r.fields["u"](**g), want), wall, cpu, r.stats["lbfgs_iterations"]
 
 
-def run_deepxde(name, cfg, seed):
+def run_deepxde(name, cfg, seed, precision="float32"):
     import deepxde as dde
     import torch
+    dde.config.set_default_float(precision)       # global in DeepXDE: set for every run
     dde.config.set_random_seed(seed)
     pi = np.pi
     t0, c0 = time.perf_counter(), time.process_time()
@@ -124,7 +129,7 @@ def run_deepxde(name, cfg, seed):
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     g, want = grid_problem(name)
     X = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in g.values()], axis=1)
-    got = model.predict(X.astype(np.float32)).reshape(want.shape)
+    got = model.predict(X.astype(precision)).reshape(want.shape)
     return rel(got, want), wall, cpu, int(model.train_state.step) - cfg["epochs"]
 
 
@@ -137,9 +142,17 @@ def main(argv=None) -> None:
     p.add_argument("--lbfgs", type=int, default=1000)
     p.add_argument("--no-deepxde", action="store_true")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per contender; medians are reported")
+    p.add_argument("--deepxde-precision", default="float32,float64",
+                   help="DeepXDE rows: comma-separated float32 / float64 (one row each)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/torch threads for every contender")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a pinn option for lagdsl's rows (repeatable), as with lagdsl solve --option")
     a = p.parse_args(argv)
+    from conditions import describe, pin_threads
+    pin_threads(a.threads)
+    torch.set_num_threads(a.threads)
+    print(describe())
+    print()
     from lagdsl.cli import UsageError, _parse_kv
     try:
         options = _parse_kv(a.option, "--option")      # strings: the backend coerces them
@@ -147,28 +160,35 @@ def main(argv=None) -> None:
         p.error(str(exc))
     cfg = {"epochs": a.epochs, "lbfgs": a.lbfgs, "width": 32, "depth": 3, "points": 2000, "bpoints": 200,
            "options": options}
-    print("| problem | contender | rel. L2 error: median [min, max] | wall s: median | CPU s: median [min, max] | L-BFGS iterations (median) |")
-    print("|---|---|---|---:|---|---:|")
+    lag_precision = ("float64" if options.get("precision") == "float64"
+                     else "mixed (f32, L-BFGS ends f64)")
+    dde_precisions = [] if a.no_deepxde else [v.strip() for v in a.deepxde_precision.split(",") if v.strip()]
+    for v in dde_precisions:
+        if v not in ("float32", "float64"):
+            p.error("--deepxde-precision: %r is not float32 or float64" % v)
+    print("| problem | contender | precision | rel. L2 error: median [min, max] | wall s: median | CPU s: median [min, max] | L-BFGS iterations (median) |")
+    print("|---|---|---|---|---:|---|---:|")
     for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
-        rows = [("lagdsl pinn penalty", lambda s: run_lagdsl(name, "penalty", cfg, s)),
-                ("lagdsl pinn alm", lambda s: run_lagdsl(name, "alm", cfg, s))]
-        if not a.no_deepxde:
-            rows.append(("DeepXDE %s" % __import__("deepxde").__version__, lambda s: run_deepxde(name, cfg, s)))
-        runs = {label: [] for label, _ in rows}
+        rows = [("lagdsl pinn penalty", lag_precision, lambda s: run_lagdsl(name, "penalty", cfg, s)),
+                ("lagdsl pinn alm", lag_precision, lambda s: run_lagdsl(name, "alm", cfg, s))]
+        for prec in dde_precisions:
+            rows.append(("DeepXDE %s" % __import__("deepxde").__version__, prec,
+                         lambda s, prec=prec: run_deepxde(name, cfg, s, prec)))
+        runs = {(label, prec): [] for label, prec, _ in rows}
         # one short untimed run each first: the process's one-time costs (torch's lazy
         # initialisation, imports, caches) would otherwise fall on whichever contender runs first
         warm = dict(cfg, epochs=5, lbfgs=2)
         for fn in ([lambda: run_lagdsl(name, "alm", warm, 0)]
-                   + ([] if a.no_deepxde else [lambda: run_deepxde(name, warm, 0)])):
+                   + [lambda prec=prec: run_deepxde(name, warm, 0, prec) for prec in dde_precisions]):
             fn()
         for seed in range(a.seeds):          # seeds outermost: the contenders share the load
-            for label, fn in rows:
-                runs[label].append(fn(seed))
-        for label, _ in rows:
-            err, wall, cpu, iters = (np.array(v, dtype=float) for v in zip(*runs[label]))
-            print("| %s | %s | %.2e [%.2e, %.2e] | %.1f | %.1f [%.1f, %.1f] | %d |" % (
-                name, label, np.median(err), err.min(), err.max(), np.median(wall), np.median(cpu), cpu.min(),
-                cpu.max(), np.median(iters)), flush=True)
+            for label, prec, fn in rows:
+                runs[label, prec].append(fn(seed))
+        for label, prec, _ in rows:
+            err, wall, cpu, iters = (np.array(v, dtype=float) for v in zip(*runs[label, prec]))
+            print("| %s | %s | %s | %.2e [%.2e, %.2e] | %.1f | %.1f [%.1f, %.1f] | %d |" % (
+                name, label, prec, np.median(err), err.min(), err.max(), np.median(wall), np.median(cpu),
+                cpu.min(), cpu.max(), np.median(iters)), flush=True)
 
 
 if __name__ == "__main__":
