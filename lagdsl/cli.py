@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Mapping
 
 from .errors import printable
+from .jsonnum import dumps
 from ._stdio import (abandoned_work, reserve_std_fds, run_interruptible, stdout_redirected,
                      warnings_as_notes)
 
@@ -42,8 +43,18 @@ class UsageError(Exception):
 
 # --- argument parsing ------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, remembering its last error message (for ``--json``: :func:`main`)."""
+
+    last_error: str | None = None
+
+    def error(self, message):
+        _Parser.last_error = "%s: %s" % (self.prog, message)
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="lagdsl", description="Compile and solve .lag models with interchangeable backends.",
         epilog="Exit status: 0 solved, 1 infeasible/unbounded/limit, 2 user error, 3 internal error.")
     from . import __version__
@@ -254,7 +265,7 @@ def cmd_check(args) -> int:
     with stdout_redirected(to_stderr=True):
         info = model.check()
     if args.json:
-        print(json.dumps(info))
+        print(dumps(info))
         return EXIT_OK
     s = info["sizes"]
     _say("model %s%s" % (info["model"], " (%s)" % info["source"] if info["source"] else ""))
@@ -456,7 +467,7 @@ def cmd_backends(args) -> int:
             entry["description"] = exc.message
         rows[name] = entry
     if args.json:
-        print(json.dumps(rows, default=str))
+        print(dumps(rows, default=str))
         return EXIT_OK
     for name, e in rows.items():
         print("%s%s — %s" % (name, "" if e["installed"] else " (not installed)", e["description"]))
@@ -516,10 +527,17 @@ def main(argv: list[str] | None = None) -> int:
     real = sys.stdout
     sys.stdout = _Stdout(None if closed else real)
     try:
+        _Parser.last_error = None
         try:
             args = _parser().parse_args(argv)      # --help and --version print to stdout
         except OutputError as exc:
             return _output_failed(exc)
+        except SystemExit as exc:
+            # a command-line mistake (printed by argparse): with --json, also as JSON
+            if exc.code == EXIT_USER and "--json" in (sys.argv[1:] if argv is None else argv) \
+                    and _Parser.last_error:
+                return _json_error(argparse.Namespace(json=True), EXIT_USER, _Parser.last_error)
+            raise
         with warnings_as_notes() as notes:
             code = _run(args)
         for note in notes:

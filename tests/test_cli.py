@@ -159,7 +159,10 @@ def test_refusal_is_positioned_and_exits_2(stubdir, tmp_path):
     f.write_text(lagdsl.Model.from_ir(knap_ir(bad=True)).to_json())
     p = run("solve", f, "-b", "stub", "--json", stub=stubdir)
     assert p.returncode == 2
-    assert p.stdout == ""
+    # --json: the error as one object on stdout too, positioned like the text on stderr
+    assert json.loads(p.stdout) == {"status": "error", "exit": 2, "error": {
+        "message": "backend stub cannot take this model: constraint bad_pair is not allowed here",
+        "file": "knap.lag", "line": 2, "col": 12, "hint": None}}
     lines = p.stderr.splitlines()
     assert lines[0].startswith("knap.lag:2:12: refused: backend stub cannot take this model")
     assert lines[1].strip() == "subject to bad_pair: x[1] + x[2] <= 1"
