@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--option", "-O", metavar="K=V", action="append", default=[], dest="options",
                    help="backend option (repeatable), e.g. --option time_limit=10; "
                         "`lagdsl backends` lists each backend's options")
-    v.add_argument("--seed", type=_seed, metavar="N",
+    v.add_argument("--seed", metavar="N",
                    help="random seed for backends that use one (an integer in [0, 2^32 - 1])")
     v.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the status line")
@@ -128,13 +128,15 @@ def _positive_int(text: str) -> int:
     return n
 
 
-def _seed(text: str) -> int:
-    """argparse type of ``--seed``: the shared seed validator (:data:`lagdsl.options.SEED`)."""
+def _seed(text: str | None) -> int | None:
+    """The value of ``--seed``, checked by the shared seed validator (:data:`lagdsl.options.SEED`)."""
     from .options import OptionError, SEED
+    if text is None:
+        return None
     try:
         return SEED("--seed", text)
     except OptionError:
-        raise argparse.ArgumentTypeError("%s is not %s" % (_quoted(text), SEED.describe())) from None
+        raise UsageError("--seed %s: expected %s" % (_quoted(text), SEED.describe())) from None
 
 
 def _parse_kv(items: list[str], what: str) -> dict:
@@ -363,9 +365,10 @@ def cmd_solve(args) -> int:
     return code
 
 
-def _seed_of(seed: int | None, options: dict) -> int | None:
+def _seed_of(seed: str | None, options: dict) -> int | None:
     """The one seed of a solve: ``--seed N`` or ``--option seed=N`` (not both), checked by the
-    shared validator when it reaches the backend."""
+    shared seed validator (``--option seed`` when it reaches the backend)."""
+    seed = _seed(seed)
     if "seed" in options:
         if seed is not None:
             raise UsageError("--option seed=%s: the seed is given twice (also --seed %d)"

@@ -175,10 +175,12 @@ def check_save_dir(directory: str, files: Iterable[str], inputs: Iterable = (),
     for f in files:
         p = os.path.join(directory, f)
         if os.path.lexists(p):
-            check_output_path(p, inputs, what)
-            if not os.path.isfile(p) or os.path.islink(p):
-                raise _fail(what, directory, "%s is not a regular file; --overwrite replaces "
-                            "regular files only" % f)
+            if not os.path.islink(p) and not os.path.isfile(p):
+                from .frontend.files import _not_regular
+                raise _fail(what, p, "is %s, not a file lagdsl wrote; --overwrite replaces regular "
+                            "files only" % _not_regular(os.stat(p).st_mode),
+                            "move it away, or name a new or empty directory")
+            check_output_path(p, inputs, what)      # a link, or an input of the run
         out.append(p)
     return out
 
