@@ -73,19 +73,24 @@ def _input_at(path: str, st: os.stat_result | None, inputs: Iterable) -> object 
     return None
 
 
+def _lstat(path, what: str, kind: str) -> os.stat_result | None:
+    """``os.lstat(path)``, None when nothing is there; a name that cannot be one is refused."""
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise _fail(what, str(path), "not a %s name" % kind)
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _fail(what, path, "cannot write: %s" % (exc.strerror or exc).lower())
+
+
 def check_output_path(path: str, inputs: Iterable = (), what: str = "-o") -> str:
     """Refuse ``path`` as the output file of option ``what`` unless writing it is safe: not an
     input (resolved path or inode), not a symbolic link (but one to a device or FIFO), not
     a directory, in a directory that exists.  Returns ``path``."""
-    if not isinstance(path, str) or not path or "\x00" in path:
-        raise _fail(what, str(path), "not a file name")
     inputs = list(inputs)
-    try:
-        lst = os.lstat(path)
-    except FileNotFoundError:
-        lst = None
-    except OSError as exc:
-        raise _fail(what, path, "cannot write: %s" % (exc.strerror or exc).lower())
+    lst = _lstat(path, what, "file")
     st = None
     if lst is not None:
         if stat.S_ISLNK(lst.st_mode):
@@ -98,7 +103,8 @@ def check_output_path(path: str, inputs: Iterable = (), what: str = "-o") -> str
                 hit = _input_at(path, st, inputs)
                 why = "the %s %s" % (hit.what, _shown(hit.path)) if hit is not None else target
                 raise _fail(what, path, "is a symbolic link (to %s); lagdsl never writes through a link"
-                            % why, "name the file itself, or a new file")
+                            % why, "name the file itself, or a new file" +
+                            (" (without -o the output goes to standard output)" if what == "-o" else ""))
         else:
             st = lst
         if stat.S_ISDIR(st.st_mode):
@@ -143,18 +149,14 @@ def check_save_dir(directory: str, files: Iterable[str], inputs: Iterable = (),
     paths to write."""
     files = list(files)
     inputs = list(inputs)
-    if not isinstance(directory, str) or not directory or "\x00" in directory:
-        raise _fail(what, str(directory), "not a directory name")
-    try:
-        lst = os.lstat(directory)
-    except FileNotFoundError:
-        lst = None
-    except OSError as exc:
-        raise _fail(what, directory, "cannot write: %s" % (exc.strerror or exc).lower())
+    lst = _lstat(directory, what, "directory")
     if lst is None:
-        parent = os.path.dirname(os.path.normpath(directory)) or os.curdir
-        if os.path.lexists(parent) and not os.path.isdir(parent):
-            raise _fail(what, directory, "cannot create it: %s is not a directory" % parent)
+        # makedirs creates the missing parents: the nearest existing one must be a directory
+        parent = os.path.dirname(os.path.abspath(directory))
+        while not os.path.lexists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise _fail(what, directory, "cannot create it: %s is not a directory" % _shown(parent))
         return [os.path.join(directory, f) for f in files]
     if stat.S_ISLNK(lst.st_mode):
         raise _fail(what, directory, "is a symbolic link (to %s); lagdsl never writes through a link"
