@@ -345,6 +345,7 @@ def cmd_solve(args) -> int:
         print("note: %s" % printable(str(note), False), file=sys.stderr)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
     _print_result(args, model, result)
+    args.result_printed = True      # --json: a later failure (writing --plot) adds no second object
     if args.plot:       # after the result is out: a failing plot never costs the user the answer
         from .plot import save_plot
         try:
@@ -624,7 +625,7 @@ def _json_error(args, code: int, message: str, span=None, hint: str | None = Non
     """With ``--json``, the error as one JSON object on stdout as well (the text stays on
     stderr): ``{"status": "error", "error": {"message", "file", "line", "col", "hint"}}``,
     so that scripts read a failure like a result.  Returns ``code``."""
-    if not getattr(args, "json", False):
+    if not getattr(args, "json", False) or getattr(args, "result_printed", False):
         return code
     err = {"message": message, "file": getattr(span, "file", None), "line": getattr(span, "line", None),
            "col": getattr(span, "col", None), "hint": hint}

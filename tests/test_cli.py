@@ -263,10 +263,13 @@ def test_missing_file_bad_ir_and_usage_exit_2(cli, tmp_path):
     code, out, err = cli("show", tmp_path)
     assert code == 2 and "directory" in err
     from lagdsl.cli import main
-    for argv in (["frobnicate"], ["solve"], ["solve", "m.lag", "--seed", "x"]):
+    for argv in (["frobnicate"], ["solve"]):
         with pytest.raises(SystemExit) as ei:
             main(argv)
         assert ei.value.code == 2
+    # a seed is checked by the shared validator (lagdsl.options.SEED), before the model loads
+    code, out, err = cli("solve", tmp_path / "missing.lag", "--seed", "x")
+    assert code == 2 and err == 'error: --seed "x": expected an integer in [0, 4294967295]\n'
 
 
 def test_main_in_process(irfile, capsys):

@@ -265,3 +265,15 @@ def test_internal_errors_are_generic_json(tmp_path, monkeypatch):
 
 def test_lag_errors_keep_their_type():
     assert issubclass(OutputPathError, LagError)
+
+
+def test_a_failure_after_the_result_adds_no_second_json_object(tmp_path, monkeypatch):
+    import lagdsl.plot
+    (tmp_path / "m.lag").write_text(LIN)
+
+    def refuse(result, path, title=None, inputs=()):
+        raise OutputPathError("--plot out.png: is a symbolic link (to elsewhere); lagdsl never writes through a link")
+    monkeypatch.setattr(lagdsl.plot, "save_plot", refuse)
+    code, out, err = cli(tmp_path, "solve", "m.lag", "-b", "lagrangian", "--json", "--plot", "out.png")
+    assert code == 2 and "is a symbolic link" in err
+    assert out.count("\n") == 1 and _strict(out)["status"] == "optimal"
