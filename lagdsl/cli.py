@@ -5,7 +5,7 @@
     lagdsl check MODEL [--data F] [--allow-dir D] [--set k=v]...   sizes, class, backends
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
-    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR]
+    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR [--overwrite]]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
@@ -14,6 +14,9 @@ possible, on stderr), or output that cannot be written (closed stdout, full disk
 internal error of lagdsl (``--debug`` shows the traceback); 130 interrupted (Ctrl-C, at once
 even while a solver in C runs).  ``solve --json`` prints exactly one JSON object on stdout;
 anything a solver prints goes to stderr, and Python warnings become ``note:`` lines there.
+With ``--json`` an error is also one JSON object on stdout (:func:`_json_error`).  Output
+paths (``-o``, ``--plot``, ``--save``) are checked before anything is solved
+(:mod:`lagdsl.outputs`).
 """
 from __future__ import annotations
 

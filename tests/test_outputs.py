@@ -81,6 +81,17 @@ def test_a_hard_link_to_the_model_is_the_model(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_a_dangling_link_is_refused(tmp_path):
+    # not a corpus case: the wheel test copies the tree, following links
+    (tmp_path / "m.lag").write_text(BIN)
+    (tmp_path / "link.lp").symlink_to("nowhere/new.lp")
+    before = snapshot(tmp_path)
+    code, _, err = cli(tmp_path, "compile", "m.lag", "--emit", "lp", "-o", "link.lp")
+    assert code == 2 and err.startswith(
+        "error: -o link.lp: is a symbolic link (to nowhere/new.lp); lagdsl never writes through a link\n")
+    assert snapshot(tmp_path) == before
+
+
 def test_a_link_to_a_device_is_written_and_a_new_file_is_whole(tmp_path):
     (tmp_path / "m.lag").write_text(BIN)
     (tmp_path / "null").symlink_to(os.devnull)       # as /dev/stdout on a terminal or a pipe
