@@ -605,6 +605,9 @@ def _run(args) -> int:
         return _json_error(args, EXIT_USER, text)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        with contextlib.suppress(OutputError):
+            _json_error(args, 130, "interrupted")
+            sys.stdout.flush()
         if abandoned_work():
             # A solver in C is still running in a worker thread: waiting for it, or letting
             # the interpreter tear it down under it, would hang or abort.  Nothing is left

@@ -11,6 +11,7 @@ allowed values.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from .errors import BackendRefusal
@@ -248,6 +249,14 @@ class seed(integer):
 
     def __init__(self):
         super().__init__(0, 2 ** 32 - 1)
+
+    def convert(self, value):
+        if not isinstance(value, (bool, str, float)):
+            try:
+                return operator.index(value)       # numpy integers too
+            except TypeError:
+                return None
+        return super().convert(value)
 
     def describe(self) -> str:
         return "an integer in [0, 4294967295]"

@@ -212,6 +212,8 @@ def test_one_seed_rule_on_every_path():
             m.solve("cvxpy", seed=bad)          # checked even where no backend uses it
     with pytest.raises(OptionError, match="seed=-1"):
         m.solve("qubo", **{"seed": -1})
+    import numpy as np
+    assert m.solve("qubo", seed=np.int64(3)).status == "optimal"
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -288,3 +290,15 @@ def test_a_failure_after_the_result_adds_no_second_json_object(tmp_path, monkeyp
     code, out, err = cli(tmp_path, "solve", "m.lag", "-b", "lagrangian", "--json", "--plot", "out.png")
     assert code == 2 and "is a symbolic link" in err
     assert out.count("\n") == 1 and _strict(out)["status"] == "optimal"
+
+
+def test_an_interrupt_is_a_json_object_too(tmp_path, monkeypatch):
+    (tmp_path / "m.lag").write_text(LIN)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(lagdsl.Model, "solve", interrupted)
+    code, out, err = cli(tmp_path, "solve", "m.lag", "--json")
+    assert code == 130 and err == "interrupted\n"
+    assert _strict(out) == {"status": "error", "exit": 130, "error": {
+        "message": "interrupted", "file": None, "line": None, "col": None, "hint": None}}
