@@ -113,6 +113,11 @@ def check_output_path(path: str, inputs: Iterable = (), what: str = "-o") -> str
         parent = os.path.dirname(path) or os.curdir
         if not os.path.isdir(parent):
             raise _fail(what, path, "cannot write: the directory %s does not exist" % parent)
+    if st is None or stat.S_ISREG(st.st_mode):
+        # a new file or a replaced one is a rename in its directory: it must be writable
+        parent = os.path.dirname(path) or os.curdir
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise _fail(what, path, "cannot write: no permission to write in the directory %s" % parent)
     hit = _input_at(path, st, inputs)
     if hit is not None:
         same = "" if os.path.abspath(hit.path) == os.path.abspath(path) else " (%s)" % _shown(hit.path)

@@ -302,3 +302,11 @@ def test_an_interrupt_is_a_json_object_too(tmp_path, monkeypatch):
     assert code == 130 and err == "interrupted\n"
     assert _strict(out) == {"status": "error", "exit": 130, "error": {
         "message": "interrupted", "file": None, "line": None, "col": None, "hint": None}}
+
+
+def test_an_unwritable_directory_is_refused_before_solving(tmp_path, monkeypatch):
+    # (root may write anywhere: the permission test is os.access's answer, stubbed here)
+    (tmp_path / "m.lag").write_text(BIN)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    code, _, err = cli(tmp_path, "compile", "m.lag", "--emit", "lp", "-o", "out.lp")
+    assert code == 2 and err == "error: -o out.lp: cannot write: no permission to write in the directory .\n"
