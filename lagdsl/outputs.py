@@ -24,7 +24,7 @@ import stat
 from collections.abc import Iterable
 
 from ._stdio import write_atomic
-from .errors import LagError
+from .errors import LagError, printable
 
 __all__ = ["OutputPathError", "check_output_path", "check_save_dir", "check_plot_path",
            "plot_formats", "write_file", "model_inputs"]
@@ -35,7 +35,6 @@ class OutputPathError(LagError):
 
 
 def _fail(what: str, path: str, reason: str, hint: str | None = None) -> OutputPathError:
-    from .errors import printable
     return OutputPathError("%s %s: %s" % (what, printable(path, False), reason), hint=hint)
 
 
