@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import os
 import stat
 import sys
@@ -134,15 +135,18 @@ def reserve_std_fds() -> set[int]:
 def write_atomic(path: str, text: str | bytes) -> None:
     """Write ``text`` (or bytes) to ``path`` whole or not at all: into a temporary file in the same
     directory, renamed over ``path`` once complete (an interrupt or a full disk leaves the old
-    file, or none).  A path that exists and is not a regular file (``/dev/stdout``, a FIFO)
-    is written directly: renaming over a device would replace it."""
+    file, or none).  A path that exists and is not a regular file (``/dev/null``, a FIFO)
+    is written directly: renaming over a device would replace it.  A symbolic link is never
+    followed to a regular file or a directory (``OSError`` ``ELOOP``): an output must not
+    land on a file the link happens to point at (``/dev/stdout`` on a terminal or a pipe, a
+    link to a device, is written directly).  Callers check paths first with
+    :func:`lagdsl.outputs.check_output_path`; this is the last guard."""
     mode, enc = ("wb", None) if isinstance(text, bytes) else ("w", "utf-8")
-    if os.path.exists(path) and not os.path.isfile(path):
+    if _writes_directly(path):
         with open(path, mode, encoding=enc) as fh:
             fh.write(text)
         return
-    path = os.path.realpath(path)       # through a symlink: replace its target, keep the link
-    folder = os.path.dirname(path)
+    folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
     try:
         # mkstemp makes the file private; give it the mode a plain open() would have
@@ -151,11 +155,32 @@ def write_atomic(path: str, text: str | bytes) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        # rename never follows a link at ``path``: it replaces the entry itself
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _writes_directly(path: str) -> bool:
+    """Whether ``path`` is a device or FIFO (itself or through a link), written in place;
+    a link to anything else is refused, a regular file or a new name is not direct."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.stat(path)
+        except OSError:
+            target = None       # a dangling link: writing would create its target
+        if target is None or not (stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode)):
+            raise OSError(errno.ELOOP, "it is a symbolic link; lagdsl does not write through links")
+        return True
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
+    return not stat.S_ISREG(st.st_mode)
 
 
 def _mode_for(path: str) -> int:

@@ -118,8 +118,11 @@ class Model:
         :class:`~lagdsl.errors.BackendRefusal`.
         """
         b = _backend.get_backend(backend)
-        if seed is not None and "seed" in b.options:
-            options = dict(options, seed=seed)
+        if seed is not None:
+            from .options import SEED
+            seed = SEED("seed", seed)       # one check, whether the backend uses it or not
+            if "seed" in b.options:
+                options = dict(options, seed=seed)
         opts = _backend.coerce_options(b, options)
         b.refuse_unless_accepted(self.ir, opts)
         try:

@@ -72,9 +72,14 @@ class Backend:
     records_history: bool = False
     #: whether :meth:`save_fields` can write trained fields (``solve --save DIR``).
     saves_fields: bool = False
+    #: the file names :meth:`save_fields` writes into its directory (checked before solving,
+    #: and the only files ``--overwrite`` replaces).
+    saved_files: tuple[str, ...] = ()
 
-    def save_fields(self, result: Result, model: Model, directory: str) -> list[str]:
-        """Write ``result``'s trained fields (and what reads them back) into ``directory``;
+    def save_fields(self, result: Result, model: Model, directory: str, overwrite: bool = False,
+                    inputs=None) -> list[str]:
+        """Write ``result``'s trained fields (and what reads them back) into ``directory``
+        (new or empty unless ``overwrite``; never onto ``inputs``: :mod:`lagdsl.outputs`);
         returns the files written.  Backends without fields refuse."""
         raise BackendRefusal("backend %s trains no fields to save" % self.name)
 
@@ -138,6 +143,6 @@ def coerce_options(backend: Backend, options: dict | None) -> dict:
             raise BackendRefusal("backend %s has no option %r; %soptions: %s" % (
                 backend.name, k, "did you mean %s? " % close[0] if close else "",
                 ", ".join(sorted(backend.options)) or "none"))
-        check = validator_of(backend.options[k])
+        check = validator_of(backend.options[k], k)
         out[k] = check(k, v) if check is not None else v
     return out

@@ -5,7 +5,7 @@
     lagdsl check MODEL [--data F] [--allow-dir D] [--set k=v]...   sizes, class, backends
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
-    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR]
+    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR [--overwrite]]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
@@ -14,6 +14,9 @@ possible, on stderr), or output that cannot be written (closed stdout, full disk
 internal error of lagdsl (``--debug`` shows the traceback); 130 interrupted (Ctrl-C, at once
 even while a solver in C runs).  ``solve --json`` prints exactly one JSON object on stdout;
 anything a solver prints goes to stderr, and Python warnings become ``note:`` lines there.
+With ``--json`` an error is also one JSON object on stdout (:func:`_json_error`).  Output
+paths (``-o``, ``--plot``, ``--save``) are checked before anything is solved
+(:mod:`lagdsl.outputs`).
 """
 from __future__ import annotations
 
@@ -27,8 +30,9 @@ import traceback
 from collections.abc import Mapping
 
 from .errors import printable
+from .jsonnum import dumps
 from ._stdio import (abandoned_work, reserve_std_fds, run_interruptible, stdout_redirected,
-                     warnings_as_notes, write_atomic)
+                     warnings_as_notes)
 
 EXIT_OK, EXIT_NOT_SOLVED, EXIT_USER, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -42,8 +46,18 @@ class UsageError(Exception):
 
 # --- argument parsing ------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, remembering its last error message (for ``--json``: :func:`main`)."""
+
+    last_error: str | None = None
+
+    def error(self, message):
+        _Parser.last_error = "%s: %s" % (self.prog, message)
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="lagdsl", description="Compile and solve .lag models with interchangeable backends.",
         epilog="Exit status: 0 solved, 1 infeasible/unbounded/limit, 2 user error, 3 internal error.")
     from . import __version__
@@ -84,14 +98,18 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--option", "-O", metavar="K=V", action="append", default=[], dest="options",
                    help="backend option (repeatable), e.g. --option time_limit=10; "
                         "`lagdsl backends` lists each backend's options")
-    v.add_argument("--seed", type=int, help="random seed for backends that use one")
+    v.add_argument("--seed", metavar="N",
+                   help="random seed for backends that use one (an integer in [0, 2^32 - 1])")
     v.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the status line")
     v.add_argument("--all", action="store_true", help="print every non-zero value (no truncation)")
     v.add_argument("--duals", action="store_true", help="also print the duals")
     v.add_argument("--save", metavar="DIR",
                    help="write the trained fields (weights and configuration) and the model's IR to DIR "
-                        "(field backends such as pinn); lagdsl.load_fields(DIR) reads them back")
+                        "(field backends such as pinn); lagdsl.load_fields(DIR) reads them back. "
+                        "DIR must be new or empty unless --overwrite is given")
+    v.add_argument("--overwrite", action="store_true",
+                   help="with --save: replace lagdsl's own files in a non-empty DIR (never others)")
     v.add_argument("--plot", metavar="FILE.png",
                    help="draw the backend's convergence history (and fields, samples) into FILE "
                         "(needs matplotlib: the plot extra)")
@@ -111,6 +129,17 @@ def _positive_int(text: str) -> int:
     if n < 1 or n > 10 ** 15:
         raise argparse.ArgumentTypeError("%r is not a positive integer up to 10^15" % text)
     return n
+
+
+def _seed(text: str | None) -> int | None:
+    """The value of ``--seed``, checked by the shared seed validator (:data:`lagdsl.options.SEED`)."""
+    from .options import OptionError, SEED
+    if text is None:
+        return None
+    try:
+        return SEED("--seed", text)
+    except OptionError:
+        raise UsageError("--seed %s: expected %s" % (_quoted(text), SEED.describe())) from None
 
 
 def _parse_kv(items: list[str], what: str) -> dict:
@@ -241,7 +270,7 @@ def cmd_check(args) -> int:
     with stdout_redirected(to_stderr=True):
         info = model.check()
     if args.json:
-        print(json.dumps(info))
+        print(dumps(info))
         return EXIT_OK
     s = info["sizes"]
     _say("model %s%s" % (info["model"], " (%s)" % info["source"] if info["source"] else ""))
@@ -273,15 +302,18 @@ def cmd_show(args) -> int:
 
 
 def cmd_compile(args) -> int:
+    from .outputs import check_output_path, model_inputs, write_file
     model = _load(args)
     options = _parse_kv(args.options, "--option")
+    if args.output:     # before emitting: a large export is not computed to be refused
+        check_output_path(args.output, model_inputs(), "-o")
     with stdout_redirected(to_stderr=True):
         text = model.emit(args.emit, backend=args.backend, **options)
     if str(args.emit).lower().lstrip(".") in ("text", "lag", "latex", "tex"):
         text = printable(text)      # as `show`: data strings may hold terminal escapes
     if args.output:
         try:
-            write_atomic(args.output, text)
+            write_file(args.output, text, model_inputs(), "-o")
         except OSError as exc:
             raise UsageError("cannot write %s: %s" % (args.output, exc.strerror or exc))
         print("wrote %s (%s)" % (args.output, args.emit), file=sys.stderr)
@@ -291,25 +323,36 @@ def cmd_compile(args) -> int:
 
 
 def cmd_solve(args) -> int:
+    from .outputs import check_plot_path, check_save_dir, model_inputs
     from .progress import showing_progress
+    if args.overwrite and not args.save:
+        raise UsageError("--overwrite: only with --save DIR (it lets --save replace lagdsl's own files)")
     if args.plot:
         _check_plot(args.backend)
     if args.save:
         _check_save(args.backend)
-    model = _load(args)
     options = _parse_kv(args.options, "--option")
+    seed = _seed_of(args.seed, options)
+    model = _load(args)
+    # Every output path, against every file the model loaded, before anything is solved.
+    if args.plot:
+        check_plot_path(args.plot, model_inputs(), "--plot")
+    if args.save:
+        from .backend import get_backend
+        check_save_dir(args.save, get_backend(args.backend).saved_files, model_inputs(), args.overwrite)
     with stdout_redirected(to_stderr=True), showing_progress(not (args.quiet or args.json)):
         # In a worker thread: Ctrl-C is seen at once even while a solver in C runs.
         # Model.solve itself turns the warnings raised meanwhile into stats["notes"].
-        result = run_interruptible(model.solve, args.backend, seed=args.seed, **options)
+        result = run_interruptible(model.solve, args.backend, seed=seed, **options)
     for note in result.stats.get("notes", ()):
         print("note: %s" % printable(str(note), False), file=sys.stderr)
     code = EXIT_OK if result.solved else EXIT_NOT_SOLVED
     _print_result(args, model, result)
+    args.result_printed = True      # --json: a later failure (writing --plot) adds no second object
     if args.plot:       # after the result is out: a failing plot never costs the user the answer
         from .plot import save_plot
         try:
-            save_plot(result, args.plot)
+            save_plot(result, args.plot, inputs=model_inputs())
         except OSError as exc:
             raise UsageError("cannot write %s: %s" % (args.plot, exc.strerror or exc))
         if not args.json:
@@ -317,12 +360,25 @@ def cmd_solve(args) -> int:
     if args.save:
         from .backend import get_backend
         try:
-            get_backend(args.backend).save_fields(result, model.ir, args.save)
+            get_backend(args.backend).save_fields(result, model.ir, args.save, overwrite=args.overwrite,
+                                                  inputs=model_inputs())
         except OSError as exc:
             raise UsageError("cannot write %s: %s" % (args.save, exc.strerror or exc))
         if not args.json:
             print("wrote %s" % args.save, file=sys.stderr)
     return code
+
+
+def _seed_of(seed: str | None, options: dict) -> int | None:
+    """The one seed of a solve: ``--seed N`` or ``--option seed=N`` (not both), checked by the
+    shared seed validator (``--option seed`` when it reaches the backend)."""
+    seed = _seed(seed)
+    if "seed" in options:
+        if seed is not None:
+            raise UsageError("--option seed=%s: the seed is given twice (also --seed %d)"
+                             % (options["seed"], seed))
+        return options.pop("seed")
+    return seed
 
 
 def _check_save(backend_name: str) -> None:
@@ -393,10 +449,10 @@ def _print_result(args, model, result) -> None:
             _print_values(name, val, None if args.all else SHOW_VALUES, out)
 
 
-def _allowed(spec: tuple) -> str | None:
+def _allowed(spec: tuple, name: str = "") -> str | None:
     """What an option accepts, as ``lagdsl backends`` shows it."""
     from .options import validator_of
-    check = validator_of(spec)
+    check = validator_of(spec, name)
     return check.describe() if check is not None else None
 
 
@@ -410,7 +466,7 @@ def cmd_backends(args) -> int:
             with stdout_redirected(to_stderr=True):
                 b = B.get_backend(name)
             entry["description"] = b.description
-            entry["options"] = {k: {"default": spec[0], "help": spec[1], "allowed": _allowed(spec)}
+            entry["options"] = {k: {"default": spec[0], "help": spec[1], "allowed": _allowed(spec, k)}
                                 for k, spec in b.options.items()}
             entry["formats"] = ["ir"] + list(b.emits)
         except LagError as exc:
@@ -418,7 +474,7 @@ def cmd_backends(args) -> int:
             entry["description"] = exc.message
         rows[name] = entry
     if args.json:
-        print(json.dumps(rows, default=str))
+        print(dumps(rows, default=str))
         return EXIT_OK
     for name, e in rows.items():
         print("%s%s — %s" % (name, "" if e["installed"] else " (not installed)", e["description"]))
@@ -478,10 +534,17 @@ def main(argv: list[str] | None = None) -> int:
     real = sys.stdout
     sys.stdout = _Stdout(None if closed else real)
     try:
+        _Parser.last_error = None
         try:
             args = _parser().parse_args(argv)      # --help and --version print to stdout
         except OutputError as exc:
             return _output_failed(exc)
+        except SystemExit as exc:
+            # a command-line mistake (printed by argparse): with --json, also as JSON
+            if exc.code == EXIT_USER and "--json" in (sys.argv[1:] if argv is None else argv) \
+                    and _Parser.last_error:
+                return _json_error(argparse.Namespace(json=True), EXIT_USER, _Parser.last_error)
+            raise
         with warnings_as_notes() as notes:
             code = _run(args)
         for note in notes:
@@ -518,28 +581,33 @@ def _run(args) -> int:
     except Exception:  # pragma: no cover - a broken install
         LagError = ()  # type: ignore[assignment]
     try:
+        from .frontend.files import recording_inputs
         from .limits import limited
         # the limit holds for the whole command: loading, and the backend's own sizes (a pinn
-        # family's points) while compiling and solving
-        with limited(getattr(args, "max_elements", None)):
+        # family's points) while compiling and solving; every file read is noted, so that no
+        # output lands on it (lagdsl.outputs)
+        with limited(getattr(args, "max_elements", None)), recording_inputs():
             return COMMANDS[args.command](args)
     except UsageError as exc:
         print("error: %s" % printable(str(exc)), file=sys.stderr)
-        return EXIT_USER
+        return _json_error(args, EXIT_USER, str(exc))
     except LagError as exc:  # type: ignore[misc]
         print(exc.format(), file=sys.stderr)
         if debug:
             traceback.print_exc()
-        return EXIT_USER
+        return _json_error(args, EXIT_USER, exc.message, exc.span, exc.hint)
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         print("error: %s" % printable(str(exc)), file=sys.stderr)
-        return EXIT_USER
+        return _json_error(args, EXIT_USER, str(exc))
     except UnicodeDecodeError as exc:
-        print("error: %s is not UTF-8 text (%s)" % (printable(getattr(args, "model", "input")), exc.reason),
-              file=sys.stderr)
-        return EXIT_USER
+        text = "%s is not UTF-8 text (%s)" % (getattr(args, "model", "input"), exc.reason)
+        print("error: %s" % printable(text), file=sys.stderr)
+        return _json_error(args, EXIT_USER, text)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        with contextlib.suppress(OutputError):
+            _json_error(args, 130, "interrupted")
+            sys.stdout.flush()
         if abandoned_work():
             # A solver in C is still running in a worker thread: waiting for it, or letting
             # the interpreter tear it down under it, would hang or abort.  Nothing is left
@@ -555,7 +623,23 @@ def _run(args) -> int:
             traceback.print_exc()
         else:
             print("(run again with --debug for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _json_error(args, EXIT_INTERNAL, "internal error in lagdsl (please report; "
+                           "stderr has the details)")
+
+
+def _json_error(args, code: int, message: str, span=None, hint: str | None = None) -> int:
+    """With ``--json``, the error as one JSON object on stdout as well (the text stays on
+    stderr): ``{"status": "error", "error": {"message", "file", "line", "col", "hint"}}``,
+    so that scripts read a failure like a result.  Returns ``code``."""
+    if not getattr(args, "json", False) or getattr(args, "result_printed", False):
+        return code
+    err = {"message": message, "file": getattr(span, "file", None), "line": getattr(span, "line", None),
+           "col": getattr(span, "col", None), "hint": hint}
+    try:
+        sys.stdout.write(json.dumps({"status": "error", "exit": code, "error": err}) + "\n")
+    except OutputError as exc:
+        return _output_failed(exc)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

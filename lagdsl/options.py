@@ -11,6 +11,7 @@ allowed values.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from .errors import BackendRefusal
@@ -242,6 +243,32 @@ def implied(default: Any) -> Validator | None:
     return None
 
 
-def validator_of(spec: tuple) -> Validator | None:
-    """The validator of one ``Backend.options`` entry ``(default, help[, validator])``."""
+class seed(integer):
+    """A random seed: an integer every generator lagdsl's backends use accepts (numpy's
+    ``default_rng``, ``torch.manual_seed``, dwave-samplers, Aer): 0 to 2^32 - 1."""
+
+    def __init__(self):
+        super().__init__(0, 2 ** 32 - 1)
+
+    def convert(self, value):
+        if not isinstance(value, (bool, str, float)):
+            try:
+                return operator.index(value)       # numpy integers too
+            except TypeError:
+                return None
+        return super().convert(value)
+
+    def describe(self) -> str:
+        return "an integer in [0, 4294967295]"
+
+
+#: The one seed validator: ``--seed N``, ``--option seed=N`` and ``Model.solve(seed=N)``.
+SEED = seed()
+
+
+def validator_of(spec: tuple, name: str = "") -> Validator | None:
+    """The validator of one ``Backend.options`` entry ``(default, help[, validator])``; an
+    option called ``seed`` is always checked by :data:`SEED`, whatever a backend declares."""
+    if name == "seed":
+        return SEED
     return spec[2] if len(spec) > 2 and spec[2] is not None else implied(spec[0])

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import io
 import math
-import os
 
 import numpy as np
 
-from ._stdio import write_atomic
 from .errors import LagError
 from .history import History
 
@@ -36,11 +34,14 @@ def _positive(y: np.ndarray) -> bool:
     return y.size > 1 and bool((y > 0).all()) and y.max() / y.min() > 100
 
 
-def save_plot(result, path: str, title: str | None = None) -> int:
-    """Draw ``result``'s history and panels into ``path`` (any format matplotlib writes, by
-    its extension); returns the number of panels.  A result with nothing to draw is a
-    :class:`LagError` naming its backend."""
+def save_plot(result, path: str, title: str | None = None, inputs=()) -> int:
+    """Draw ``result``'s history and panels into ``path`` (a format matplotlib writes, named
+    by its extension: :func:`lagdsl.outputs.check_plot_path`, never onto ``inputs``);
+    returns the number of panels.  A result with nothing to draw is a :class:`LagError`
+    naming its backend."""
+    from .outputs import check_plot_path, write_file
     require_matplotlib()
+    fmt = check_plot_path(path, inputs, "--plot")
     import matplotlib
     matplotlib.use("Agg")          # files only; never open a window
     import matplotlib.pyplot as plt
@@ -74,9 +75,9 @@ def save_plot(result, path: str, title: str | None = None) -> int:
     fig.tight_layout()
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, dpi=110, format=os.path.splitext(path)[1].lstrip(".").lower() or None)
+        fig.savefig(buf, dpi=110, format=fmt)
     finally:
         plt.close(fig)
     # Whole or not at all, and never a rename over a device such as /dev/stdout.
-    write_atomic(path, buf.getvalue())
+    write_file(path, buf.getvalue(), inputs, "--plot")
     return count

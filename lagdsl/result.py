@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+from .jsonnum import clean as _clean_value, number as _number
 
 #: Statuses a backend may report.  ``optimal`` and ``feasible`` count as solved (exit 0).
 STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "limit", "error")
@@ -45,7 +46,8 @@ class Result:
         return self.status in SOLVED
 
     def to_json_dict(self) -> dict:
-        """The object ``lagdsl solve --json`` prints (LANGUAGE.md)."""
+        """The object ``lagdsl solve --json`` prints (docs/language.md); non-finite numbers
+        as the strings ``"inf"``, ``"-inf"``, ``"nan"`` (:mod:`lagdsl.jsonnum`)."""
         stats = dict(self.stats)
         if self.times:
             stats.setdefault("times", self.times)
@@ -61,7 +63,7 @@ class Result:
         """``json.dumps(self.to_json_dict(), **kw)``; with no keyword arguments, large
         families are written straight from their arrays (the same text, twice as fast)."""
         if kw:
-            return json.dumps(self.to_json_dict(), **kw)
+            return json.dumps(self.to_json_dict(), allow_nan=False, **kw)
         d = self.to_json_dict()
         d["variables"] = _Raw("{%s}" % ", ".join(
             "%s: %s" % (json.dumps(k), _family_json(v) if isinstance(v, FamilyValues) else json.dumps(_clean(v)))
@@ -144,14 +146,8 @@ def _family_json(f: "FamilyValues") -> str:
 
 
 def _num(v):
-    if v is None:
-        return None
-    v = float(v)
-    if math.isnan(v):
-        return None
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
+    """A number in lagdsl's JSON encoding (:func:`lagdsl.jsonnum.number`)."""
+    return _number(v)
 
 
 def _finite_float_dict(d: dict) -> bool:
@@ -178,12 +174,4 @@ def _clean(obj):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
-    if isinstance(obj, bool):
-        return obj
-    if isinstance(obj, int):
-        return obj            # counts stay integers
-    if isinstance(obj, float):
-        return _num(obj)
-    if hasattr(obj, "item") and callable(obj.item):
-        return _clean(obj.item())     # numpy scalars: as their Python twins
-    return obj
+    return _clean_value(obj)   # numbers, numpy scalars and arrays: the shared encoding

@@ -159,7 +159,10 @@ def test_refusal_is_positioned_and_exits_2(stubdir, tmp_path):
     f.write_text(lagdsl.Model.from_ir(knap_ir(bad=True)).to_json())
     p = run("solve", f, "-b", "stub", "--json", stub=stubdir)
     assert p.returncode == 2
-    assert p.stdout == ""
+    # --json: the error as one object on stdout too, positioned like the text on stderr
+    assert json.loads(p.stdout) == {"status": "error", "exit": 2, "error": {
+        "message": "backend stub cannot take this model: constraint bad_pair is not allowed here",
+        "file": "knap.lag", "line": 2, "col": 12, "hint": None}}
     lines = p.stderr.splitlines()
     assert lines[0].startswith("knap.lag:2:12: refused: backend stub cannot take this model")
     assert lines[1].strip() == "subject to bad_pair: x[1] + x[2] <= 1"
@@ -260,10 +263,13 @@ def test_missing_file_bad_ir_and_usage_exit_2(cli, tmp_path):
     code, out, err = cli("show", tmp_path)
     assert code == 2 and "directory" in err
     from lagdsl.cli import main
-    for argv in (["frobnicate"], ["solve"], ["solve", "m.lag", "--seed", "x"]):
+    for argv in (["frobnicate"], ["solve"]):
         with pytest.raises(SystemExit) as ei:
             main(argv)
         assert ei.value.code == 2
+    # a seed is checked by the shared validator (lagdsl.options.SEED), before the model loads
+    code, out, err = cli("solve", tmp_path / "missing.lag", "--seed", "x")
+    assert code == 2 and err == 'error: --seed "x": expected an integer in [0, 4294967295]\n'
 
 
 def test_main_in_process(irfile, capsys):

@@ -3,6 +3,7 @@ a closed stdout, a full disk, FIFOs, warnings as notes, files written whole.  Th
 corpus (``tests/bad_input/``) covers what a single in-process run can show."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -192,7 +193,9 @@ def test_mip_progress_is_in_the_users_sense():
 def test_closed_stderr_keeps_stdout_clean(small):
     r = lagdsl("solve", "m.lag", "--set", "n=3", "--json", cwd=small, stderr=None,
                preexec_fn=lambda: os.close(2))
-    assert r.returncode == 2 and r.stdout == ""      # the error went nowhere, not to stdout
+    # the human text went nowhere, not to stdout; stdout holds only the --json error object
+    assert r.returncode == 2 and r.stdout.count("\n") == 1
+    assert json.loads(r.stdout)["error"]["message"] == "--set n names nothing in the model"
 
 
 def test_api_turns_warnings_into_notes(monkeypatch, recwarn):
@@ -223,7 +226,7 @@ def test_an_error_status_always_has_a_reason():
     assert _error_reason(Result("error")) == "the backend gave no message"
 
 
-def test_written_files_keep_the_usual_mode_and_links(tmp_path):
+def test_written_files_keep_the_usual_mode_and_never_follow_links(tmp_path):
     new = tmp_path / "new.lp"
     _stdio.write_atomic(str(new), "x")
     mask = os.umask(0)
@@ -232,10 +235,14 @@ def test_written_files_keep_the_usual_mode_and_links(tmp_path):
     target = tmp_path / "target.lp"
     target.write_text("old")
     target.chmod(0o640)
+    _stdio.write_atomic(str(target), "new")
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o640
+    # a symbolic link is never written through (docs/security.md, output paths)
     (tmp_path / "link.lp").symlink_to("target.lp")
-    _stdio.write_atomic(str(tmp_path / "link.lp"), "new")
-    assert (tmp_path / "link.lp").is_symlink() and target.read_text() == "new"
-    assert (target.stat().st_mode & 0o777) == 0o640
+    with pytest.raises(OSError) as info:
+        _stdio.write_atomic(str(tmp_path / "link.lp"), "newer")
+    assert info.value.errno == errno.ELOOP and target.read_text() == "new"
+    assert (tmp_path / "link.lp").is_symlink() and not list(tmp_path.glob(".*.part"))
 
 
 def test_notes_leave_out_what_python_hides_by_default():

@@ -23,7 +23,7 @@ def test_wheel_installs_and_solves_an_example(tmp_path):
     assert "pyproject.toml" in files
     for f in files:
         (src / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, src / f)
+        shutil.copy2(ROOT / f, src / f, follow_symlinks=False)   # the corpus holds links (to folders too)
     dist = tmp_path / "dist"
     r = _run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
               "-q", "-w", str(dist)])

@@ -34,7 +34,7 @@ import torch  # noqa: E402  (after the lagdsl imports: a missing torch reads "no
 
 from .lower import Batch, TorchEvaluator, Unsupported
 from .nets import ACTIVATIONS, build_net
-from .results import FieldFunction, field_panels, grid_values, save_fields
+from .results import SAVED_FILES, FieldFunction, field_panels, grid_values, save_fields
 from .terms import build_terms
 from .train import Trainer
 
@@ -44,6 +44,7 @@ class PinnBackend(Backend):
     description = "physics-informed neural networks for field models (PyTorch; penalty or augmented Lagrangian)"
     records_history = True
     saves_fields = True
+    saved_files = SAVED_FILES
     options = {
         "method": ("alm", "constraint handling: alm (PECANN/CAPU augmented Lagrangian) or penalty",
                    choice("alm", "penalty")),
@@ -86,9 +87,9 @@ class PinnBackend(Backend):
         "seed": (0, "random seed (weights, points)", integer(0)),
     }
 
-    def save_fields(self, result, model, directory):
+    def save_fields(self, result, model, directory, overwrite=False, inputs=None):
         """Write the trained weights and the model's IR (see :func:`.results.save_fields`)."""
-        return save_fields(result, model, directory)
+        return save_fields(result, model, directory, overwrite, inputs)
 
     def accepts(self, model: Model) -> list[Refusal]:
         if not model.fields:

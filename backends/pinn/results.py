@@ -116,22 +116,32 @@ def _drawer(fn: FieldFunction):
     return draw
 
 
-def save_fields(result, model_ir, directory: str) -> list[str]:
+#: The files :func:`save_fields` writes into its directory (and ``--overwrite`` replaces).
+SAVED_FILES = ("weights.pt", "fields.json", "model.json")
+
+
+def save_fields(result, model_ir, directory: str, overwrite: bool = False, inputs=None) -> list[str]:
     """Write the trained fields of ``result`` and the model's IR under ``directory``;
-    returns the paths written."""
+    returns the paths written.  The directory must be new or empty unless ``overwrite``
+    (then only :data:`SAVED_FILES` in it are replaced); no file lands on an input of the run
+    (``inputs``, default: :func:`lagdsl.outputs.model_inputs`) or through a symbolic link,
+    and each is written whole (:mod:`lagdsl.outputs`)."""
+    import io
     from lagdsl.ir.serialize import to_json
+    from lagdsl.jsonnum import dumps
+    from lagdsl.outputs import check_save_dir, model_inputs, write_file
     fns = {k: v for k, v in result.fields.items() if isinstance(v, FieldFunction)}
     if not fns:
         raise ValueError("the result has no trained fields to save")
-    os.makedirs(directory, exist_ok=True)
-    paths = [os.path.join(directory, f) for f in ("weights.pt", "fields.json", "model.json")]
-    torch.save({k: {n: t.detach().cpu() for n, t in fn.net.state_dict().items()} for k, fn in fns.items()}, paths[0])
+    inputs = model_inputs(model_ir) if inputs is None else list(inputs)
+    paths = check_save_dir(directory, SAVED_FILES, inputs, overwrite)
+    buf = io.BytesIO()
+    torch.save({k: {n: t.detach().cpu() for n, t in fn.net.state_dict().items()} for k, fn in fns.items()}, buf)
     meta = {"format": FORMAT, "fields": {k: fn.net.config for k, fn in fns.items()},
             "values": {k: v for k, v in result.values.items() if isinstance(v, float)}}
-    with open(paths[1], "w") as f:
-        json.dump(meta, f, indent=1)
-    with open(paths[2], "w") as f:
-        f.write(to_json(model_ir, indent=1) + "\n")
+    os.makedirs(directory, exist_ok=True)
+    for path, data in zip(paths, (buf.getvalue(), dumps(meta, indent=1) + "\n", to_json(model_ir, indent=1) + "\n")):
+        write_file(path, data, inputs, "--save")
     return paths
 
 

@@ -19,6 +19,8 @@ import re
 
 import numpy as np
 
+from lagdsl.jsonnum import dumps
+
 from .form import Qubo
 from .lowering import Lowered
 
@@ -36,7 +38,7 @@ def qubo_json(low: Lowered, q: Qubo, names: list[str], extra: dict) -> str:
                                                 zip(G.row.tolist(), G.col.tolist(), G.data)],
                      "h": low.h.tolist()}}
     d.update(extra)
-    return json.dumps(d, indent=1) + "\n"
+    return dumps(d, indent=1) + "\n"      # inf/nan (an open relaxed row) as lagdsl's JSON strings
 
 
 def qubo_from_json(text: str) -> tuple[Qubo, list[str]]:

@@ -77,7 +77,7 @@ class AnnealSampler:
             # temperature range; the samples are still valid, and users get no raw warnings
             warnings.simplefilter("ignore", UserWarning)
             ss = SimulatedAnnealingSampler().sample(bqm, num_reads=self.num_reads,
-                                                    num_sweeps=self.num_sweeps, seed=int(seed) % (2**32))
+                                                    num_sweeps=self.num_sweeps, seed=int(seed) % (2**31))   # dwave-samplers takes [0, 2^31)
         order = np.argsort(np.asarray(list(ss.variables)))
         X = np.asarray(ss.record.sample)[:, order]
         return Samples.of(X, ss.record.num_occurrences)

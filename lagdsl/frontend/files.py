@@ -8,6 +8,8 @@ hang the read), and no message quotes more of a file than the offending token.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import stat
 from dataclasses import dataclass
@@ -47,6 +49,46 @@ def check_regular(path: str, what: str, error=LagDataError) -> None:
                     % (what, path, _size(st.st_size), _size(MAX_TEXT_BYTES)))
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """A file read as input: how it was named, what it is ("model file", "data file",
+    "graph file"), its resolved path and its identity on disk (``st_dev``, ``st_ino``)."""
+
+    path: str
+    what: str
+    real: str
+    dev: int
+    ino: int
+
+
+#: The inputs read meanwhile, while a :func:`recording_inputs` block is open (None: not
+#: recording).  A context variable: the solve's worker thread sees the caller's list.
+_INPUTS: contextvars.ContextVar[list | None] = contextvars.ContextVar("lagdsl_inputs", default=None)
+
+
+@contextlib.contextmanager
+def recording_inputs():
+    """Yield the list of :class:`InputFile` that every file read meanwhile is added to (the
+    CLI keeps outputs off them: :mod:`lagdsl.outputs`)."""
+    token = _INPUTS.set([])
+    try:
+        yield _INPUTS.get()
+    finally:
+        _INPUTS.reset(token)
+
+
+def inputs_read() -> list:
+    """The :class:`InputFile` entries read so far in the open :func:`recording_inputs`
+    block (empty outside one)."""
+    return list(_INPUTS.get() or ())
+
+
+def _note_input(path: str, what: str, st: os.stat_result) -> None:
+    seen = _INPUTS.get()
+    if seen is not None:
+        seen.append(InputFile(path, what, os.path.realpath(path), st.st_dev, st.st_ino))
+
+
 def read_bytes(path: str, what: str, error=LagDataError) -> bytes:
     """The bytes of the regular file ``path``, at most :data:`MAX_TEXT_BYTES`."""
     check_regular(path, what, error)
@@ -55,9 +97,11 @@ def read_bytes(path: str, what: str, error=LagDataError) -> bytes:
     except OSError as e:
         raise error("cannot read %s %s: %s" % (what, path, (e.strerror or str(e)).lower())) from None
     try:
-        kind = _not_regular(os.fstat(fd).st_mode)
+        st = os.fstat(fd)
+        kind = _not_regular(st.st_mode)
         if kind is not None:       # replaced between the stat and the open
             raise error("%s %s is %s, not a regular file" % (what, path, kind))
+        _note_input(path, what, st)    # the file actually opened, even if renamed since
         with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(MAX_TEXT_BYTES + 1)
     except OSError as e:

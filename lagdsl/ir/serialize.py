@@ -35,6 +35,7 @@ import sympy
 from sympy.logic.boolalg import Boolean
 
 from ..errors import LagError
+from ..jsonnum import number
 from ..limits import check_size
 from .exprjson import MAX_NAME, IRFormatError, from_nodes, to_nodes
 from .model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Region, Source, Span,
@@ -80,7 +81,7 @@ def _num_out(v):
     v = float(v)
     if math.isfinite(v):
         return int(v) if v.is_integer() and abs(v) < 2 ** 53 else v
-    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return number(v)         # "inf", "-inf", "nan": lagdsl's one JSON encoding
 
 
 def _nested_out(a: np.ndarray):
