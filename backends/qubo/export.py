@@ -52,11 +52,25 @@ def qubo_from_json(text: str) -> tuple[Qubo, list[str]]:
                       [c for _, _, c in quad], d["offset"]), names
 
 
-def bqm_json(q: Qubo, names: list[str]) -> str:
-    """A dimod BQM (variables named as the qubits) as serializable JSON."""
+def bqm_json(q: Qubo, names: list[str], info: dict | None = None) -> str:
+    """A dimod BQM (variables named as the qubits, in qubit order) as serializable JSON,
+    with ``info`` in its ``info`` field."""
     from .samplers import to_bqm
     bqm = to_bqm(q).relabel_variables(dict(enumerate(names)), inplace=False)
-    return json.dumps(bqm.to_serializable()) + "\n"
+    d = bqm.to_serializable()
+    # dimod sorts sortable labels as text (x[10] before x[2]); put them back in qubit order
+    # by renumbering the label list and the interaction ends
+    pos = {v: k for k, v in enumerate(names)}
+    perm = np.array([pos[v] for v in d["variable_labels"]], dtype=np.int64)
+    if not np.array_equal(perm, np.arange(len(perm))):
+        lin = np.empty(len(perm))
+        lin[perm] = d["linear_biases"]
+        d["variable_labels"] = list(names)
+        d["linear_biases"] = lin.tolist()
+        d["quadratic_head"] = perm[np.asarray(d["quadratic_head"], dtype=np.int64)].tolist()
+        d["quadratic_tail"] = perm[np.asarray(d["quadratic_tail"], dtype=np.int64)].tolist()
+    d["info"] = dict(info or {})
+    return json.dumps(d) + "\n"
 
 
 def qasm(circuit) -> str:

@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
+from sympy.core.relational import Relational
 
 from ..errors import LagDataError, LagError, LagSemanticError
 from ..ir.builder import constraint_parts, mentions_unknown
@@ -825,7 +826,10 @@ class Checker:
             la, lb = self.expr(a, scope), self.expr(b, scope)
             self.require_data(la, a, "a condition", scope.owner)
             self.require_data(lb, b, "a condition", scope.owner)
-            parts.append(_RELATIONS[op](la, lb))
+            rel = _RELATIONS[op](la, lb)
+            if isinstance(rel, Relational):     # where an element compared with data fails
+                scope.note(rel, Span(a.span.file, a.span.line, a.span.col, b.span.end_line, b.span.end_col))
+            parts.append(rel)
         return sympy.And(*parts)
 
     def element_expr(self, node, scope: Scope):
