@@ -147,7 +147,7 @@ def _integer_refusal(v) -> Refusal | None:
         width = np.floor(up) - np.ceil(lo)
     k = int(np.argmax(width)) if width.size else 0
     if width.size and width.flat[k] > MAX_INTEGER_RANGE:
-        return Refusal("integer variable %s has the range %r..%r (%.3g values); the qubo "
+        return Refusal("integer variable %s has the range %.15g..%.15g (%.3g values); the qubo "
                        "backend encodes an integer in at most 53 qubits (a range of at most "
                        "2^53, where float64 sums of the bit weights are exact)"
                        % (v.name, float(lo.flat[k]), float(up.flat[k]), width.flat[k] + 1), v.span)

@@ -416,7 +416,7 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     data = np.concatenate([A.data, lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
     if not np.all(data == np.round(data)):
         raise FractionalSlack("the penalty method needs integer constraint coefficients and bounds "
-                         "(slack variables are integers); use a slack-free method")
+                         "(slack variables are integers)")
     n = low.n
     _, _, _, vmin, vmax = _row_stats(A)
     eq = np.abs(hi - lo) <= 1e-12
@@ -425,6 +425,10 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     dn = np.flatnonzero(slack & np.isfinite(lo))
     eqr = np.flatnonzero(eq)
     rng = np.concatenate([hi[up] - vmin[up], vmax[dn] - lo[dn]])
+    if np.any(rng > 2.0 ** 53):
+        raise FractionalSlack("a slack variable would need a range of %.3g (more than 2^53, "
+                              "the widest the qubo backend encodes)"
+                              % float(np.max(rng)))
     rng = np.maximum(np.round(rng), 0).astype(np.int64)
     parent, w = bit_weights(rng)
     k = len(parent)

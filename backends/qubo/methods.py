@@ -264,9 +264,6 @@ def check_sizes(opts: dict, qubits: int, rows: int) -> None:
     check_option_size(per * n, option, "samples of one round (%s x %d qubits)" % (option, n))
     if sampler == "qaoa":
         check_option_size(opts["shots"], "shots", "QAOA measurement draws")
-    if opts["repair"]:
-        check_option_size(min(opts["repair_samples"], per) * n, "repair_samples",
-                          "repaired samples (repair_samples x %d qubits)" % n)
     if opts["method"] in ("bundle", "cutting-plane") and rows:
         check_option_size(min(opts["max_iter"], 10 ** 12) * per * (rows + 1), "max_iter",
                           "stored cuts (max_iter x samples per round x %d rows)" % (rows + 1))
@@ -300,7 +297,14 @@ def default_rho(low: Lowered) -> float:
     c = c[c > 0]
     a = np.abs(low.G.data)
     a = a[a > 0]
-    return 2.0 * (float(np.mean(c)) if len(c) else 1.0) / (float(np.mean(a)) if len(a) else 1.0) ** 2
+    cm, am = (float(np.mean(c)) if len(c) else 1.0), (float(np.mean(a)) if len(a) else 1.0)
+    with np.errstate(over="ignore", under="ignore"):
+        rho = 2.0 * np.float64(cm) / am / am
+    if not (np.isfinite(rho) and rho > 0):
+        raise NonFiniteQubo("no augmented-Lagrangian weight rho for these data: objective "
+                            "coefficients near %.3g against row coefficients near %.3g leave "
+                            "float64's range (set --option rho=..., or rescale the rows)" % (cm, am))
+    return float(rho)
 
 
 def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:

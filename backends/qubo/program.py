@@ -128,8 +128,8 @@ class QuboProgram(Program):
     def export_qubo(self) -> tuple[Qubo, list[str], dict]:
         """The QUBO ``--emit`` writes: :meth:`exact_qubo`, or :meth:`relaxed_qubo` with
         ``export=relaxed`` (announced on stderr with its multipliers)."""
-        q, names, info = self.relaxed_qubo() if self.opts["export"] == "relaxed" else self.exact_qubo()
         try:
+            q, names, info = self.relaxed_qubo() if self.opts["export"] == "relaxed" else self.exact_qubo()
             check_finite(q, self.strength)
         except NonFiniteQubo as exc:
             raise self._backend.refusal(str(exc), source=self.model.source) from None
@@ -195,7 +195,10 @@ class QuboProgram(Program):
                     self.opts["sampler"],
                     " (simulator=%s)" % self.opts["simulator"] if self.opts["sampler"] == "qaoa" else "",
                     exc.sampler.max_qubits)) from None
-        except (FractionalSlack, NonFiniteQubo) as exc:
+        except FractionalSlack as exc:
+            raise self._backend.refusal("%s; use a slack-free method" % exc,
+                                        source=self.model.source) from None
+        except NonFiniteQubo as exc:
             raise self._backend.refusal(str(exc), source=self.model.source) from None
         self.run = run
         return self._result(run)
