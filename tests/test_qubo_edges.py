@@ -165,10 +165,22 @@ def test_option_products_use_the_limit_in_force():
 def test_bound_qubits_at_its_maximum_says_why_there_is_no_bound():
     text = ("set I = 1..26\nvar x[I] binary\nmaximize s: sum(i in I) x[i] + x[1]*x[2]\n"
             "subject to c: sum(i in I) x[i] <= 13\nsubject to d: sum(i in 1..10) x[i] <= 3\n")
-    r = parse(text).solve("qubo", bound_qubits=26, max_iter=1, num_reads=5, num_sweeps=50)
+    m = parse(text)
+    opts = dict(bound_qubits=26, max_iter=1, num_reads=5, num_sweeps=50)
+    with limited(10 ** 8):
+        r = m.solve("qubo", **opts)
     note = next(n for n in r.stats["notes"] if n.startswith("no dual bound"))
     assert "26 qubits exceed" not in note
     assert "enumerating the Lagrangian's 2^26 states over 2 relaxed rows would take 2.7 GB" in note
+    with limited(10 ** 7):          # 2^26 energies alone exceed the size limit
+        r = m.solve("qubo", **opts)
+    assert "no dual bound: enumerating the Lagrangian's 2^26 states exceeds the size limit" \
+        " (--max-elements)" in r.stats["notes"]
+    with limited(500):              # the slack QUBO's 2^9 states, for the penalty method
+        r = parse(KNAP).solve("qubo", method="penalty", num_reads=20, num_sweeps=100)
+    assert "no dual bound: enumerating the 2^9 states of the slack QUBO exceeds the size " \
+        "limit (--max-elements)" in r.stats["notes"]
+    assert parse(KNAP).solve("qubo", method="penalty", num_reads=20).stats["dual_bound"] is not None
 
 
 def test_time_limit_stops_the_multiplier_loop_with_the_best_feasible_sample():

@@ -84,7 +84,7 @@ class DualOracle:
         m = low.G.shape[0]
         if base.separable:
             self.mode = "separable"
-        elif low.n <= max_qubits and (1 << low.n) * (m + 3) * 8 <= memory:
+        elif low.n <= max_qubits and (1 << low.n) * (m + 3) * 8 <= memory and enumerable(low.n):
             self.mode = "enumerate"
             self.E0 = all_energies(base)
             self.GX = all_rows(low.G, low.n) - low.h.astype(np.float32) if m else None
@@ -93,6 +93,9 @@ class DualOracle:
             if low.n > max_qubits:
                 self.why_not = ("no dual bound: the Lagrangian has couplings and its %d qubits "
                                 "exceed bound_qubits=%d for an exact minimum" % (low.n, max_qubits))
+            elif not enumerable(low.n):
+                self.why_not = ("no dual bound: enumerating the Lagrangian's 2^%d states "
+                                "exceeds the size limit (--max-elements)" % low.n)
             else:
                 self.why_not = ("no dual bound: enumerating the Lagrangian's 2^%d states over "
                                 "%d relaxed rows would take %.2g GB, more than the %.2g GB "
@@ -213,9 +216,20 @@ def _penalty(low: Lowered, sampler, opts: dict) -> Run:
         bar.update(objective=s.objective_user(s.run.f) if s.run.x is not None else np.nan)
     s.run.stopped = "time_limit" if s.expired() else "single round"
     if form.qubo.n <= opts["bound_qubits"] and not s.expired():
-        s.run.dual_bound = float(all_energies(form.qubo).min())
-        s.run.optimal = s.proven()
+        if enumerable(form.qubo.n):
+            s.run.dual_bound = float(all_energies(form.qubo).min())
+            s.run.optimal = s.proven()
+        else:
+            s.run.notes.append("no dual bound: enumerating the 2^%d states of the slack QUBO "
+                               "exceeds the size limit (--max-elements)" % form.qubo.n)
     return s.run
+
+
+def enumerable(qubits: int) -> bool:
+    """Whether all ``2^qubits`` energies fit the size limit (``bound_qubits`` enumerations
+    are skipped, with a note, beyond it)."""
+    from lagdsl.limits import max_elements
+    return qubits < 62 and (1 << qubits) <= max_elements()
 
 
 class NonFiniteQubo(ValueError):
