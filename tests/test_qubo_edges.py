@@ -129,6 +129,16 @@ def test_labels_that_collide_as_text_are_refused_everywhere():
     assert distinct.solve("qubo", sampler="exact").objective == 2.0
 
 
+def test_slack_qubits_never_take_a_model_name():
+    import dimod
+    m = parse("var _slack[0..3] binary\nmaximize s: sum(i in 0..3) _slack[i]\n"
+              "subject to c: sum(i in 0..3) 3*_slack[i] <= 7\n")
+    d = json.loads(m.emit("bqm", backend="qubo"))
+    assert d["variable_labels"] == ["_slack[%d]" % i for i in range(4)] + ["#slack[%d]" % i for i in range(3)]
+    ss = dimod.ExactSolver().sample(dimod.BinaryQuadraticModel.from_serializable(d))
+    assert ss.first.energy == pytest.approx(-2.0)       # two items of weight 3 fit in 7
+
+
 def test_constraint_rows_that_collide_as_text_are_refused():
     m = parse("set S\nparam p[S] = 1\nvar x[1..2] binary\nmaximize s: x[1] + x[2]\n"
               "subject to c[k in S]: x[1] + x[2] <= p[k] + 1\n", data={"S": ["2", 2]})

@@ -70,6 +70,12 @@ class Lowered:
     notes: list[str] = field(default_factory=list)
     impossible: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # rows no bitstring meets
 
+    def slack_names(self, k: int) -> list[str]:
+        """Names of ``k`` slack qubits: ``_slack[j]``, or ``#slack[j]`` when the model has a
+        variable called ``_slack`` (no model name starts with ``#``)."""
+        base = "#slack" if "_slack" in self.model.vars else "_slack"
+        return ["%s[%d]" % (base, j) for j in range(k)]
+
     def row_label(self, r: int) -> str:
         """``c[3]`` for row ``r`` of ``A`` (its block's name and the row's key)."""
         b = self.binst.blocks[int(self.row_block[r])]

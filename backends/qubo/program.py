@@ -68,7 +68,7 @@ class QuboProgram(Program):
         low = self.low
         if self.opts["method"] == "penalty":
             form = slack_form(low, self.strength)
-            return form.qubo, low.names + ["_slack[%d]" % k for k in range(form.slack)]
+            return form.qubo, low.names + low.slack_names(form.slack)
         q = low.lagrangian(np.zeros(low.G.shape[0]), self.strength)
         if self.opts["method"] == "augmented-lagrangian" and low.G.shape[0]:
             rho = self.opts["rho"] if self.opts["rho"] is not None else default_rho(low)
@@ -102,7 +102,7 @@ class QuboProgram(Program):
                          "the penalty is not proven to dominate the objective (fractional "
                          "constraint data or a penalty below the objective's range %g): a "
                          "ground state may violate a constraint" % span)}
-        return q, low.names + ["_slack[%d]" % j for j in range(k)], info
+        return q, low.names + low.slack_names(k), info
 
     def relaxed_qubo(self) -> tuple[Qubo, list[str], dict]:
         """The multiplier method's form ``f + P e + lam . (G x - h)`` (plus ``rho/2 |G x -
