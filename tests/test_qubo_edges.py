@@ -113,20 +113,34 @@ def test_penalty_and_rho_are_bounded_and_overflow_is_refused():
 # --- labels -------------------------------------------------------------------------------------
 
 
-def test_labels_that_collide_as_text_are_refused_everywhere():
-    m = parse("set S\nvar x[S] binary\nmaximize s: sum(i in S) x[i]\nsubject to c: sum(i in S) x[i] <= 2\n",
-              data={"S": [1, "1", "2"]})
+LABELS = "set S\nvar x[S] binary\nmaximize s: sum(i in S) x[i]\nsubject to c: sum(i in S) x[i] <= 2\n"
+
+
+def test_labels_that_collide_as_text_are_refused_when_the_model_is_checked():
+    with pytest.raises(LagDataError, match="var x has the elements 1 and '1', which both print as "
+                                           "x\\[1\\]") as e:
+        parse(LABELS, data={"S": [1, "1", "2"]})
+    assert (e.value.span.line, e.value.span.col) == (2, 5)
+    with pytest.raises(LagDataError, match=r"elements \('a', '1'\) and \('a', 1\), which both print as x\[a,1\]"):
+        parse('set P = {("a", "1"), ("a", 1)}\nvar x[P] binary\nmaximize s: sum((i, j) in P) x[i, j]\n')
+    with pytest.raises(LagDataError, match=r"elements \('a,b', 'c'\) and \('a', 'b,c'\)"):
+        parse("set A\nset B\nvar x[A, B] binary\n", data={"A": ["a,b", "a"], "B": ["c", "b,c"]})
+    distinct = parse(LABELS, data={"S": [1, "a", 2.5]})
+    assert distinct.solve("qubo", sampler="exact").objective == 2.0
+    assert parse("set S\nparam p[S] = 1\nvar y\nminimize f: y^2\n", data={"S": [1, "1"]}) is not None
+
+
+def test_labels_that_collide_in_an_ir_file_are_refused_by_every_qubo_path():
+    m = parse(LABELS, data={"S": [1, "2", "3"]})
+    ir = json.loads(m.emit("ir"))
+    ir["sets"]["S"]["elements"] = [1, "1", "3"]          # an IR file is not re-checked
+    bad = lagdsl.Model.from_json(json.dumps(ir))
     msg = "variable x has the elements 1 and '1', which both print as x\\[1\\]"
-    for call in (lambda: m.solve("qubo"), lambda: m.emit("qubo", backend="qubo"),
-                 lambda: m.emit("bqm", backend="qubo"), lambda: m.emit("qasm", backend="qubo")):
+    for call in (lambda: bad.solve("qubo"), lambda: bad.emit("qubo", backend="qubo"),
+                 lambda: bad.emit("bqm", backend="qubo"), lambda: bad.emit("qasm", backend="qubo")):
         with pytest.raises(BackendRefusal, match=msg) as e:
             call()
         assert e.value.span.line == 2
-    pairs = parse('set P = {("a", "1"), ("a", 1)}\nvar x[P] binary\nmaximize s: sum((i, j) in P) x[i, j]\n')
-    with pytest.raises(BackendRefusal, match=r"elements \('a', '1'\) and \('a', 1\)"):
-        pairs.solve("qubo")
-    distinct = parse("set S\nvar x[S] binary\nmaximize s: sum(i in S) x[i]\n", data={"S": [1, "a"]})
-    assert distinct.solve("qubo", sampler="exact").objective == 2.0
 
 
 def test_slack_qubits_never_take_a_model_name():

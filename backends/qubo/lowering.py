@@ -376,24 +376,16 @@ def _check_couplings(model: Model, binst: Instance, A: sp.csr_matrix, objective:
 def label_collision(model: Model):
     """The first variable family two of whose elements print the same label (``1`` and
     ``"1"`` both print ``x[1]``): ``(name, element a, element b, label, span)``, else None.
-    Qubit names, the exports and results key elements by that label."""
-    from lagdsl.ir.values import labels as product_labels
+    Qubit names, the exports and results key elements by that label (models read from IR
+    files reach the backend without the checker's test)."""
+    from lagdsl.ir.values import label_clash
     for v in model.vars.values():
         if v.is_scalar:
             continue
-        sets = model.var_sets(v.name)
-        ls = product_labels(sets)
-        if len(set(ls)) == len(ls):
-            continue
-        first: dict[str, int] = {}
-        for k, lab in enumerate(ls):
-            if lab in first:
-                shape = [len(st.elements) for st in sets]
-                a, b = (tuple(st.elements[i] for st, i in zip(sets, np.unravel_index(p, shape)))
-                        for p in (first[lab], k))
-                show = (lambda e: repr(e[0]) if len(e) == 1 else repr(e))
-                return v.name, show(a), show(b), "%s[%s]" % (v.name, lab), v.span
-            first[lab] = k
+        hit = label_clash(model.var_sets(v.name))
+        if hit is not None:
+            a, b, lab = hit
+            return v.name, repr(a), repr(b), "%s[%s]" % (v.name, lab), v.span
     return None
 
 

@@ -32,7 +32,7 @@ from ..ir.model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Reg
                         VarDecl)
 from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef,
                       SetName, SetRange, Str)
-from ..ir.values import ParamValue, SetValue, norm_element
+from ..ir.values import ParamValue, SetValue, label_clash, norm_element
 from ..lower.evaluate import FLOAT_MAX, Evaluator
 from ..limits import MAX_EXPRESSION_DEPTH, check_size, expression_depth
 from ..lower.rows import Rows
@@ -440,6 +440,14 @@ class Checker:
             where = self.row_label(axes, int(bad[0]))
             raise self.error("var %s%s has lower bound %g above its upper bound %g" % (
                 st.name, where, lo[bad[0]], hi[bad[0]]), st.name_span)
+        clash = label_clash([self.model.sets[a] for a in axes])
+        if clash is not None:
+            raise LagDataError(
+                "var %s has the elements %r and %r, which both print as %s[%s]; results and "
+                "exports key elements by that label, so it must be unique" % (
+                    st.name, clash[0], clash[1], st.name, clash[2]), st.name_span,
+                "make the elements distinct as text (e.g. all numbers or all strings)",
+                self.model.source)
         self.model.vars[st.name] = VarDecl(st.name, tuple(axes), domain, lo, hi, start, st.name_span)
         self.declare(st.name, "var", st.name_span)
 
