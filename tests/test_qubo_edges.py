@@ -304,11 +304,11 @@ def test_fractional_rows_have_no_exact_export_but_a_relaxed_one():
 def test_qasm_is_refused_above_the_simulator_limit_as_a_solve_is():
     m = parse("set I = 1..30\nvar x[I] binary\nmaximize s: sum(i in I) x[i]\n"
               "subject to c: sum(i in I) x[i] == 3\n")
-    with pytest.raises(BackendRefusal, match="the QAOA circuit needs 30 qubits; simulator=fast holds at most 24"):
+    with pytest.raises(BackendRefusal, match="the QAOA circuit needs at least 30 qubits; simulator=fast holds at most 24"):
         m.emit("qasm", backend="qubo")
     with pytest.raises(BackendRefusal, match="needs 30 qubits; sampler qaoa"):
         m.solve("qubo", sampler="qaoa")
-    with pytest.raises(BackendRefusal, match="the QAOA circuit needs 30 qubits; simulator=statevector holds at most 20"):
+    with pytest.raises(BackendRefusal, match="the QAOA circuit needs at least 30 qubits; simulator=statevector holds at most 20"):
         m.emit("qasm", backend="qubo", simulator="statevector")
 
 

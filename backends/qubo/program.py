@@ -161,13 +161,18 @@ class QuboProgram(Program):
         if s.name == "qaoa" and s.bound_circuit() is not None:
             return export.qasm(s.bound_circuit())
         from .qaoa import MAX_QUBITS, build_circuit
-        q, _, _ = self.export_qubo()
         limit = MAX_QUBITS[self.opts["simulator"]]
-        if q.n > limit:
-            raise self._backend.refusal(
-                "the QAOA circuit needs %d qubits; simulator=%s holds at most %d (a solve with "
-                "sampler=qaoa refuses the same model)" % (q.n, self.opts["simulator"], limit),
+
+        def refuse(n: int, more: str = ""):
+            return self._backend.refusal(
+                "the QAOA circuit needs %s%d qubits; simulator=%s holds at most %d (a solve with "
+                "sampler=qaoa refuses the same model)" % (more, n, self.opts["simulator"], limit),
                 source=self.model.source)
+        if self.low.n > limit:          # before building the QUBO and its slack rows
+            raise refuse(self.low.n, "at least ")
+        q, _, _ = self.export_qubo()
+        if q.n > limit:
+            raise refuse(q.n)
         circ, _, _ = build_circuit(q, self.opts["reps"], q.scale())
         return export.qasm(circ)
 
