@@ -340,25 +340,28 @@ def test_emit_qubo_json_round_trip():
     from lagdsl.backends.qubo.export import qubo_from_json
     from lagdsl.backends.qubo.form import bits_of
     model = load("mknap1")
-    for method in ("augmented-lagrangian", "penalty"):
-        prog = model.compile("qubo", method=method)
-        q, names = prog.first_qubo()
-        text = model.emit("qubo", backend="qubo", method=method)
+    for method, form in (("augmented-lagrangian", "exact"), ("augmented-lagrangian", "relaxed"),
+                         ("penalty", "exact")):
+        prog = model.compile("qubo", method=method, export=form)
+        q, names, _ = prog.exact_qubo() if form == "exact" else prog.relaxed_qubo()
+        text = model.emit("qubo", backend="qubo", method=method, export=form)
         back, back_names = qubo_from_json(text)
         assert back_names == names
         X = bits_of(np.random.default_rng(0).integers(0, 1 << min(q.n, 62), 50), q.n)
         assert np.allclose(back.energy(X), q.energy(X))
         d = json.loads(text)
         assert d["encoding"][0]["variable"] == "x" and d["relaxed"]["rows"] == 7    # 3 rows always hold
+        assert d["form"] == form
 
 
 def test_emit_bqm_round_trip():
     import dimod
     from lagdsl.backends.qubo.form import bits_of
     model = load("mis_petersen")
-    q, names = model.compile("qubo").first_qubo()
+    q, names, _ = model.compile("qubo").exact_qubo()
     bqm = dimod.BinaryQuadraticModel.from_serializable(json.loads(model.emit("bqm", backend="qubo")))
-    X = bits_of(np.arange(0, 1024, 7), 10)
+    assert list(bqm.variables) == names
+    X = bits_of(np.arange(0, 1 << q.n, 7), q.n)
     got = bqm.energies((X, names))
     assert np.allclose(got, q.energy(X))
 
@@ -376,8 +379,12 @@ def test_emit_qasm_round_trip_with_trained_angles():
     s = prog.sampler
     fast = qaoa.fast_state(all_energies(s.qubo) / s.scale, s.angles[:2], s.angles[2:], 6)
     assert abs(abs(np.vdot(Statevector(circ).data, fast)) - 1.0) < 1e-8
-    free = qasm3.loads(model.emit("qasm", backend="qubo"))     # untrained: free input angles
-    assert len(free.parameters) == 4
+    # untrained: free input angles, of the slack-free form on request (the exact slack
+    # encoding needs 62 qubits, refused as a QAOA solve would be)
+    free = qasm3.loads(model.emit("qasm", backend="qubo", export="relaxed"))
+    assert len(free.parameters) == 4 and free.num_qubits == 6
+    with pytest.raises(BackendRefusal, match="the QAOA circuit needs 62 qubits; simulator=fast holds at most 24"):
+        model.emit("qasm", backend="qubo")
 
 
 def test_quadratic_program_matches_qiskit_slack_count():
@@ -400,7 +407,10 @@ def test_cli_compile_emit_qubo(tmp_path):
                         str(EX / "mknap1.json"), "--backend", "qubo", "--emit", "qubo", "-o", str(out)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert len(json.loads(out.read_text())["variables"]) == 6
+    d = json.loads(out.read_text())
+    # the exact encoding: the 6 items and the slack bits of the knapsack rows
+    assert len(d["variables"]) == 62 and d["variables"][6] == "_slack[0]"
+    assert d["form"] == "exact" and d["ground_state_exact"] is True
 
 
 # --- history, plot, progress -------------------------------------------------------------------

@@ -2,13 +2,18 @@
 ``QuadraticProgram``.
 
 * ``qubo`` — ``{"variables", "linear", "quadratic", "offset", "encoding", "relaxed",
-  "sense", "method", "penalty"}``: the QUBO the chosen method samples first (for
-  ``penalty`` the slack encoding, whose slack qubits are named ``_slack[k]``; for the
-  multiplier methods ``f + P e`` at zero multipliers — plus ``rho/2 |g|^2`` for
-  ``augmented-lagrangian`` — with the relaxed rows ``G x <= h`` listed so that users can run
-  their own multiplier loop), energies in the minimisation sense;
-* ``bqm`` — the same QUBO as dimod's ``BinaryQuadraticModel.to_serializable()`` JSON (load
-  it with ``dimod.BinaryQuadraticModel.from_serializable(json.loads(text))``);
+  "sense", "form", "method", "penalty", ...}``, energies in the minimisation sense.  By
+  default (``export=exact``) an exact encoding of the model: the objective, ``penalty``
+  times the exact penalties and, where an inequality has none, the slack encoding (slack
+  qubits ``_slack[k]``); ``form`` is ``exact`` and ``ground_state_exact`` says whether its
+  ground states are provably the model's optima.  With ``export=relaxed`` the multiplier
+  method's form ``f + P e + lam . (G x - h)`` (plus ``rho/2 |G x - h|^2`` for
+  ``augmented-lagrangian``) at the last solve's multipliers, ``form`` ``relaxed`` with
+  ``multipliers`` and ``rho``.  The rows the multiplier methods relax, ``G x <= h``, are
+  listed under ``relaxed`` so that users can run their own multiplier loop;
+* ``bqm`` — the same QUBO as dimod's ``BinaryQuadraticModel.to_serializable()`` JSON, the
+  variables in qubit order and the same description in its ``info`` (load it with
+  ``dimod.BinaryQuadraticModel.from_serializable(json.loads(text))``);
 * ``qasm`` — the QAOA circuit of that QUBO (``reps`` layers) as OpenQASM 3: with the trained
   angles after a ``qaoa`` solve of the same program, else with free ``input`` angles.
 """
@@ -54,11 +59,25 @@ def qubo_from_json(text: str) -> tuple[Qubo, list[str]]:
                       [c for _, _, c in quad], d["offset"]), names
 
 
-def bqm_json(q: Qubo, names: list[str]) -> str:
-    """A dimod BQM (variables named as the qubits) as serializable JSON."""
+def bqm_json(q: Qubo, names: list[str], info: dict | None = None) -> str:
+    """A dimod BQM (variables named as the qubits, in qubit order) as serializable JSON,
+    with ``info`` in its ``info`` field."""
     from .samplers import to_bqm
     bqm = to_bqm(q).relabel_variables(dict(enumerate(names)), inplace=False)
-    return json.dumps(bqm.to_serializable()) + "\n"
+    d = bqm.to_serializable()
+    # dimod sorts sortable labels as text (x[10] before x[2]); put them back in qubit order
+    # by renumbering the label list and the interaction ends
+    pos = {v: k for k, v in enumerate(names)}
+    perm = np.array([pos[v] for v in d["variable_labels"]], dtype=np.int64)
+    if not np.array_equal(perm, np.arange(len(perm))):
+        lin = np.empty(len(perm))
+        lin[perm] = d["linear_biases"]
+        d["variable_labels"] = list(names)
+        d["linear_biases"] = lin.tolist()
+        d["quadratic_head"] = perm[np.asarray(d["quadratic_head"], dtype=np.int64)].tolist()
+        d["quadratic_tail"] = perm[np.asarray(d["quadratic_tail"], dtype=np.int64)].tolist()
+    d["info"] = dict(info or {})
+    return json.dumps(d) + "\n"
 
 
 def qasm(circuit) -> str:

@@ -72,7 +72,9 @@ class Qubo:
         X = np.asarray(X, dtype=np.float64).reshape(-1, self.n)
         e = self.offset + X @ self.linear
         if len(self.quad):
-            e = e + (X[:, self.i] * X[:, self.j]) @ self.quad
+            # sum_k quad_k x_i x_j = rowsum((X U) * X) with U upper triangular: k x n work
+            # arrays, not k x couplings
+            e = e + np.einsum("ki,ki->k", np.asarray(self.matrix().T @ X.T).T, X)
         return e
 
     def matrix(self) -> sp.csr_matrix:

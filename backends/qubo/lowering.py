@@ -68,6 +68,28 @@ class Lowered:
     strength: float                # default penalty strength
     integral: bool                 # objective coefficients are integers (bounds can be rounded)
     notes: list[str] = field(default_factory=list)
+    impossible: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # rows no bitstring meets
+
+    def slack_names(self, k: int) -> list[str]:
+        """Names of ``k`` slack qubits: ``_slack[j]``, or ``#slack[j]`` when the model has a
+        variable called ``_slack`` (no model name starts with ``#``)."""
+        base = "#slack" if "_slack" in self.model.vars else "_slack"
+        return ["%s[%d]" % (base, j) for j in range(k)]
+
+    def row_label(self, r: int) -> str:
+        """``c[3]`` for row ``r`` of ``A`` (its block's name and the row's key)."""
+        b = self.binst.blocks[int(self.row_block[r])]
+        key = b.keys()[int(self.row_pos[r])]
+        return b.name + ("[%s]" % key if key else "")
+
+    def impossible_note(self, r: int) -> str:
+        """Why row ``r`` holds for no 0/1 values: the range of its left side against its bound."""
+        _, _, _, vmin, vmax = _row_stats(self.A[[r]])
+        lo, hi = float(self.lo[r]), float(self.hi[r])
+        need = ">= %.10g" % lo if lo > vmax[0] else "<= %.10g" % hi
+        return ("constraint %s can never hold: over all 0/1 values its left side (constant part "
+                "moved to the bound) lies in [%.10g, %.10g], and it must be %s"
+                % (self.row_label(r), vmin[0], vmax[0], need))
 
     @property
     def n(self) -> int:
@@ -193,6 +215,9 @@ def _implications(A, lo, hi, nnz, cmin, cmax):
     with np.errstate(invalid="ignore"):
         up = pair & (np.floor(hi / c + 1e-9) == 0) & (lo <= -c + 1e-9 * c)
         dn = pair & (np.ceil(lo / c - 1e-9) == 0) & (hi >= c - 1e-9 * c) & ~up
+    if A.nnz == 0:          # all rows empty: no pairs (and no entries to index)
+        none = np.zeros(A.shape[0], dtype=np.int64)
+        return np.zeros(A.shape[0], bool), none, none
     start = A.indptr[:-1]
     first, second = A.indices[np.minimum(start, max(A.nnz - 1, 0))], A.indices[np.minimum(start + 1, max(A.nnz - 1, 0))]
     first_pos = A.data[np.minimum(start, max(A.nnz - 1, 0))] > 0 if A.nnz else np.zeros(0, bool)
@@ -304,6 +329,7 @@ def lower(model: Model) -> Lowered:
     A.sum_duplicates()
     A.eliminate_zeros()
     lo, hi = cat(los), cat(his)
+    _check_couplings(model, binst, A, objective)
     kind = classify_rows(A, lo, hi)
     fixed_one = np.flatnonzero(binst.lb > 0.5)
     fixed_zero = np.flatnonzero(binst.ub < 0.5)
@@ -318,7 +344,49 @@ def lower(model: Model) -> Lowered:
                    cat(blk, np.int64), cat(pos, np.int64), kind, exact, G, h,
                    np.concatenate([up, dn]).astype(np.int64),
                    np.concatenate([np.ones(len(up)), -np.ones(len(dn))]),
-                   auto_strength(objective, A, lo, hi), bool(np.all(coefs == np.round(coefs))))
+                   auto_strength(objective, A, lo, hi), bool(np.all(coefs == np.round(coefs))),
+                   impossible=impossible_rows(A, lo, hi))
+
+
+def impossible_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Rows that no bitstring satisfies: the bound lies outside the range of the left side
+    over ``{0, 1}^n`` (``0 >= 1``, a negative capacity over non-negative weights)."""
+    _, _, _, vmin, vmax = _row_stats(A)
+    tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(vmin), np.abs(vmax)))
+    return np.flatnonzero((lo > vmax + tol) | (hi < vmin - tol)).astype(np.int64)
+
+
+def _check_couplings(model: Model, binst: Instance, A: sp.csr_matrix, objective: Qubo) -> None:
+    """Refuse a QUBO whose couplings would exceed the size limit before building it: the
+    square of a row with ``k`` entries (an exact or augmented-Lagrangian penalty, a slack
+    row) couples every pair of them, ``k (k - 1) / 2`` entries."""
+    from lagdsl.limits import check_size
+    k = np.diff(A.indptr).astype(np.float64)
+    pairs = k * (k - 1) / 2
+    total = float(pairs.sum()) + len(objective.quad)
+    if A.shape[0] and total > 0:
+        blocks = np.repeat(np.arange(len(binst.blocks)), [b.n for b in binst.blocks])
+        worst = binst.blocks[int(blocks[int(np.argmax(pairs))])] if len(blocks) == A.shape[0] else None
+        span = getattr(getattr(worst, "constraint", None), "span", None)
+        check_size(int(total), "the QUBO's couplings (pairs of unknowns in one constraint row%s)"
+                   % (", most in %s" % worst.name if worst is not None else ""), span,
+                   source=model.source)
+
+
+def label_collision(model: Model):
+    """The first variable family two of whose elements print the same label (``1`` and
+    ``"1"`` both print ``x[1]``): ``(name, element a, element b, label, span)``, else None.
+    Qubit names, the exports and results key elements by that label (models read from IR
+    files reach the backend without the checker's test)."""
+    from lagdsl.ir.values import label_clash
+    for v in model.vars.values():
+        if v.is_scalar:
+            continue
+        hit = label_clash(model.var_sets(v.name))
+        if hit is not None:
+            a, b, lab = hit
+            return v.name, repr(a), repr(b), "%s[%s]" % (v.name, lab), v.span
+    return None
 
 
 class FractionalSlack(ValueError):
@@ -346,7 +414,7 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     data = np.concatenate([A.data, lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
     if not np.all(data == np.round(data)):
         raise FractionalSlack("the penalty method needs integer constraint coefficients and bounds "
-                         "(slack variables are integers); use a slack-free method")
+                         "(slack variables are integers)")
     n = low.n
     _, _, _, vmin, vmax = _row_stats(A)
     eq = np.abs(hi - lo) <= 1e-12
@@ -355,6 +423,10 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
     dn = np.flatnonzero(slack & np.isfinite(lo))
     eqr = np.flatnonzero(eq)
     rng = np.concatenate([hi[up] - vmin[up], vmax[dn] - lo[dn]])
+    if np.any(rng > 2.0 ** 53):
+        raise FractionalSlack("a slack variable would need a range of %.3g (more than 2^53, "
+                              "the widest the qubo backend encodes)"
+                              % float(np.max(rng)))
     rng = np.maximum(np.round(rng), 0).astype(np.int64)
     parent, w = bit_weights(rng)
     k = len(parent)
@@ -373,3 +445,21 @@ def slack_form(low: Lowered, strength: float) -> SlackForm:
         eqp = squares(A[np.flatnonzero(low.kind == "eq")], hi[low.kind == "eq"], np.ones(int((low.kind == "eq").sum())))
         special = special + Qubo(n + k, np.concatenate([-eqp.linear, np.zeros(k)]), eqp.i, eqp.j, -eqp.quad, -eqp.offset)
     return SlackForm(big + (pen + special).scaled(strength), k)
+
+
+def row_label_collision(binst: Instance):
+    """The first constraint family two of whose rows print the same label:
+    ``(name, row a, row b, label, span)``, else None (results key rows by that label)."""
+    for b in binst.blocks:
+        keys = b.keys()
+        if len(set(keys)) == len(keys):
+            continue
+        first: dict[str, int] = {}
+        syms = [x for o in b.constraint.binding for x in o.indices]
+        for k, key in enumerate(keys):
+            if key in first:
+                a, c = (tuple(b.rows.cols[x][p] for x in syms) for p in (first[key], k))
+                show = (lambda e: repr(e[0]) if len(e) == 1 else repr(e))
+                return b.name, show(a), show(c), "%s[%s]" % (b.name, key), b.constraint.span
+            first[key] = k
+    return None

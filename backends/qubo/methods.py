@@ -69,6 +69,7 @@ class Run:
     last: tuple | None = None             # (values, feasible, counts) of the last round
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stopped: str = ""                     # why the loop ended (``stats["stopped"]``)
 
 
 class DualOracle:
@@ -83,12 +84,22 @@ class DualOracle:
         m = low.G.shape[0]
         if base.separable:
             self.mode = "separable"
-        elif low.n <= max_qubits and (1 << low.n) * (m + 3) * 8 <= memory:
+        elif low.n <= max_qubits and (1 << low.n) * (m + 3) * 8 <= memory and enumerable(low.n):
             self.mode = "enumerate"
             self.E0 = all_energies(base)
             self.GX = all_rows(low.G, low.n) - low.h.astype(np.float32) if m else None
         else:
             self.mode = None
+            if low.n > max_qubits:
+                self.why_not = ("no dual bound: the Lagrangian has couplings and its %d qubits "
+                                "exceed bound_qubits=%d for an exact minimum" % (low.n, max_qubits))
+            elif not enumerable(low.n):
+                self.why_not = ("no dual bound: enumerating the Lagrangian's 2^%d states "
+                                "exceeds the size limit (--max-elements)" % low.n)
+            else:
+                self.why_not = ("no dual bound: enumerating the Lagrangian's 2^%d states over "
+                                "%d relaxed rows would take %.2g GB, more than the %.2g GB "
+                                "allowed" % (low.n, m, (1 << low.n) * (m + 3) * 8 / 1e9, memory / 1e9))
 
     @property
     def exact(self) -> bool:
@@ -126,6 +137,13 @@ class Search:
         self.seed = int(opts["seed"])
         self.cuts_F: list[np.ndarray] = []
         self.cuts_g: list[np.ndarray] = []
+        limit = opts.get("time_limit")
+        self.deadline = None if limit is None else time.perf_counter() + float(limit)
+        sampler.deadline = self.deadline
+
+    def expired(self) -> bool:
+        """Whether the ``time_limit`` has passed."""
+        return self.deadline is not None and time.perf_counter() >= self.deadline
 
     def objective_user(self, f: float) -> float:
         return self.low.sign * f
@@ -168,6 +186,7 @@ class Search:
 
     def draw(self, qubo: Qubo, it: int):
         """Sample ``qubo``; returns ``(X, counts, energies)``."""
+        check_finite(qubo, self.strength)
         S = self.sampler.sample(qubo, self.seed + 7919 * it)
         return S.X, S.counts, qubo.energy(S.X)
 
@@ -188,16 +207,80 @@ def _penalty(low: Lowered, sampler, opts: dict) -> Run:
     form = slack_form(low, s.strength)
     s.run.qubits, s.run.slack_qubits = low.n + form.slack, form.slack
     _check_size(sampler, s.run.qubits)
+    check_sizes(opts, s.run.qubits, 0)
     with progress(1, desc="qubo penalty") as bar:
         X, counts, energy = s.draw(form.qubo, 0)
         s.check(X[:, : low.n], counts, energy)
         s.run.iterations = 1
         _record(s, 0, None, None)
         bar.update(objective=s.objective_user(s.run.f) if s.run.x is not None else np.nan)
-    if form.qubo.n <= opts["bound_qubits"]:
-        s.run.dual_bound = float(all_energies(form.qubo).min())
-        s.run.optimal = s.proven()
+    s.run.stopped = "time_limit" if s.expired() else "single round"
+    if form.qubo.n <= opts["bound_qubits"] and not s.expired():
+        if enumerable(form.qubo.n):
+            s.run.dual_bound = float(all_energies(form.qubo).min())
+            s.run.optimal = s.proven()
+        else:
+            s.run.notes.append("no dual bound: enumerating the 2^%d states of the slack QUBO "
+                               "exceeds the size limit (--max-elements)" % form.qubo.n)
     return s.run
+
+
+def enumerable(qubits: int) -> bool:
+    """Whether all ``2^qubits`` energies fit the size limit (``bound_qubits`` enumerations
+    are skipped, with a note, beyond it)."""
+    from lagdsl.limits import max_elements
+    return qubits < 62 and (1 << qubits) <= max_elements()
+
+
+class NonFiniteQubo(ValueError):
+    """A QUBO whose coefficients overflow float64 (or are too large to anneal)."""
+
+
+#: The largest QUBO coefficient sampled (see ``MAX_WEIGHT`` of the backend's options).
+MAX_COEFFICIENT = 1e150
+
+
+def check_finite(q: Qubo, strength: float) -> None:
+    """Refuse a QUBO with a non-finite coefficient or one above :data:`MAX_COEFFICIENT`
+    (a huge ``penalty`` times squared rows, or huge data), before any sampler sees it."""
+    parts = (q.linear, q.quad, np.array([q.offset]))
+    if all(np.all(np.isfinite(a)) for a in parts) and q.scale() <= MAX_COEFFICIENT:
+        return
+    raise NonFiniteQubo("the QUBO's coefficients overflow float64 or exceed %.0e (penalty "
+                        "strength %.6g times squared constraint rows); lower the penalty or "
+                        "rescale the model's data" % (MAX_COEFFICIENT, strength))
+
+
+def samples_per_round(opts: dict, qubits: int) -> int:
+    """The most distinct samples one call of the chosen sampler returns."""
+    states = 1 << min(qubits, 62)
+    return {"anneal": opts["num_reads"], "exact": min(opts["num_samples"], states),
+            "qaoa": min(opts["shots"], states)}[opts["sampler"]]
+
+
+def check_sizes(opts: dict, qubits: int, rows: int) -> None:
+    """Refuse options whose loops or arrays would exceed the size limit, naming the
+    option (:func:`lagdsl.limits.check_option_size`), before any sampling: every count
+    option on its own, then what it allocates with the model's qubits and rows."""
+    from lagdsl.limits import check_option_size
+    n = max(qubits, 1)
+    sampler = opts["sampler"]
+    own = {"anneal": ("num_reads", "num_sweeps"), "exact": ("num_samples",),
+           "qaoa": ("shots", "restarts", "train_iter")}[sampler]
+    what = {"max_iter": "multiplier iterations", "repair_samples": "repaired samples per round",
+            "num_reads": "annealing runs", "num_sweeps": "sweeps per annealing run",
+            "num_samples": "returned states", "shots": "QAOA shots",
+            "restarts": "angle-training starts", "train_iter": "optimiser iterations per start"}
+    for name in ("max_iter", "repair_samples") + own:
+        check_option_size(opts[name], name, what[name])
+    per = samples_per_round(opts, qubits)
+    option = {"anneal": "num_reads", "exact": "num_samples", "qaoa": "shots"}[sampler]
+    check_option_size(per * n, option, "samples of one round (%s x %d qubits)" % (option, n))
+    if sampler == "qaoa":
+        check_option_size(opts["shots"], "shots", "QAOA measurement draws")
+    if opts["method"] in ("bundle", "cutting-plane") and rows:
+        check_option_size(min(opts["max_iter"], 10 ** 12) * per * (rows + 1), "max_iter",
+                          "stored cuts (max_iter x samples per round x %d rows)" % (rows + 1))
 
 
 def _check_size(sampler, qubits: int) -> None:
@@ -228,7 +311,14 @@ def default_rho(low: Lowered) -> float:
     c = c[c > 0]
     a = np.abs(low.G.data)
     a = a[a > 0]
-    return 2.0 * (float(np.mean(c)) if len(c) else 1.0) / (float(np.mean(a)) if len(a) else 1.0) ** 2
+    cm, am = (float(np.mean(c)) if len(c) else 1.0), (float(np.mean(a)) if len(a) else 1.0)
+    with np.errstate(over="ignore", under="ignore"):
+        rho = 2.0 * np.float64(cm) / am / am
+    if not (np.isfinite(rho) and rho > 0):
+        raise NonFiniteQubo("no augmented-Lagrangian weight rho for these data: objective "
+                            "coefficients near %.3g against row coefficients near %.3g leave "
+                            "float64's range (set --option rho=..., or rescale the rows)" % (cm, am))
+    return float(rho)
 
 
 def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
@@ -236,12 +326,12 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     run = s.run
     _check_size(sampler, low.n)
     m = low.G.shape[0]
+    check_sizes(opts, low.n, m)
     lam = np.zeros(m)
     rho = opts["rho"] if opts["rho"] is not None else default_rho(low)
     oracle = DualOracle(low, s.strength, opts["bound_qubits"])
     if not oracle.exact:
-        run.notes.append("no dual bound: the Lagrangian has couplings and %d qubits exceed "
-                         "bound_qubits=%d for an exact minimum" % (low.n, opts["bound_qubits"]))
+        run.notes.append(oracle.why_not)
     plain = low.lagrangian
     centre, centre_phi = lam.copy(), -np.inf          # bundle
     prev_viol = np.inf
@@ -273,11 +363,16 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
             bar.update(objective=s.objective_user(run.f) if run.x is not None else np.nan,
                        violation=viol, lam=float(np.linalg.norm(lam)))
             if s.proven() or not m or still >= 2:
+                run.stopped = "optimal" if s.proven() else "single round" if not m else "multipliers settled"
                 break
-            Fx = L.energy(X) - X.astype(np.float64) @ (np.asarray(low.G.T @ lam).ravel()) + lam @ low.h
-            Gx = np.asarray((low.G @ X.T.astype(np.float64)).T) - low.h
-            s.cuts_F.append(Fx)
-            s.cuts_g.append(Gx)
+            if s.expired():
+                run.stopped = "time_limit"
+                break
+            if method in ("bundle", "cutting-plane"):
+                Fx = L.energy(X) - X.astype(np.float64) @ (np.asarray(low.G.T @ lam).ravel()) + lam @ low.h
+                Gx = np.asarray((low.G @ X.T.astype(np.float64)).T) - low.h
+                s.cuts_F.append(Fx)
+                s.cuts_g.append(Gx)
             if method == "dual-ascent":
                 lk = float(L.energy(xk[None])[0])
                 # Polyak's target: the incumbent, or a guess above the Lagrangian value
@@ -311,10 +406,12 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
                     u = opts["prox"] * max(1.0, float(np.abs(Gc).max(initial=0.0))) / box
                     lam = _proximal(F, Gc, centre, u, box)
             still = still + 1 if np.allclose(lam, run_prev, rtol=1e-9, atol=1e-12) else 0
+        else:
+            run.stopped = "max_iter"
     if run.lam is None:
         run.lam = lam
     run.optimal = s.proven()
-    if run.x is None and oracle.exact and oracle.feasible_exists() is False:
+    if run.x is None and oracle.exact and not s.expired() and oracle.feasible_exists() is False:
         run.notes.append("no bitstring satisfies the constraints (checked by enumeration)")
         run.infeasible = True
     return run

@@ -14,6 +14,8 @@ Statuses: ``optimal`` only when the dual bound proves the best feasible sample o
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from lagdsl.backend import Program
@@ -24,7 +26,7 @@ from lagdsl.result import Result
 from . import export
 from .form import Qubo
 from .lowering import FractionalSlack, Lowered, slack_form
-from .methods import TooManyQubits, default_rho, run_method
+from .methods import NonFiniteQubo, TooManyQubits, check_finite, check_sizes, default_rho, run_method
 from .samplers import AnnealSampler, ExactSampler
 
 #: Internal constants of the multiplier methods (not user options).
@@ -39,6 +41,9 @@ class QuboProgram(Program):
     def __init__(self, backend, model, low: Lowered, opts: dict):
         self._backend, self.model, self.low = backend, model, low
         self.opts = dict(opts, **INTERNAL)
+        # options that size arrays or loops are checked now, before anything is sampled
+        # (the penalty method checks again with its slack qubits)
+        check_sizes(self.opts, low.n, low.G.shape[0])
         self.sampler = self._sampler()
         self.run = None
 
@@ -63,29 +68,113 @@ class QuboProgram(Program):
         low = self.low
         if self.opts["method"] == "penalty":
             form = slack_form(low, self.strength)
-            return form.qubo, low.names + ["_slack[%d]" % k for k in range(form.slack)]
+            return form.qubo, low.names + low.slack_names(form.slack)
         q = low.lagrangian(np.zeros(low.G.shape[0]), self.strength)
         if self.opts["method"] == "augmented-lagrangian" and low.G.shape[0]:
             rho = self.opts["rho"] if self.opts["rho"] is not None else default_rho(low)
             q = q + low.squared(np.full(low.G.shape[0], rho / 2.0))
         return q, list(low.names)
 
+    def exact_qubo(self) -> tuple[Qubo, list[str], dict]:
+        """An exact encoding of the model: the objective plus ``penalty`` times the exact
+        penalties, and slack bits (``_slack[k]``) for the inequalities that have none; its
+        ground states are the model's optima whenever ``info["ground_state_exact"]``
+        (integer constraint data and a penalty above the objective's range, so that every
+        violation costs more than any gain in the objective)."""
+        low, P = self.low, self.strength
+        if low.G.shape[0] or self.opts["method"] == "penalty":
+            try:
+                form = slack_form(low, P)
+            except FractionalSlack as exc:
+                raise self._backend.refusal(
+                    "no exact QUBO for this model: %s; write the relaxed multiplier form with "
+                    "--option export=relaxed" % exc, source=self.model.source) from None
+            q, k = form.qubo, form.slack
+        else:
+            q, k = low.objective + low.exact.scaled(P), 0
+        data = np.concatenate([low.A.data, low.lo[np.isfinite(low.lo)], low.hi[np.isfinite(low.hi)]])
+        span = float(np.abs(low.objective.linear).sum() + np.abs(low.objective.quad).sum())
+        exact = bool(np.all(data == np.round(data))) and P > span
+        info = {"form": "exact", "method": self.opts["method"], "penalty": P, "slack_qubits": k,
+                "ground_state_exact": exact,
+                "note": ("every bitstring that violates a constraint has a higher energy than the "
+                         "model's optimum: the ground state is an optimum" if exact else
+                         "the penalty is not proven to dominate the objective (fractional "
+                         "constraint data or a penalty below the objective's range %g): a "
+                         "ground state may violate a constraint" % span)}
+        return q, low.names + low.slack_names(k), info
+
+    def relaxed_qubo(self) -> tuple[Qubo, list[str], dict]:
+        """The multiplier method's form ``f + P e + lam . (G x - h)`` (plus ``rho/2 |G x -
+        h|^2`` for ``augmented-lagrangian``) at the last solve's multipliers, or zero before
+        a solve: its ground state need not be feasible."""
+        if self.opts["method"] == "penalty":
+            raise self._backend.refusal("export=relaxed needs a multiplier method; the penalty "
+                                        "method's form is the exact slack encoding (export=exact)")
+        low = self.low
+        m = low.G.shape[0]
+        lam = np.zeros(m) if self.run is None or self.run.lam is None else np.asarray(self.run.lam, float)
+        q = low.lagrangian(lam, self.strength)
+        rho = None
+        if self.opts["method"] == "augmented-lagrangian" and m:
+            rho = self.opts["rho"] if self.opts["rho"] is not None else default_rho(low)
+            q = q + low.squared(np.full(m, rho / 2.0))
+        info = {"form": "relaxed", "method": self.opts["method"], "penalty": self.strength,
+                "multipliers": lam.tolist(), "rho": rho,
+                "note": "a relaxation: the rows of `relaxed` enter with these multipliers, so "
+                        "a ground state may violate them"}
+        return q, list(low.names), info
+
+    def export_qubo(self) -> tuple[Qubo, list[str], dict]:
+        """The QUBO ``--emit`` writes: :meth:`exact_qubo`, or :meth:`relaxed_qubo` with
+        ``export=relaxed`` (announced on stderr with its multipliers)."""
+        try:
+            q, names, info = self.relaxed_qubo() if self.opts["export"] == "relaxed" else self.exact_qubo()
+            check_finite(q, self.strength)
+        except NonFiniteQubo as exc:
+            raise self._backend.refusal(str(exc), source=self.model.source) from None
+        if info["form"] == "relaxed":
+            lam = info["multipliers"]
+            shown = ", ".join("%.6g" % v for v in lam[:8]) + (", ..." if len(lam) > 8 else "")
+            print("note: writing the relaxed %s form at multipliers [%s]%s; its ground state "
+                  "may violate the relaxed rows" % (info["method"], shown,
+                  "" if info["rho"] is None else " and rho=%.6g" % info["rho"]), file=sys.stderr)
+        elif not info["ground_state_exact"]:
+            print("note: %s" % info["note"], file=sys.stderr)
+        return q, names, info
+
     def emit(self, fmt: str) -> str:
         """``qubo``, ``bqm`` or ``qasm`` text (see :mod:`.export`)."""
-        q, names = self.first_qubo()
-        if fmt == "qubo":
-            return export.qubo_json(self.low, q, names, {"method": self.opts["method"],
-                                                         "penalty": self.strength})
-        if fmt == "bqm":
-            return export.bqm_json(q, names)
         if fmt == "qasm":
-            s = self.sampler
-            if s.name == "qaoa" and s.bound_circuit() is not None:
-                return export.qasm(s.bound_circuit())
-            from .qaoa import build_circuit
-            circ, _, _ = build_circuit(q, self.opts["reps"], q.scale())
-            return export.qasm(circ)
+            return self._qasm()
+        if fmt in ("qubo", "bqm"):
+            q, names, info = self.export_qubo()
+            if fmt == "qubo":
+                return export.qubo_json(self.low, q, names, info)
+            return export.bqm_json(q, names, info)
         return super().emit(fmt)
+
+    def _qasm(self) -> str:
+        """The QAOA circuit: trained after a ``qaoa`` solve, else of the exported QUBO with
+        free angles; refused, as a solve is, above the simulator's qubit limit."""
+        s = self.sampler
+        if s.name == "qaoa" and s.bound_circuit() is not None:
+            return export.qasm(s.bound_circuit())
+        from .qaoa import MAX_QUBITS, build_circuit
+        limit = MAX_QUBITS[self.opts["simulator"]]
+
+        def refuse(n: int, more: str = ""):
+            return self._backend.refusal(
+                "the QAOA circuit needs %s%d qubits; simulator=%s holds at most %d (a solve with "
+                "sampler=qaoa refuses the same model)" % (more, n, self.opts["simulator"], limit),
+                source=self.model.source)
+        if self.low.n > limit:          # before building the QUBO and its slack rows
+            raise refuse(self.low.n, "at least ")
+        q, _, _ = self.export_qubo()
+        if q.n > limit:
+            raise refuse(q.n)
+        circ, _, _ = build_circuit(q, self.opts["reps"], q.scale())
+        return export.qasm(circ)
 
     def quadratic_program(self):
         """The binary model as a qiskit-optimization ``QuadraticProgram`` (needs the
@@ -100,6 +189,8 @@ class QuboProgram(Program):
 
     def solve(self) -> Result:
         """Run the method with the sampler and return the best feasible sample."""
+        if len(self.low.impossible):
+            return self._impossible()
         try:
             run = run_method(self.opts["method"], self.low, self.sampler, self.opts)
         except TooManyQubits as exc:
@@ -110,9 +201,23 @@ class QuboProgram(Program):
                     " (simulator=%s)" % self.opts["simulator"] if self.opts["sampler"] == "qaoa" else "",
                     exc.sampler.max_qubits)) from None
         except FractionalSlack as exc:
-            raise self._backend.refusal(str(exc)) from None
+            raise self._backend.refusal("%s; use a slack-free method" % exc,
+                                        source=self.model.source) from None
+        except NonFiniteQubo as exc:
+            raise self._backend.refusal(str(exc), source=self.model.source) from None
         self.run = run
         return self._result(run)
+
+    def _impossible(self) -> Result:
+        """``infeasible`` without sampling: some row holds for no 0/1 values (notes say which)."""
+        low = self.low
+        notes = list(low.notes) + [low.impossible_note(r) for r in low.impossible[:10].tolist()]
+        if len(low.impossible) > 10:
+            notes.append("... and %d more rows that can never hold" % (len(low.impossible) - 10))
+        return Result(status="infeasible", backend="qubo",
+                      stats={"method": self.opts["method"], "sampler": self.opts["sampler"],
+                             "model_binaries": low.n, "samples": 0, "stopped": "infeasible rows",
+                             "notes": notes})
 
     def _result(self, run) -> Result:
         low, inst = self.low, self.low.inst
@@ -124,12 +229,15 @@ class QuboProgram(Program):
                  "exact_rows": int(np.isin(low.kind, ("eq", "amo", "cover", "imp")).sum()),
                  "relaxed_rows": int(low.G.shape[0]),
                  "dual_bound": None if run.dual_bound is None else low.sign * run.dual_bound,
-                 "seconds": run.seconds, "history": run.history.to_dict(),
+                 "seconds": run.seconds, "history": run.history.to_dict(), "stopped": run.stopped,
                  "notes": list(low.notes) + list(run.notes)}
         if self.sampler.name == "qaoa":
             stats.update(circuit_depth=self.sampler.depth, reps=self.opts["reps"],
                          simulator=self.opts["simulator"], shots=self.opts["shots"],
                          circuit_evaluations=self.sampler.evaluations)
+        if run.stopped == "time_limit":
+            stats["notes"].append("stopped at the time limit of %g s after %d iteration(s)"
+                                  % (self.opts["time_limit"], run.iterations))
         res = Result(status="limit", backend="qubo", stats=stats)
         res.panels["final samples"] = self._panel(run)
         if run.x is None:

@@ -202,6 +202,7 @@ class QaoaSampler:
         self.scale = 1.0
         self.depth: int | None = None
         self.evaluations = 0
+        self.deadline: float | None = None     # perf_counter time after which training stops
 
     def sample(self, qubo: Qubo, seed: int) -> Samples:
         """Train angles for ``qubo``, then draw ``shots`` samples from the final state."""
@@ -237,16 +238,20 @@ class QaoaSampler:
                    for _ in range(self.restarts - 1)]
         if self.angles is not None:
             starts.insert(0, self.angles)
-        best = None
+        clock = _Clock(self.deadline)
         for a0 in starts:
-            if self.simulator == "statevector":
-                r = minimize(loss, a0, method="COBYLA", options={"maxiter": self.train_iter, "rhobeg": 0.3})
-            else:
-                r = minimize(value_grad, a0, jac=True,
+            if clock.expired() and clock.best is not None:
+                break
+            try:
+                if self.simulator == "statevector":
+                    minimize(clock.wrap(loss), a0, method="COBYLA",
+                             options={"maxiter": self.train_iter, "rhobeg": 0.3})
+                else:
+                    minimize(clock.wrap(value_grad, grad=True), a0, jac=True,
                              method="BFGS", options={"maxiter": self.train_iter, "gtol": 1e-5})
-            if best is None or r.fun < best.fun:
-                best = r
-        self.angles = np.asarray(best.x, dtype=np.float64)
+            except _TimeUp:
+                break
+        self.angles = np.asarray(clock.best, dtype=np.float64)
         if self.simulator == "aer":
             idx, counts = aer_counts(circ, betas, gammas, self.angles, self.shots, self.noise,
                                      rng.integers(2**31))
@@ -262,6 +267,35 @@ class QaoaSampler:
             return None
         circ, betas, gammas = build_circuit(self.qubo, self.reps, self.scale)
         return bind(circ, betas, gammas, self.angles)
+
+
+class _TimeUp(Exception):
+    """The time limit passed during angle training."""
+
+
+class _Clock:
+    """Keeps the best angles any objective evaluation saw, and ends training (by raising
+    :class:`_TimeUp` from the objective, whatever the optimiser) once the deadline has
+    passed and some angles have been evaluated."""
+
+    def __init__(self, deadline: float | None):
+        import time
+        self.deadline, self.now = deadline, time.perf_counter
+        self.best, self.best_value = None, np.inf
+
+    def expired(self) -> bool:
+        return self.deadline is not None and self.now() >= self.deadline
+
+    def wrap(self, fn, grad: bool = False):
+        def inner(a):
+            if self.best is not None and self.expired():
+                raise _TimeUp
+            out = fn(a)
+            value = out[0] if grad else out
+            if value < self.best_value or self.best is None:
+                self.best, self.best_value = np.array(a, dtype=np.float64), value
+            return out
+        return inner
 
 
 def circuit_depth(circ) -> int:

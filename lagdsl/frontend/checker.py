@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
+from sympy.core.relational import Relational
 
 from ..errors import LagDataError, LagError, LagSemanticError
 from ..ir.builder import constraint_parts, mentions_unknown
@@ -31,7 +32,7 @@ from ..ir.model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Reg
                         VarDecl)
 from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef,
                       SetName, SetRange, Str)
-from ..ir.values import ParamValue, SetValue, norm_element
+from ..ir.values import ParamValue, SetValue, label_clash, norm_element
 from ..lower.evaluate import FLOAT_MAX, Evaluator
 from ..limits import MAX_EXPRESSION_DEPTH, check_size, expression_depth
 from ..lower.rows import Rows
@@ -439,6 +440,14 @@ class Checker:
             where = self.row_label(axes, int(bad[0]))
             raise self.error("var %s%s has lower bound %g above its upper bound %g" % (
                 st.name, where, lo[bad[0]], hi[bad[0]]), st.name_span)
+        clash = label_clash([self.model.sets[a] for a in axes])
+        if clash is not None:
+            raise LagDataError(
+                "var %s has the elements %r and %r, which both print as %s[%s]; results and "
+                "exports key elements by that label, so it must be unique" % (
+                    st.name, clash[0], clash[1], st.name, clash[2]), st.name_span,
+                "make the elements distinct as text (e.g. all numbers or all strings)",
+                self.model.source)
         self.model.vars[st.name] = VarDecl(st.name, tuple(axes), domain, lo, hi, start, st.name_span)
         self.declare(st.name, "var", st.name_span)
 
@@ -825,7 +834,10 @@ class Checker:
             la, lb = self.expr(a, scope), self.expr(b, scope)
             self.require_data(la, a, "a condition", scope.owner)
             self.require_data(lb, b, "a condition", scope.owner)
-            parts.append(_RELATIONS[op](la, lb))
+            rel = _RELATIONS[op](la, lb)
+            if isinstance(rel, Relational):     # where an element compared with data fails
+                scope.note(rel, Span(a.span.file, a.span.line, a.span.col, b.span.end_line, b.span.end_col))
+            parts.append(rel)
         return sympy.And(*parts)
 
     def element_expr(self, node, scope: Scope):

@@ -217,3 +217,38 @@ def labels(sets: Sequence[SetValue]) -> list[str]:
         out = ls if out is None else [a + "," + b for a in out for b in ls]
     return out or []
 
+
+
+def label_clash(sets: Sequence[SetValue]):
+    """Two elements of the product of ``sets`` whose result keys are the same text (``1``
+    and ``"1"`` both print ``1``): ``(element a, element b, label)``, else None.  Results,
+    exports and solver names key elements by that label.  Cheap in the usual case: a set
+    whose columns are all integers, all floats or all strings without ``,`` (ranges
+    included) cannot produce two equal labels, so only the others are checked element by
+    element."""
+    def plain(s: SetValue) -> bool:
+        if s.range_lo is not None:
+            return True
+        for c in s.columns():
+            if c.dtype.kind in "iuf":
+                continue
+            vals = c.tolist()
+            if not all(type(v) is str and "," not in v for v in vals):
+                return False
+        return True
+
+    if all(plain(s) for s in sets):
+        return None
+    ls = labels(sets)
+    if len(set(ls)) == len(ls):
+        return None
+    first: dict[str, int] = {}
+    shape = [len(s) for s in sets]
+    for k, lab in enumerate(ls):
+        if lab in first:
+            a, b = (tuple(s.elements[i] for s, i in zip(sets, np.unravel_index(p, shape)))
+                    for p in (first[lab], k))
+            a, b = (e[0] if len(e) == 1 else e for e in (a, b))
+            return a, b, lab
+        first[lab] = k
+    return None

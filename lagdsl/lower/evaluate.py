@@ -275,7 +275,12 @@ class Evaluator:
             a, b = self.data(e.lhs, rows), self.data(e.rhs, rows)
             op = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
                   "==": np.equal, "!=": np.not_equal}[e.rel_op]
-            return op(a, b)
+            try:
+                return op(a, b)
+            except TypeError:          # a string element ordered against a number
+                raise _Arithmetic(_mixed_order(a, b, e.rel_op),
+                                  "order comparisons (<, <=, >, >=) need two numbers or two "
+                                  "strings; == and != compare any elements") from None
         if isinstance(e, sympy.And):
             out = np.bool_(True)
             for a in e.args:
@@ -473,6 +478,16 @@ def _constant_term(a, model: Model):
         else:
             return None
     return coef, a.base.label.name, subs
+
+
+def _mixed_order(a, b, op: str) -> str:
+    """The message for ``a op b`` that Python cannot order: the first offending pair."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+    for x, y in zip(a.reshape(-1).tolist(), b.reshape(-1).tolist()):
+        if isinstance(x, str) != isinstance(y, str):
+            kind = (lambda v: "the string %r" % v if isinstance(v, str) else "the number %s" % v)
+            return "cannot compare %s with %s using %s" % (kind(x), kind(y), op)
+    return "cannot compare these values using %s" % op
 
 
 class _Arithmetic(Exception):
