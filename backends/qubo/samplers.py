@@ -58,9 +58,9 @@ class ExactSampler:
                        np.ones(k, dtype=np.int64))
 
 
-#: Seconds of annealing between two looks at the clock under a ``time_limit``.
 #: dwave-samplers takes seeds in [0, 2^31) (its message says 2^32; 2^31 and up fail)
 SEED_RANGE = 2 ** 31
+#: Seconds of annealing between two looks at the clock under a ``time_limit``.
 PIECE_SECONDS = 0.1
 
 
