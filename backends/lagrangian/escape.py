@@ -13,7 +13,9 @@ their bounds; an active bound is not a direction to explore):
    eigenvalue), on a large one it is a cheap estimate;
 2. **a step** along the lowest-curvature direction, both signs, at a few lengths: where the
    curvature is negative, or too small to decide (``x^3`` at 0), a point with a lower
-   ``L_rho`` by a clear margin is the evidence that ``x`` is not a minimum.
+   ``L_rho`` by a clear margin is the evidence that ``x`` is not a minimum.  Without
+   constraint rows ``L_rho`` is the objective, and the steps are tried whatever the
+   curvature (a handful of evaluations).
 
 The caller continues its method from that point (see :mod:`.alm`) rather than only
 downgrading the status: the user wants the minimum.  When no lower point is found the
@@ -74,9 +76,12 @@ def lowest_curvature(hv, n: int, rng, steps: int = LANCZOS):
     return float(vals[0]), v / max(float(np.linalg.norm(v)), 1e-300)
 
 
-def probe(value_grad, x, lb, ub, rng, margin_rel: float = 1e-6) -> Probe:
+def probe(value_grad, x, lb, ub, rng, margin_rel: float = 1e-6, exact: bool = False) -> Probe:
     """Look for a point near the stationary point ``x`` with a clearly lower value of
-    ``value_grad(z) -> (value, gradient)`` (see the module docstring)."""
+    ``value_grad(z) -> (value, gradient)`` (see the module docstring).  ``exact``: the
+    value is the objective itself (no constraint rows), so the steps are tried even where
+    the curvature is positive — a lower value is then a lower objective, and only steps
+    tell an inflection approached from above (``x^3`` near 0) from a minimum."""
     count = [0]
 
     def vg(z):
@@ -106,7 +111,7 @@ def probe(value_grad, x, lb, ub, rng, margin_rel: float = 1e-6) -> Probe:
     # largest Hessian entry seen along v (a relative test, like the stationarity one)
     Hv = hv(v)
     thr = 1e-6 * max(1.0, float(np.max(np.abs(Hv), initial=0.0)))
-    if theta > thr:
+    if theta > thr and not exact:
         return Probe(None, theta, count[0])
     margin = margin_rel * max(1.0, abs(f0))
     D = np.zeros(len(x))

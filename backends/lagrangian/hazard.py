@@ -70,12 +70,13 @@ class Box:
         return z
 
     def against(self, x: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """Indices of unknowns held by a moved bound: the gradient pushes them towards a
-        bound on which the model is not differentiable, and the projected gradient is small
-        only because of that bound — KKT conditions say nothing there."""
+        """Indices of unknowns held by a moved bound: on it, with the gradient pushing them
+        towards the user's bound, on which the model is not differentiable — the projected
+        gradient is small only because of the moved bound, and KKT conditions say nothing
+        there.  (An unknown strictly inside the moved bound is an interior solution.)"""
         with np.errstate(invalid="ignore"):
-            lo = (self.lo > self.lb) & ~(x - grad > self.lb)
-            hi = (self.hi < self.ub) & ~(x - grad < self.ub)
+            lo = (self.lo > self.lb) & (x <= self.lo) & ~(grad <= 0)
+            hi = (self.hi < self.ub) & (x >= self.hi) & ~(grad >= 0)
         return np.flatnonzero(lo | hi)
 
 
