@@ -29,10 +29,13 @@ def test_infinite_gradient_at_the_start_reaches_the_minimum_at_the_far_bound():
     assert abs(r.objective - (math.sqrt(10) - 20)) <= 1e-9
 
 
-def test_a_point_held_by_a_bound_where_the_gradient_is_infinite_is_not_optimal():
+@pytest.mark.parametrize("extragradient", [False, True])
+def test_a_point_held_by_a_bound_where_the_gradient_is_infinite_is_not_optimal(extragradient):
     """gda has no restart: it stops next to x = 0, where sqrt's gradient is infinite — a
-    local minimum in fact, but KKT conditions do not show it: feasible, with the reason."""
-    r = solve("var x in [0, 10] start 0\nminimize f: sqrt(x) - 2*x\n", method="gda")
+    local minimum in fact, but KKT conditions do not show it: feasible, with the reason.
+    (The extrapolated point lands on 0 too: it used to turn the run into nan.)"""
+    r = solve("var x in [0, 10] start 0\nminimize f: sqrt(x) - 2*x\n", method="gda",
+              extragradient=extragradient)
     assert r.status == "feasible"
     assert r.values["x"] <= 1e-3
     assert any("not finite at x" in n and "not shown to be a local minimum" in n
@@ -135,9 +138,11 @@ def test_log_at_a_bound_of_zero():
     assert abs(r.values["x"] - 1) <= 1e-6 and abs(r.objective + 1) <= 1e-12
 
 
-def test_x_log_x_from_its_singular_start():
-    """x log x from x = 0 (nan there): minimum -1/e at 1/e."""
-    r = solve("var x in [0, 2] start 0\nminimize f: x*log(x)\n")
+@pytest.mark.parametrize("options", [{}, {"inner": "adam"}, {"method": "gda"},
+                                     {"method": "gda", "extragradient": True}])
+def test_x_log_x_from_its_singular_start(options):
+    """x log x from x = 0 (nan there): minimum -1/e at 1/e, with every method."""
+    r = solve("var x in [0, 2] start 0\nminimize f: x*log(x)\n", **options)
     assert r.status == "optimal"
     assert abs(r.values["x"] - 1 / math.e) <= 1e-6 and abs(r.objective + 1 / math.e) <= 1e-12
 

@@ -64,6 +64,7 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
     opt = Adam(x0, nlp.lb, nlp.ub, lr)
     best = Best(tol)
     box = Box(nlp.lb, nlp.ub)
+    previous = None                     # the last point with a finite value and gradient
     out = Outcome(opt.x, lam, mu, "limit", rho=rho)
     stochastic = bool(opts["batch"])
     for t in range(1, steps + 1):
@@ -74,17 +75,24 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
         else:
             dual_step = dual_lr
         ev = oracle.lagrangian(x, lam, mu, rho, rng)
-        if not finite(ev.L, ev.grad) and t > 1 and box.tighten(x, previous):
-            # a step landed on a bound where the model is not finite: back, and stay inside
-            opt.lb, opt.ub, opt.x = box.lo, box.hi, previous
-            continue
-        previous = x.copy()
-        if opts["extragradient"]:
+        bad, good = x, previous
+        if finite(ev.L, ev.grad) and opts["extragradient"]:
+            previous = x.copy()
             probe = Adam.__new__(Adam)
             probe.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.__dict__.items()})
             xh = probe.step(ev.grad)
             lam_h, mu_h = _ascend(lam, mu, ev, dual_step, rho)
             ev = oracle.lagrangian(xh, lam_h, mu_h, rho, rng)
+            bad, good = xh, x
+        if not finite(ev.L, ev.grad):
+            if good is None or not box.tighten(bad, good):
+                out.reason = "the model's value or gradient is not finite at the point reached"
+                break
+            # a step landed on a bound where the model is not finite: back, and stay inside
+            opt.lb, opt.ub, opt.x = box.lo, box.hi, np.clip(good, box.lo, box.hi)
+            previous = opt.x.copy()
+            continue
+        previous = x.copy()
         opt.step(ev.grad)
         lam, mu = _ascend(lam, mu, ev, dual_step, rho)
         out.inner = t
