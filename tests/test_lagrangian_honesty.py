@@ -61,6 +61,15 @@ def test_the_saddle_of_an_indefinite_quadratic_on_a_box_is_left_for_the_minimum(
     assert r.stats["escapes"] == 1
 
 
+def test_a_maximisation_leaves_its_saddle_too_and_says_so():
+    """x^2 + y^2 - xy maximised on [-1, 1]^2: (0, 0) is a minimum; the maximum is 3."""
+    r = solve("var x in [-1, 1]\nvar y in [-1, 1]\nmaximize f: x^2 + y^2 - x*y\n")
+    assert r.status == "optimal" and abs(r.objective - 3) <= 1e-9
+    assert r.stats["notes"] == [
+        "a stationary point with objective 0 is not a local maximum (lowest curvature -3 along "
+        "the free unknowns, minimising sense; a nearby point is better); went on from there"]
+
+
 def test_a_maximum_of_an_unbounded_objective_is_unbounded():
     """-x^2 from 0 (gradient 0): the probe finds the negative curvature, the run follows it
     to the existing test for an unbounded objective at a feasible point far out."""

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .blas import single_threaded_blas
-from .adam import Adam
 from lagdsl.lower.instance import column_name
 
+from .blas import single_threaded_blas
+from .adam import Adam
 from .escape import probe
 from .hazard import Box, finite, interior_start
 from .kkt import Best, projected_residual, stationarity, violation
@@ -65,14 +65,19 @@ def inner(nlp, oracle, x, lam, mu, rho, omega, tol, max_inner, opts, rng, box=No
     box = box if box is not None else Box(nlp.lb, nlp.ub)
     if opts["inner"] == "adam":
         opt = Adam(x, box.lo, box.hi, float(opts["lr"] or 1e-2))
+        last = None                     # the last point with a finite value and gradient
         for k in range(1, max_inner + 1):
             if deadline is not None and time.perf_counter() > deadline:
-                raise TimeUp(opt.x.copy(), k)
+                raise TimeUp((opt.x if last is None else last).copy(), k)
             ev = oracle.lagrangian(opt.x, lam, mu, rho, rng)
+            if not finite(ev.L, ev.grad):
+                if last is None or not box.tighten(opt.x, last):
+                    return (opt.x if last is None else last), k, k
+                opt.lb, opt.ub, opt.x = box.lo, box.hi, last.copy()
+                continue
+            last = opt.x.copy()
             if ev.eq is None and projected_residual(opt.x, ev.grad, box.lo, box.hi) <= omega:
                 return opt.x, k - 1, k
-            if not finite(ev.L, ev.grad):
-                break
             opt.step(ev.grad)
         return opt.x, max_inner, max_inner
 
@@ -252,11 +257,11 @@ def settle(nlp, oracle, x, f, scale, lam, mu, rho, box, rng):
     finite)."""
     if not np.isfinite(f):
         return "limit", None, "the objective is %g at the point found" % (nlp.sign * f), 0
-    grad = nlp.gradient(nlp.forward(x)[3], 1.0, lam, mu)
-    against = box.against(x, grad)
+    vals = nlp.forward(x)[3]
+    against = box.against(x, nlp.gradient(vals, 1.0, lam, mu))
     if len(against) or not np.isfinite(scale):
         where = against if len(against) else np.flatnonzero(~np.isfinite(
-            nlp.gradient(nlp.forward(x)[3], 1.0, np.zeros_like(lam), np.zeros_like(mu))))
+            nlp.gradient(vals, 1.0, np.zeros_like(lam), np.zeros_like(mu))))
         names = ", ".join(column_name(nlp.model, int(j)) for j in where[:3])
         more = " and %d more" % (len(where) - 3) if len(where) > 3 else ""
         return "restart", None, ("the gradient of the model is not finite at %s%s (at or next to a "
@@ -269,9 +274,11 @@ def settle(nlp, oracle, x, f, scale, lam, mu, rho, box, rng):
               exact=nlp.m_eq + nlp.m_in == 0)
     if p.point is None:
         return "optimal", None, "", p.evaluations
-    return "escape", p.point, ("a stationary point with objective %.6g is not a local minimum "
-                               "(lowest curvature %.3g along the free unknowns; a nearby point is "
-                               "lower)" % (nlp.sign * f, p.curvature)), p.evaluations
+    sense = "minimum" if nlp.sign > 0 else "maximum"
+    return "escape", p.point, ("a stationary point with objective %.6g is not a local %s "
+                               "(lowest curvature %.3g along the free unknowns, minimising sense; a "
+                               "nearby point is better)" % (nlp.sign * f + 0.0, sense, p.curvature)), \
+        p.evaluations
 
 
 def solve_alm(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
@@ -339,6 +346,7 @@ def solve_alm(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
             if kind == "escape" and escapes < MAX_ESCAPES:
                 escapes += 1
                 out.escapes = escapes
+                out.notes.append(note + "; went on from there")
                 x = point
                 continue
             if kind == "restart" and not restarted:

@@ -112,6 +112,7 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
                 out.evaluations += nev
                 if kind == "escape" and out.escapes < MAX_ESCAPES:
                     out.escapes += 1
+                    out.notes.append(note + "; went on from there")
                     opt = Adam(point, nlp.lb, nlp.ub, opt.lr)     # fresh moments from there
                     continue
                 out.x, out.lam, out.mu = opt.x.copy(), lam, mu
