@@ -95,13 +95,14 @@ def test_a_flat_minimum_stays_optimal():
 
 
 def test_a_saddle_of_a_constrained_model_is_left():
-    """-x*y on the line x + y == 2 from (1, 1) is a *maximum* of x*y... minimise x*y there:
-    x*y = x(2 - x) has its minima at the ends of the box, x in [-1, 3]: -3."""
+    """x*y on the line x + y == 2 is x(2 - x): the start (1, 1) is a KKT point and its
+    maximum along the line; the minimum is -3 at the ends of the box, x in [-1, 3]."""
     r = solve("var x in [-1, 3] start 1\nvar y in [-1, 3] start 1\n"
               "minimize f: x*y\nsubject to line: x + y == 2\n")
     assert r.status == "optimal", r.stats.get("notes")
     assert abs(r.objective + 3) <= 1e-5
     assert r.max_violation <= 1e-6
+    assert r.stats["escapes"] == 1
 
 
 # --- class 3: models the backend failed on -----------------------------------------------
@@ -169,3 +170,19 @@ def test_time_limit_stops_with_the_best_point_and_a_note(method):
     assert r.status == "limit"
     assert any("time limit reached" in n for n in r.stats["notes"])
     assert np.all(np.isfinite(r.values["x"].array))
+
+
+def test_log_in_a_constraint_at_a_bound_of_zero_without_noise():
+    """log(x) >= -1 with x in [0, 1]: the trial point x = 0 makes log -inf and the
+    augmented Lagrangian nan; handled, so no numpy warning reaches the notes. x* = 1/e."""
+    r = solve("var x in [0, 1]\nminimize f: x\nsubject to c: log(x) >= -1\n")
+    assert r.status == "optimal"
+    assert abs(r.values["x"] - 1 / math.e) <= 1e-6
+    assert not r.stats.get("notes")
+
+
+def test_log_falling_to_minus_infinity_at_a_bound_is_unbounded():
+    """log(x) on [0, 1] has no minimum: -inf at the bound 0 (reached exactly)."""
+    r = solve("var x in [0, 1]\nminimize f: log(x)\n")
+    assert r.status == "unbounded"
+    assert r.values["x"] == 0 and r.objective == -math.inf
