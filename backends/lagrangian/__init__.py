@@ -11,9 +11,12 @@ Every body is walked by the :class:`~lagdsl.lower.evaluate.Evaluator` once, at c
 each iteration replays the recorded vector operations (:mod:`.tape`) in numpy with exact
 reverse-mode gradients, or in torch (:mod:`.torch_algebra`) where ``engine=torch`` or
 ``device=cuda`` asks for it.  Duals follow the cvxpy backend's sign convention (shadow
-prices in the user's sense, :mod:`.results`).  Status ``optimal`` means violation <= ``tol``
-and KKT stationarity <= ``stationarity_tol * max(1, |grad f|)``; otherwise ``limit`` with the
-best point found.
+prices in the user's sense, :mod:`.results`).  Status ``optimal`` means violation <= ``tol``,
+KKT stationarity <= ``stationarity_tol * max(1, |grad f|)``, finite values and gradients,
+and no lower point found by the second-order probe (:mod:`.escape`; a saddle is left for a
+lower point instead); ``feasible`` a stationary point not shown to be a local minimum (with
+a note); ``unbounded`` an objective still falling far out at a feasible point; otherwise
+``limit`` with the best point found.
 """
 from __future__ import annotations
 

@@ -14,7 +14,9 @@ steps diverge on HS6 and HS48).  The primal step is Adam's
 ``extragradient=true`` the gradient is taken at an extrapolated point (Korpelevich), which
 damps the oscillation further at twice the cost per step.  With ``batch`` only the sampled
 rows' multipliers move.  Every ``CHECK`` steps the full residuals and the KKT stationarity
-are measured; the run stops as ``optimal`` when both are under tolerance.
+are measured; when both are under tolerance the point goes through the same second-order
+check as alm's (:func:`~.alm.settle`): ``optimal``, or the steps go on from a lower point
+found near a saddle, or ``feasible`` with a note where the gradient is not finite.
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ import time
 import numpy as np
 
 from .adam import Adam
-from .alm import Outcome
+from .alm import MAX_ESCAPES, Outcome, settle
+from .alm import value_grad
+from .hazard import Box, finite, interior_start
 from .kkt import Best, stationarity, violation
 
 #: with ``batch``, step sizes decay as ``1 / sqrt(1 + t / DECAY)``
@@ -53,9 +57,14 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
     dual_lr = float(opts["dual_lr"] or 0.1)
     steps = int(opts["max_iter"] or 20000)
     limit = opts["time_limit"]
-    opt = Adam(nlp.x0, nlp.lb, nlp.ub, lr)
     lam, mu = np.zeros(nlp.m_eq), np.zeros(nlp.m_in)
+    # its own generator: the minibatch sampler's sequence stays that of the seed
+    x0 = interior_start(value_grad(oracle, lam, mu, rho, np.random.default_rng(opts["seed"])),
+                        nlp.x0, nlp.lb, nlp.ub) if nlp.N else nlp.x0
+    opt = Adam(x0, nlp.lb, nlp.ub, lr)
     best = Best(tol)
+    box = Box(nlp.lb, nlp.ub)
+    previous = None                     # the last point with a finite value and gradient
     out = Outcome(opt.x, lam, mu, "limit", rho=rho)
     stochastic = bool(opts["batch"])
     for t in range(1, steps + 1):
@@ -66,12 +75,24 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
         else:
             dual_step = dual_lr
         ev = oracle.lagrangian(x, lam, mu, rho, rng)
-        if opts["extragradient"]:
+        bad, good = x, previous
+        if finite(ev.L, ev.grad) and opts["extragradient"]:
+            previous = x.copy()
             probe = Adam.__new__(Adam)
             probe.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.__dict__.items()})
             xh = probe.step(ev.grad)
             lam_h, mu_h = _ascend(lam, mu, ev, dual_step, rho)
             ev = oracle.lagrangian(xh, lam_h, mu_h, rho, rng)
+            bad, good = xh, x
+        if not finite(ev.L, ev.grad):
+            if good is None or not box.tighten(bad, good):
+                out.reason = "the model's value or gradient is not finite at the point reached"
+                break
+            # a step landed on a bound where the model is not finite: back, and stay inside
+            opt.lb, opt.ub, opt.x = box.lo, box.hi, np.clip(good, box.lo, box.hi)
+            previous = opt.x.copy()
+            continue
+        previous = x.copy()
         opt.step(ev.grad)
         lam, mu = _ascend(lam, mu, ev, dual_step, rho)
         out.inner = t
@@ -87,8 +108,20 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
                            multiplier_norm=float(np.sqrt(lam @ lam + mu @ mu)), rho=rho, stationarity=stat)
             bar.update(CHECK, objective=nlp.sign * f, violation=viol)
             if viol <= tol and stat <= stol * scale:
-                out.x, out.lam, out.mu, out.status = opt.x.copy(), lam, mu, "optimal"
+                kind, point, note, nev = settle(nlp, oracle, opt.x, f, scale, lam, mu, rho, box, rng)
+                out.evaluations += nev
+                if kind == "escape" and out.escapes < MAX_ESCAPES:
+                    out.escapes += 1
+                    out.notes.append(note + "; went on from there")
+                    opt = Adam(point, nlp.lb, nlp.ub, opt.lr)     # fresh moments from there
+                    continue
+                out.x, out.lam, out.mu = opt.x.copy(), lam, mu
                 out.stationarity, out.stationarity_scale, out.violation = stat, scale, viol
+                out.status = {"optimal": "optimal", "limit": "limit"}.get(kind, "feasible")
+                if kind == "limit":
+                    out.reason = note
+                elif kind != "optimal":
+                    out.notes.append(note)
                 return out
             if limit is not None and time.perf_counter() - t0 > float(limit):
                 out.reason = "time limit reached"

@@ -28,8 +28,12 @@ def run(nlp, opts: dict, history, bar):
         from .oracle import NumpyOracle
         oracle = NumpyOracle(nlp)
     rng = np.random.default_rng(opts["seed"])
-    if opts["method"] == "alm":
-        from .alm import solve_alm
-        return solve_alm(nlp, opts, history, bar, oracle, rng), engine
-    from .gda import solve_gda
-    return solve_gda(nlp, opts, history, bar, oracle, rng), engine
+    # log(0), 0*log(0), 1/0 at trial points are expected and handled (a non-finite value is
+    # "too far" for a line search, see hazard.py), so numpy's warnings about them would only
+    # be noise in the notes; the final point is evaluated outside, where they still show
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if opts["method"] == "alm":
+            from .alm import solve_alm
+            return solve_alm(nlp, opts, history, bar, oracle, rng), engine
+        from .gda import solve_gda
+        return solve_gda(nlp, opts, history, bar, oracle, rng), engine
