@@ -13,7 +13,8 @@ loss history and the L-BFGS stages (``lbfgs_iterations``, ``lbfgs_float32_iterat
 
 Status: ``feasible`` when every constraint's root-mean-square residual on fresh points is at
 most ``tol`` times its scale, ``max(1, rms of its right-hand side)`` (a trained network is never certified ``optimal``), ``limit`` when training ended
-(budget or ``time_limit``) above it, ``error`` when the loss became NaN or infinite.
+on its budget above it or was stopped by ``time_limit`` (checked before every Adam step and
+every L-BFGS evaluation; ``stats["time_limit_reached"]`` says which), ``error`` when the loss became NaN or infinite.
 ``max_violation`` is the largest absolute residual of any constraint on those points.
 """
 from __future__ import annotations
@@ -35,8 +36,14 @@ import torch  # noqa: E402  (after the lagdsl imports: a missing torch reads "no
 from .lower import Batch, TorchEvaluator, Unsupported
 from .nets import ACTIVATIONS, build_net
 from .results import FieldFunction, field_panels, grid_values, save_fields
+from .sizes import check_domains, check_grid, check_networks, check_passes
 from .terms import build_terms
 from .train import Trainer
+
+
+#: The most torch threads ``threads=`` may ask for (each is an OS thread; tens of thousands
+#: exhaust the process's address space).
+MAX_THREADS = 256
 
 
 class PinnBackend(Backend):
@@ -82,7 +89,7 @@ class PinnBackend(Backend):
                         choice("auto", "reverse", "forward")),
         "share_passes": (True, "evaluate a field once for several terms' points where that saves time "
                          "(same results; off: one network pass per term)", boolean()),
-        "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1)),
+        "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1, MAX_THREADS)),
         "seed": (0, "random seed (weights, points)", integer(0)),
     }
 
@@ -133,6 +140,10 @@ class PinnProgram(Program):
         self.model, self.opts = model, opts
         self.rng = np.random.default_rng(opts["seed"])     # points; weights draw from their own generators
         periodic = [c.strip() for c in opts["periodic"].split(",") if c.strip()]
+        # everything the options size is checked before anything is built (.sizes)
+        check_domains(model)
+        check_networks(model, opts, periodic)
+        check_grid(model, opts)
         self.nets = {}
         for k, (name, f) in enumerate(model.fields.items()):
             dom = model.domains[f.domain]
@@ -145,7 +156,8 @@ class PinnProgram(Program):
                       "width": opts["width"], "depth": opts["depth"], "activation": opts["activation"],
                       "fourier": opts["fourier"], "fourier_scale": opts["fourier_scale"],
                       "periodic": [c for c in periodic if c in f.coords], "harmonics": opts["harmonics"]}
-            self.nets[name] = build_net(config, opts["seed"] * 1000 + k)
+            # torch seeds are 64-bit; any seed= maps into them, small ones unchanged
+            self.nets[name] = build_net(config, (opts["seed"] * 1000 + k) % (1 << 63))
         self.params, self.bounds = {}, {}
         for name, v in model.vars.items():
             start = v.start if v.start is not None else np.zeros_like(v.lower)
@@ -155,6 +167,7 @@ class PinnProgram(Program):
                 self.bounds[name] = (torch.as_tensor(v.lower), torch.as_tensor(v.upper))
         ev = TorchEvaluator(model, self.nets, self.params, torch.float64, opts["integral_points"], self.rng)
         self.terms = build_terms(model, ev, opts["points"], opts["boundary_points"])
+        check_passes(model, self.terms, opts, periodic)
 
     def dry_run(self) -> None:
         """Evaluate every term and the objective once (finds what cannot be lowered)."""
@@ -203,6 +216,8 @@ class PinnProgram(Program):
         finite = all(np.isfinite(v["rms"]) for v in residuals.values())
         if error is not None or not finite:
             status = "error"
+        elif trainer.hit_limit:
+            status = "limit"        # training was cut short, whatever the residuals say
         elif all(v["rms"] <= self.opts["tol"] * v["scale"] for v in residuals.values()):
             status = "feasible"
         else:
@@ -222,6 +237,7 @@ class PinnProgram(Program):
                  "epochs": int(min(trainer.step, self.opts["epochs"])), "lbfgs_iterations": int(max(0, trainer.step - self.opts["epochs"])),
                  "lbfgs_float32_iterations": int(trainer.float32_iterations),
                  "lbfgs_stops": ["%s: %s" % st for st in trainer.stops],
+                 "time_limit_reached": bool(trainer.hit_limit),
                  "final_loss": final.get("loss"), "residuals": residuals,
                  "history": trainer.history.to_dict(), "notes": notes}
         if self.opts["method"] == "alm":
