@@ -299,7 +299,10 @@ def mutate_saved(rng: random.Random, base: str, work: str, done: list) -> str:
             open(wts, "wb").write(bytes(data))
             done.append("weights.pt cut or changed (%d bytes)" % len(data))
         elif op < 0.8:              # the weights re-saved with a wrong shape, type or values
-            states = torch.load(wts, weights_only=True)
+            try:
+                states = torch.load(wts, weights_only=True)
+            except Exception:       # noqa: BLE001 — an earlier damage of this input broke it
+                continue
             name = rng.choice(list(states))
             tensor = rng.choice(sorted(states[name]))
             t = states[name][tensor]
@@ -309,7 +312,8 @@ def mutate_saved(rng: random.Random, base: str, work: str, done: list) -> str:
             elif how < 0.45:
                 states[name][tensor] = t.to(torch.int64)
             elif how < 0.6:
-                states[name][tensor] = torch.full_like(t, rng.choice([float("nan"), float("inf"), 1e308]))
+                states[name][tensor] = torch.full(tuple(t.shape), rng.choice([float("nan"), float("inf"), 1e308]),
+                                                  dtype=torch.float64)
             elif how < 0.7:
                 del states[name][tensor]
             elif how < 0.8:

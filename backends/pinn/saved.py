@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import re
 import stat
 import zipfile
@@ -95,8 +96,8 @@ def _member(directory: str, name: str) -> str:
         root = os.path.realpath(directory)
         real = os.path.realpath(path)
         if not real.startswith(root.rstrip(os.sep) + os.sep):
-            raise LagDataError("%s is a symbolic link that leads out of the saved folder (to %s)"
-                               % (path, real), hint="a saved folder holds its own files")
+            raise LagDataError("%s is a symbolic link to %s, which leads out of the saved folder"
+                               % (path, _short(os.readlink(path))), hint="a saved folder holds its own files")
     return path
 
 
@@ -200,6 +201,8 @@ def _weights(data: bytes, path: str) -> dict:
         fail("its records are compressed or larger than the file")
     try:
         states = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:  # weights_only refused a global: something other than tensors
+        fail("it holds objects other than tensors, which lagdsl never loads")
     except Exception as e:          # noqa: BLE001 — any failure of the decoder on hostile bytes
         fail("torch cannot read it (%s)" % _short(str(e).splitlines()[0] if str(e) else type(e).__name__))
     if not isinstance(states, dict) or not all(
