@@ -303,6 +303,8 @@ def mutate_saved(rng: random.Random, base: str, work: str, done: list) -> str:
                 states = torch.load(wts, weights_only=True)
             except Exception:       # noqa: BLE001 — an earlier damage of this input broke it
                 continue
+            if not isinstance(states, dict) or not states or not all(isinstance(v, dict) and v for v in states.values()):
+                continue
             name = rng.choice(list(states))
             tensor = rng.choice(sorted(states[name]))
             t = states[name][tensor]
