@@ -249,7 +249,6 @@ def mutate_saved(rng: random.Random, base: str, work: str, done: list) -> str:
     """A copy of the saved folder ``base`` under ``work``, damaged one to three times (each
     damage described in ``done``)."""
     import shutil
-    import torch
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(base, work)
     cfg, wts = os.path.join(work, "fields.json"), os.path.join(work, "weights.pt")
@@ -271,66 +270,72 @@ def mutate_saved(rng: random.Random, base: str, work: str, done: list) -> str:
             open(path, "wb").close()
 
     for _ in range(rng.randint(1, 3)):
-        op = rng.random()
         if not os.path.isfile(cfg) or not os.path.isfile(wts) or os.path.islink(cfg) or os.path.islink(wts):
             break
-        if op < 0.35:               # a configuration value replaced by a hostile one
-            doc = json.loads(open(cfg).read())
-            field = rng.choice(list(doc["fields"].values()) or [{}])
-            key = rng.choice(sorted(field) + ["format", "values", "extra"])
-            target = field if key in field or key == "extra" else doc
-            target[key] = copy.deepcopy(rng.choice(HOSTILE_OPTIONS + HOSTILE_VALUES))
-            done.append("fields.json %s = %s" % (key, repr(target[key])[:40]))
-            with open(cfg, "w") as f:
-                f.write(json.dumps(doc, allow_nan=True))
-        elif op < 0.5:
-            doc = json.loads(open(cfg).read())
-            text = json.dumps(mutate_json(rng, doc)) if rng.random() < 0.6 else mutate_ir_text(rng, json.dumps(doc))
-            with open(cfg, "w") as f:
-                f.write(text)
-            done.append("fields.json mutated: %s" % text[:80])
-        elif op < 0.6:              # the weights cut or their bytes changed
-            data = bytearray(open(wts, "rb").read())
-            if rng.random() < 0.5:
-                data = data[: rng.randrange(len(data))]
-            else:
-                for _ in range(rng.randint(1, 8)):
-                    data[rng.randrange(len(data))] = rng.randrange(256)
-            open(wts, "wb").write(bytes(data))
-            done.append("weights.pt cut or changed (%d bytes)" % len(data))
-        elif op < 0.8:              # the weights re-saved with a wrong shape, type or values
-            try:
-                states = torch.load(wts, weights_only=True)
-            except Exception:       # noqa: BLE001 — an earlier damage of this input broke it
-                continue
-            if not isinstance(states, dict) or not states or not all(isinstance(v, dict) and v for v in states.values()):
-                continue
-            name = rng.choice(list(states))
-            tensor = rng.choice(sorted(states[name]))
-            t = states[name][tensor]
-            how = rng.random()
-            if how < 0.3:
-                states[name][tensor] = torch.zeros(*[rng.randint(0, 4) for _ in range(rng.randint(0, 3))])
-            elif how < 0.45:
-                states[name][tensor] = t.to(torch.int64)
-            elif how < 0.6:
-                states[name][tensor] = torch.full(tuple(t.shape), rng.choice([float("nan"), float("inf"), 1e308]),
-                                                  dtype=torch.float64)
-            elif how < 0.7:
-                del states[name][tensor]
-            elif how < 0.8:
-                states[name]["extra"] = torch.zeros(1)
-            elif how < 0.9:
-                states = {name + "_": states[name]}
-            else:
-                states = rng.choice([[1, 2], {"u": [1]}, {"u": {"w": 3}}, "x"])
-            torch.save(states, wts)
-            done.append("weights.pt re-saved (%s %s, case %.2f)" % (name, tensor, how))
-        else:                       # a file replaced by something that is not one
-            path, how = rng.choice([cfg, wts]), rng.choice(["fifo", "dir", "zero", "out", "empty", "gone"])
-            replace(path, how)
-            done.append("%s replaced: %s" % (os.path.basename(path), how))
+        try:
+            damage(rng, base, cfg, wts, replace, done)
+        except Exception:           # noqa: BLE001 — an earlier damage left nothing this one can edit
+            continue
     return work
+
+
+def damage(rng: random.Random, base: str, cfg: str, wts: str, replace, done: list) -> None:
+    """One damage of a saved folder's ``fields.json`` or ``weights.pt`` (see :func:`mutate_saved`)."""
+    import torch
+    op = rng.random()
+    if op < 0.35:               # a configuration value replaced by a hostile one
+        doc = json.loads(open(cfg).read())
+        field = rng.choice(list(doc["fields"].values()) or [{}])
+        key = rng.choice(sorted(field) + ["format", "values", "extra"])
+        target = field if key in field or key == "extra" else doc
+        target[key] = copy.deepcopy(rng.choice(HOSTILE_OPTIONS + HOSTILE_VALUES))
+        done.append("fields.json %s = %s" % (key, repr(target[key])[:40]))
+        with open(cfg, "w") as f:
+            f.write(json.dumps(doc, allow_nan=True))
+    elif op < 0.5:
+        doc = json.loads(open(cfg).read())
+        text = json.dumps(mutate_json(rng, doc)) if rng.random() < 0.6 else mutate_ir_text(rng, json.dumps(doc))
+        with open(cfg, "w") as f:
+            f.write(text)
+        done.append("fields.json mutated: %s" % text[:80])
+    elif op < 0.6:              # the weights cut or their bytes changed
+        data = bytearray(open(wts, "rb").read())
+        if rng.random() < 0.5:
+            data = data[: rng.randrange(len(data))]
+        else:
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        open(wts, "wb").write(bytes(data))
+        done.append("weights.pt cut or changed (%d bytes)" % len(data))
+    elif op < 0.8:              # the weights re-saved with a wrong shape, type or values
+        states = torch.load(wts, weights_only=True)
+        if not isinstance(states, dict) or not states or not all(isinstance(v, dict) and v for v in states.values()):
+            return
+        name = rng.choice(list(states))
+        tensor = rng.choice(sorted(states[name]))
+        t = states[name][tensor]
+        how = rng.random()
+        if how < 0.3:
+            states[name][tensor] = torch.zeros(*[rng.randint(0, 4) for _ in range(rng.randint(0, 3))])
+        elif how < 0.45:
+            states[name][tensor] = t.to(torch.int64)
+        elif how < 0.6:
+            states[name][tensor] = torch.full(tuple(t.shape), rng.choice([float("nan"), float("inf"), 1e308]),
+                                              dtype=torch.float64)
+        elif how < 0.7:
+            del states[name][tensor]
+        elif how < 0.8:
+            states[name]["extra"] = torch.zeros(1)
+        elif how < 0.9:
+            states = {name + "_": states[name]}
+        else:
+            states = rng.choice([[1, 2], {"u": [1]}, {"u": {"w": 3}}, "x"])
+        torch.save(states, wts)
+        done.append("weights.pt re-saved (%s %s, case %.2f)" % (name, tensor, how))
+    else:                       # a file replaced by something that is not one
+        path, how = rng.choice([cfg, wts]), rng.choice(["fifo", "dir", "zero", "out", "empty", "gone"])
+        replace(path, how)
+        done.append("%s replaced: %s" % (os.path.basename(path), how))
 
 
 def load_saved(path: str) -> None:

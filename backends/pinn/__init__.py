@@ -61,14 +61,16 @@ class PinnBackend(Backend):
         "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction (0: never)",
                   number(0, 1)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),
-        "width": (32, "neurons per hidden layer", integer(1)),
+        "width": (32, "neurons per hidden layer (the networks with their optimiser state, about depth * width^2 "
+                  "values each, are checked against --max-elements)", integer(1)),
         "depth": (3, "hidden layers", integer(1)),
         "activation": ("tanh", "activation function", choice(*ACTIVATIONS)),
         "fourier": (0, "random Fourier features per network (0: none)", integer(0)),
         "fourier_scale": (1.0, "standard deviation of the Fourier frequencies", number(0, low_open=True)),
         "periodic": ("", "coordinates (comma-separated) embedded periodically over their interval", text()),
         "harmonics": (1, "harmonics of the periodic embedding", integer(1)),
-        "points": (2000, "collocation points per constraint on a full domain", integer(1)),
+        "points": (2000, "collocation points per constraint on a full domain (one pass over all terms' points is "
+                   "checked against --max-elements)", integer(1)),
         "boundary_points": (200, "points per constraint on a face or boundary", integer(1)),
         "resample": (100, "redraw collocation points every N Adam steps (0: never)", integer(0)),
         "integral_points": (4096, "quasi-Monte-Carlo points per integral(D)", integer(1)),
@@ -79,9 +81,11 @@ class PinnBackend(Backend):
                       choice("mixed", "float64")),
         "tol": (1e-2, "a constraint counts as met when its root-mean-square residual is at most tol * "
                 "max(1, rms of its right-hand side)", number(0, low_open=True)),
-        "grid": (21, "points per axis of each field's grid in --json", integer(2)),
+        "grid": (21, "points per axis of each field's grid in --json (grid^dimension points, checked against "
+                 "--max-elements)", integer(2)),
         "log_every": (10, "history: record every N steps", integer(1)),
-        "time_limit": (None, "wall-clock seconds for training", optional(number(0, low_open=True))),
+        "time_limit": (None, "wall-clock seconds for training, checked before every Adam step and L-BFGS evaluation "
+                       "(status limit, best weights kept)", optional(number(0, low_open=True))),
         "derivatives": ("auto", "field derivatives: reverse (nested autograd), forward (value and derivatives "
                         "in one Taylor-mode pass) or auto (forward where a residual takes a second derivative and the "
                         "activation is tanh, or where every coordinate differentiated along takes its own second "
@@ -89,7 +93,8 @@ class PinnBackend(Backend):
                         choice("auto", "reverse", "forward")),
         "share_passes": (True, "evaluate a field once for several terms' points where that saves time "
                          "(same results; off: one network pass per term)", boolean()),
-        "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1, MAX_THREADS)),
+        "threads": (1, "torch CPU threads while training (small networks run fastest on one; at most 256)",
+                    integer(1, MAX_THREADS)),
         "seed": (0, "random seed (weights, points)", integer(0)),
     }
 
