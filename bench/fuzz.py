@@ -225,8 +225,10 @@ def fuzz_options(rng: random.Random, backend) -> dict:
 
 def solve_with_options(payload) -> None:
     """One ``options`` input: compile and solve the tiny model, and write its result."""
+    from lagdsl._stdio import stdout_redirected
     model, backend, opts = payload
-    model.solve(backend, **opts).to_json()
+    with stdout_redirected(False):      # verbose=true: a solver's log is not the fuzzer's output
+        model.solve(backend, **opts).to_json()
 
 
 def make_saved_folders(root: str) -> list[str]:
@@ -458,8 +460,9 @@ def main(argv=None) -> int:
                 kind, payload = "saved", mutate_saved(rng, base, os.path.join(tmp.name, "work"), done)
             outcome, note = run_one(kind if kind != "data" else "lag", payload, args.cap)
             counts[kind][outcome] += 1
-            if note and outcome not in notes:
-                notes[outcome] = "%s (input %d, %s%s)" % (note, i, kind, ": " + "; ".join(done) if done else "")
+            # the first input of each distinct message (up to 30), so that each bug has a reproducer
+            if note and len(notes) < 30 and not any(k[1] == note[:60] for k in notes):
+                notes[(outcome, note[:60])] = "%s (input %d, %s%s)" % (note, i, kind, ": " + "; ".join(done) if done else "")
             if hasattr(builtins, SENTINEL):
                 print("CODE FROM AN INPUT RAN (input %d, %s)" % (i, kind))
                 return 1
@@ -482,7 +485,7 @@ def main(argv=None) -> int:
     print()
     print("internal errors: %d, timeouts: %d, code executed: no"
           % (sum(n for o, n in bad.items() if o != "timeout"), bad.get("timeout", 0)))
-    for o, note in sorted(notes.items()):
+    for (o, _), note in sorted(notes.items()):
         print("  first %s: %s" % (o, note))
     return 1 if bad else 0
 
