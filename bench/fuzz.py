@@ -211,11 +211,16 @@ def fuzz_options(rng: random.Random, backend) -> dict:
     names = sorted(backend.options)
     for _ in range(rng.randint(1, 3)):
         name = rng.choice(names) if rng.random() < 0.95 else rng.choice(names) + rng.choice(["_", "s", "X"])
-        if rng.random() < 0.7:
+        if name == "time_limit" or "time_limit" in opts and opts["time_limit"] != CHEAP.get(backend.name, {}).get("time_limit"):
+            # a fuzzed time limit alone: with it the budgets stay cheap, so that a valid
+            # "no limit" (none, 1e308) does not meet a fuzzed 10^12 iterations
+            opts = {k: v for k, v in CHEAP.get(backend.name, {}).items() if k in backend.options}
+            name = "time_limit"
+        if rng.random() < 0.5:
             value = rng.choice(HOSTILE_OPTIONS)
         else:                       # near the default: a plausible value of the right type
             default = backend.options.get(name, (1,))[0]
-            value = default * rng.choice([2, 10, 1000]) if isinstance(default, (int, float)) and \
+            value = default * rng.choice([0, 1, 2, 10, 1000]) if isinstance(default, (int, float)) and \
                 not isinstance(default, bool) else default
         if rng.random() < 0.5 and not isinstance(value, (list, dict)):
             value = str(value)      # as the CLI hands it over
