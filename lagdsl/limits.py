@@ -146,7 +146,14 @@ def check_option_size(n: int, option: str, what: str, unit: str = "elements", pe
 
 def _count(n: int) -> str:
     """An element count people can read: ``1000000000000 (1.0e+12)``."""
-    return str(n) if n < 10 ** 7 else "%d (%.1e)" % (n, n) if n < 10 ** 30 else "%.1e" % n
+    if n < 10 ** 7:
+        return str(n)
+    if n < 10 ** 300:
+        short = "%.1e" % n
+    else:                           # beyond float64 (an option of 10^400): from the digits
+        digits = str(n)
+        short = "%s.%se+%d" % (digits[0], digits[1], len(digits) - 1)
+    return "%d (%s)" % (n, short) if n < 10 ** 30 else short
 
 
 def check_graph_generator(name: str, gen: str, kwargs: dict, span=None, source=None) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pickle
 import re
@@ -172,7 +173,7 @@ def _config(name: str, cfg, fail) -> dict:
         fail("field %s: box must hold one [low, high] pair of numbers per coordinate (%d)" % (name, len(coords)),
              "fields", name, "box")
     for c, (lo, hi) in zip(coords, box):
-        why = box_problem(float(lo), float(hi))
+        why = box_problem(_float(lo), _float(hi))
         if why:
             fail("field %s: the box of %s, [%s, %s], %s" % (name, c, lo, hi, why), "fields", name, "box")
     periodic = out["periodic"]
@@ -233,6 +234,14 @@ def _check_state(net: FieldNet, states: dict, name: str, path: str) -> None:
         if k in DERIVED and not torch.equal(t.to(want[k].dtype), want[k]):
             raise LagDataError("weights file %s: field %s: tensor %s disagrees with the configuration (%s)"
                                % (path, name, k, DERIVED[k]))
+
+
+def _float(v) -> float:
+    """``v`` as a float64; an integer beyond it is infinite (refused as such)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def _short(v) -> str:

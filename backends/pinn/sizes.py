@@ -46,11 +46,11 @@ def network_values(n_coords: int, n_periodic: int, opts: dict) -> int:
 
 def network_option(opts: dict, periodic: bool) -> str:
     """The options that size a network, as the user set them (``width=…, depth=…``)."""
-    out = "width=%d, depth=%d" % (opts["width"], opts["depth"])
+    out = "width=%s, depth=%s" % (_num(opts["width"]), _num(opts["depth"]))
     if opts["fourier"]:
-        out += ", fourier=%d" % opts["fourier"]
+        out += ", fourier=%s" % _num(opts["fourier"])
     if periodic or opts["harmonics"] > 1:
-        out += ", harmonics=%d" % opts["harmonics"]
+        out += ", harmonics=%s" % _num(opts["harmonics"])
     return out
 
 
@@ -78,8 +78,8 @@ def check_passes(model: Model, terms: list, opts: dict, periodic: list) -> None:
     n = max(train, final, integral)
     if not n:
         return
-    option = "integral_points=%d" % opts["integral_points"] if n == integral else \
-        "points=%d, boundary_points=%d" % (opts["points"], opts["boundary_points"])
+    option = "integral_points=%s" % _num(opts["integral_points"]) if n == integral else \
+        "points=%s, boundary_points=%s" % (_num(opts["points"]), _num(opts["boundary_points"]))
     per_point = 0
     for f in model.fields.values():
         k = len(f.coords)
@@ -88,13 +88,13 @@ def check_passes(model: Model, terms: list, opts: dict, periodic: list) -> None:
         carried = 1 + k + k * (k + 1) // 2          # value, first and second derivatives
         per_point += (first + PER_UNIT * opts["width"] * opts["depth"]) * carried
     check_option_size(n * per_point, option + ", " + network_option(opts, bool(periodic)),
-                      "one pass of the networks over %d points" % n, "float64 values", FLOATS_PER_ELEMENT)
+                      "one pass of the networks over %s points" % _num(n), "float64 values", FLOATS_PER_ELEMENT)
 
 
 def check_grid(model: Model, opts: dict) -> None:
     """Refuse field grids for ``--json`` (``grid`` points per axis) beyond the limit."""
     n = sum(opts["grid"] ** len(f.coords) for f in model.fields.values())
-    check_option_size(n, "grid=%d" % opts["grid"], "the grids of %s" % _fields(model), "points")
+    check_option_size(n, "grid=%s" % _num(opts["grid"]), "the grids of %s" % _fields(model), "points")
 
 
 def check_domains(model: Model) -> None:
@@ -143,6 +143,12 @@ def _has_integral(model: Model) -> bool:
     if model.objective is not None:
         exprs.append(model.objective.expr)
     return any(getattr(e, "has", None) is not None and e.has(sympy.Integral) for e in exprs)
+
+
+def _num(n: int) -> str:
+    """An option's count as given, shortened when it has more than 15 digits (``1.0e+400``)."""
+    digits = str(n)
+    return digits if len(digits) <= 15 else "%s.%se+%d" % (digits[0], digits[1], len(digits) - 1)
 
 
 def _fields(model: Model) -> str:
