@@ -47,6 +47,10 @@ WEIGHTS_SLACK = 1 << 20
 DERIVED = {"lo": "box", "span": "box", "plain_idx": "coords, periodic", "periodic_idx": "coords, periodic",
            "freqs": "harmonics"}
 
+#: Float values one network's Python objects (modules, buffers, the callable) count for, so
+#: that a configuration of many tiny fields is sized too.
+NET_OVERHEAD = 4096
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TOP = ("format", "fields", "values")
 #: The keys of one field's configuration: required ones, then those with a default.
@@ -127,7 +131,7 @@ def _configs(meta: dict, source: Source) -> dict:
     sizes = {name: network_values(len(c["coords"]), len(c["periodic"]), c) for name, c in out.items()}
     big = max(sizes, key=sizes.get)
     try:
-        check_option_size(sum(sizes.values()), network_option(out[big], bool(out[big]["periodic"])),
+        check_option_size(sum(sizes.values()) + NET_OVERHEAD * len(sizes), network_option(out[big], bool(out[big]["periodic"])),
                           "the saved networks", "float64 values", FLOATS_PER_ELEMENT)
     except SizeLimitError as exc:
         exc.message = "field %s: %s" % (big, exc.message[len("option "):])
