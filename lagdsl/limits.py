@@ -122,9 +122,38 @@ def check_size(n: int, what: str, span=None, hint_option: bool = True, source=No
                   "if the machine has the memory" if hint_option else None, source)
 
 
+#: float64 values one element stands for in the budget of tensors an option sizes (a network's
+#: weights, a batch of activations): an element is :data:`BYTES_PER_ELEMENT` bytes.
+FLOATS_PER_ELEMENT = BYTES_PER_ELEMENT // 8
+
+
+def check_option_size(n: int, option: str, what: str, unit: str = "elements", per_element: int = 1,
+                      span=None, source=None) -> None:
+    """Refuse a backend option (``option``: the setting as the user gave it, e.g.
+    ``"width=100000, depth=3"``) whose allocation ``what`` would have ``n`` ``unit``s, more
+    than :func:`max_elements` times ``per_element`` (e.g. :data:`FLOATS_PER_ELEMENT` for float64
+    tensors); call it with the size computed from the options, *before* allocating."""
+    limit = max_elements() * per_element
+    if n > limit:
+        names = ", ".join(dict.fromkeys(part.split("=")[0].strip() for part in option.split(",")))
+        raise SizeLimitError(
+            "option %s: %s would have %s %s, more than the limit of %s%s" % (
+                option, what, _count(n), unit, _count(limit),
+                "" if per_element == 1 else " (%s elements x %d)" % (_count(max_elements()), per_element)),
+            span, "lower %s, or raise the limit with --max-elements N (or $LAGDSL_MAX_ELEMENTS) if "
+                  "the machine has the memory" % names, source)
+
+
 def _count(n: int) -> str:
     """An element count people can read: ``1000000000000 (1.0e+12)``."""
-    return str(n) if n < 10 ** 7 else "%d (%.1e)" % (n, n) if n < 10 ** 30 else "%.1e" % n
+    if n < 10 ** 7:
+        return str(n)
+    if n < 10 ** 300:
+        short = "%.1e" % n
+    else:                           # beyond float64 (an option of 10^400): from the digits
+        digits = str(n)
+        short = "%s.%se+%d" % (digits[0], digits[1], len(digits) - 1)
+    return "%d (%s)" % (n, short) if n < 10 ** 30 else short
 
 
 def check_graph_generator(name: str, gen: str, kwargs: dict, span=None, source=None) -> None:

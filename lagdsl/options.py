@@ -88,13 +88,13 @@ class number(Validator):
     def convert(self, value):
         if isinstance(value, bool):
             return None
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
+        try:
+            if isinstance(value, (int, float)):
+                return float(value)         # an int beyond float64 raises OverflowError
+            if isinstance(value, str):
                 return float(value.strip())
-            except ValueError:
-                return None
+        except (ValueError, OverflowError):
+            return None
         return None
 
     def __call__(self, name, value):

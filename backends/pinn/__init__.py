@@ -13,7 +13,8 @@ loss history and the L-BFGS stages (``lbfgs_iterations``, ``lbfgs_float32_iterat
 
 Status: ``feasible`` when every constraint's root-mean-square residual on fresh points is at
 most ``tol`` times its scale, ``max(1, rms of its right-hand side)`` (a trained network is never certified ``optimal``), ``limit`` when training ended
-(budget or ``time_limit``) above it, ``error`` when the loss became NaN or infinite.
+on its budget above it or was stopped by ``time_limit`` (checked before every Adam step and
+every L-BFGS evaluation; ``stats["time_limit_reached"]`` says which), ``error`` when the loss became NaN or infinite.
 ``max_violation`` is the largest absolute residual of any constraint on those points.
 """
 from __future__ import annotations
@@ -35,8 +36,14 @@ import torch  # noqa: E402  (after the lagdsl imports: a missing torch reads "no
 from .lower import Batch, TorchEvaluator, Unsupported
 from .nets import ACTIVATIONS, build_net
 from .results import SAVED_FILES, FieldFunction, field_panels, grid_values, save_fields
+from .sizes import check_domains, check_grid, check_networks, check_passes
 from .terms import build_terms
 from .train import Trainer
+
+
+#: The most torch threads ``threads=`` may ask for (each is an OS thread; tens of thousands
+#: exhaust the process's address space).
+MAX_THREADS = 256
 
 
 class PinnBackend(Backend):
@@ -55,14 +62,16 @@ class PinnBackend(Backend):
         "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction (0: never)",
                   number(0, 1)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),
-        "width": (32, "neurons per hidden layer", integer(1)),
+        "width": (32, "neurons per hidden layer (the networks with their optimiser state, about depth * width^2 "
+                  "values each, are checked against --max-elements)", integer(1)),
         "depth": (3, "hidden layers", integer(1)),
         "activation": ("tanh", "activation function", choice(*ACTIVATIONS)),
         "fourier": (0, "random Fourier features per network (0: none)", integer(0)),
         "fourier_scale": (1.0, "standard deviation of the Fourier frequencies", number(0, low_open=True)),
         "periodic": ("", "coordinates (comma-separated) embedded periodically over their interval", text()),
         "harmonics": (1, "harmonics of the periodic embedding", integer(1)),
-        "points": (2000, "collocation points per constraint on a full domain", integer(1)),
+        "points": (2000, "collocation points per constraint on a full domain (one pass over all terms' points is "
+                   "checked against --max-elements)", integer(1)),
         "boundary_points": (200, "points per constraint on a face or boundary", integer(1)),
         "resample": (100, "redraw collocation points every N Adam steps (0: never)", integer(0)),
         "integral_points": (4096, "quasi-Monte-Carlo points per integral(D)", integer(1)),
@@ -73,9 +82,11 @@ class PinnBackend(Backend):
                       choice("mixed", "float64")),
         "tol": (1e-2, "a constraint counts as met when its root-mean-square residual is at most tol * "
                 "max(1, rms of its right-hand side)", number(0, low_open=True)),
-        "grid": (21, "points per axis of each field's grid in --json", integer(2)),
+        "grid": (21, "points per axis of each field's grid in --json (grid^dimension points, checked against "
+                 "--max-elements)", integer(2)),
         "log_every": (10, "history: record every N steps", integer(1)),
-        "time_limit": (None, "wall-clock seconds for training", optional(number(0, low_open=True))),
+        "time_limit": (None, "wall-clock seconds for training, checked before every Adam step and L-BFGS evaluation "
+                       "(status limit, best weights kept)", optional(number(0, low_open=True))),
         "derivatives": ("auto", "field derivatives: reverse (nested autograd), forward (value and derivatives "
                         "in one Taylor-mode pass) or auto (forward where a residual takes a second derivative and the "
                         "activation is tanh, or where every coordinate differentiated along takes its own second "
@@ -83,7 +94,8 @@ class PinnBackend(Backend):
                         choice("auto", "reverse", "forward")),
         "share_passes": (True, "evaluate a field once for several terms' points where that saves time "
                          "(same results; off: one network pass per term)", boolean()),
-        "threads": (1, "torch CPU threads while training (small networks run fastest on one)", integer(1)),
+        "threads": (1, "torch CPU threads while training (small networks run fastest on one; at most 256)",
+                    integer(1, MAX_THREADS)),
         "seed": (0, "random seed (weights, points)", integer(0)),
     }
 
@@ -134,6 +146,10 @@ class PinnProgram(Program):
         self.model, self.opts = model, opts
         self.rng = np.random.default_rng(opts["seed"])     # points; weights draw from their own generators
         periodic = [c.strip() for c in opts["periodic"].split(",") if c.strip()]
+        # everything the options size is checked before anything is built (.sizes)
+        check_domains(model)
+        check_networks(model, opts, periodic)
+        check_grid(model, opts)
         self.nets = {}
         for k, (name, f) in enumerate(model.fields.items()):
             dom = model.domains[f.domain]
@@ -146,7 +162,8 @@ class PinnProgram(Program):
                       "width": opts["width"], "depth": opts["depth"], "activation": opts["activation"],
                       "fourier": opts["fourier"], "fourier_scale": opts["fourier_scale"],
                       "periodic": [c for c in periodic if c in f.coords], "harmonics": opts["harmonics"]}
-            self.nets[name] = build_net(config, opts["seed"] * 1000 + k)
+            # torch seeds are 64-bit; any seed= maps into them, small ones unchanged
+            self.nets[name] = build_net(config, (opts["seed"] * 1000 + k) % (1 << 63))
         self.params, self.bounds = {}, {}
         for name, v in model.vars.items():
             start = v.start if v.start is not None else np.zeros_like(v.lower)
@@ -156,6 +173,7 @@ class PinnProgram(Program):
                 self.bounds[name] = (torch.as_tensor(v.lower), torch.as_tensor(v.upper))
         ev = TorchEvaluator(model, self.nets, self.params, torch.float64, opts["integral_points"], self.rng)
         self.terms = build_terms(model, ev, opts["points"], opts["boundary_points"])
+        check_passes(model, self.terms, opts, periodic)
 
     def dry_run(self) -> None:
         """Evaluate every term and the objective once (finds what cannot be lowered)."""
@@ -204,6 +222,8 @@ class PinnProgram(Program):
         finite = all(np.isfinite(v["rms"]) for v in residuals.values())
         if error is not None or not finite:
             status = "error"
+        elif trainer.hit_limit:
+            status = "limit"        # training was cut short, whatever the residuals say
         elif all(v["rms"] <= self.opts["tol"] * v["scale"] for v in residuals.values()):
             status = "feasible"
         else:
@@ -223,6 +243,7 @@ class PinnProgram(Program):
                  "epochs": int(min(trainer.step, self.opts["epochs"])), "lbfgs_iterations": int(max(0, trainer.step - self.opts["epochs"])),
                  "lbfgs_float32_iterations": int(trainer.float32_iterations),
                  "lbfgs_stops": ["%s: %s" % st for st in trainer.stops],
+                 "time_limit_reached": bool(trainer.hit_limit),
                  "final_loss": final.get("loss"), "residuals": residuals,
                  "history": trainer.history.to_dict(), "notes": notes}
         if self.opts["method"] == "alm":

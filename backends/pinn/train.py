@@ -42,6 +42,10 @@ LBFGS_HISTORY = 100                         # curvature pairs kept by L-BFGS
 PROBE = 10                                  # L-BFGS iterations of a float64 stage's first chunk
 
 
+class _TimeUp(Exception):
+    """Raised inside an L-BFGS evaluation when the time limit has passed."""
+
+
 def _move_state(opt: CompactLBFGS, dtype) -> None:
     """Convert an L-BFGS optimiser's state (directions, steps, curvature) to ``dtype`` in
     place, so that a float64 stage continues the float32 stage's curvature model."""
@@ -279,18 +283,43 @@ class Trainer:
             for group in opt.param_groups:
                 group["max_iter"], group["max_eval"] = n, self.evals_left
             state = {"evals": 0}
+            best = {"L": math.inf, "weights": None}
 
             def closure():
+                # the time limit is checked before every evaluation (a chunk of 50 iterations
+                # and their line searches may take long); the first one of a chunk always runs
+                if state["evals"] and self.out_of_time():
+                    raise _TimeUp()
                 state["evals"] += 1
                 opt.zero_grad(set_to_none=True)
                 L, J, res, mse = self.loss(self.fresh(batches))
                 if torch.isfinite(L.detach()):
                     L.backward(inputs=params)
+                    if float(L.detach()) < best["L"]:
+                        best.update(L=float(L.detach()), J=J.detach(), mse={k: v.detach() for k, v in mse.items()},
+                                    weights=[p.detach().clone() for p in params])
                 state.update(L=L.detach(), J=J.detach(), mse={k: v.detach() for k, v in mse.items()}, res=res)
                 return L
 
             before = opt.state[opt._params[0]].get("n_iter", 0)
-            opt.step(closure)
+            try:
+                opt.step(closure)
+            except _TimeUp:
+                # stopped inside a line search: keep the best point this chunk evaluated (the
+                # points and the loss are fixed within it), not the trial point
+                with torch.no_grad():
+                    for p, w in zip(params, best["weights"]):
+                        p.copy_(w)
+                self.project()
+                used = opt.state[opt._params[0]].get("n_iter", before) - before
+                self.evals_left -= state["evals"]
+                done += used
+                self.step += used
+                if self.dtype == torch.float32:
+                    self.float32_iterations = done - start
+                self.record(torch.tensor(best["L"]), best["J"], best["mse"], bar, always=True)
+                self.stops.append((str(self.dtype)[6:], "time"))
+                return done, None, best["L"]
             self.project()
             used = max(1, opt.state[opt._params[0]].get("n_iter", before + n) - before)
             why = opt.state[opt._params[0]].get("stop")

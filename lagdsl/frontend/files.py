@@ -32,8 +32,9 @@ def _not_regular(mode: int) -> str | None:
     return next((word for test, word in _KINDS if test(mode)), "not a regular file")
 
 
-def check_regular(path: str, what: str, error=LagDataError) -> None:
-    """Refuse ``path`` unless it names an existing regular file (symlinks followed)."""
+def check_regular(path: str, what: str, error=LagDataError, limit: int = MAX_TEXT_BYTES) -> None:
+    """Refuse ``path`` unless it names an existing regular file (symlinks followed) of at
+    most ``limit`` bytes."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -44,9 +45,9 @@ def check_regular(path: str, what: str, error=LagDataError) -> None:
     if kind is not None:
         raise error("%s %s is %s, not a regular file" % (what, path, kind),
                     hint="lagdsl reads models and data from regular files only")
-    if st.st_size > MAX_TEXT_BYTES:
+    if st.st_size > limit:
         raise error("%s %s is %s, more than lagdsl reads (%s)"
-                    % (what, path, _size(st.st_size), _size(MAX_TEXT_BYTES)))
+                    % (what, path, _size(st.st_size), _size(limit)))
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,10 @@ def _note_input(path: str, what: str, st: os.stat_result) -> None:
         seen.append(InputFile(path, what, os.path.realpath(path), st.st_dev, st.st_ino))
 
 
-def read_bytes(path: str, what: str, error=LagDataError) -> bytes:
-    """The bytes of the regular file ``path``, at most :data:`MAX_TEXT_BYTES`."""
-    check_regular(path, what, error)
+def read_bytes(path: str, what: str, error=LagDataError, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` (default
+    :data:`MAX_TEXT_BYTES`)."""
+    check_regular(path, what, error, limit)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
@@ -103,21 +105,22 @@ def read_bytes(path: str, what: str, error=LagDataError) -> bytes:
             raise error("%s %s is %s, not a regular file" % (what, path, kind))
         _note_input(path, what, st)    # the file actually opened, even if renamed since
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_TEXT_BYTES + 1)
+            data = fh.read(limit + 1)
     except OSError as e:
         raise error("cannot read %s %s: %s" % (what, path, (e.strerror or str(e)).lower())) from None
     finally:
         os.close(fd)
-    if len(data) > MAX_TEXT_BYTES:
-        raise error("%s %s is more than lagdsl reads (%s)" % (what, path, _size(MAX_TEXT_BYTES)))
+    if len(data) > limit:
+        raise error("%s %s is more than lagdsl reads (%s)" % (what, path, _size(limit)))
     return data
 
 
-def read_text(path: str, what: str, error=LagDataError, quote: bool = True) -> str:
+def read_text(path: str, what: str, error=LagDataError, quote: bool = True,
+              limit: int = MAX_TEXT_BYTES) -> str:
     """The UTF-8 text of ``path`` (a leading byte-order mark dropped); bytes that are not
     UTF-8 are an error at their ``line:col``, quoting the line with the bad bytes replaced
     (unless ``quote`` is false: a file named inside data is never quoted)."""
-    data = read_bytes(path, what, error)
+    data = read_bytes(path, what, error, limit)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

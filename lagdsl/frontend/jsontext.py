@@ -80,6 +80,19 @@ def key_span(source: Source, key: str) -> Span | None:
     return None
 
 
+def key_path_span(source: Source, path) -> Span | None:
+    """Where the key at ``path`` (top-level key, then keys of the objects inside, e.g.
+    ``("fields", "u", "width")``) is written; None when it is not."""
+    path, current = list(path), []
+    for depth, k, off in _keys(source.text):
+        del current[depth - 1:]
+        current.extend([None] * (depth - 1 - len(current)))
+        current.append(k)
+        if current == path:
+            return _span(source.path, source.text, off)
+    return None
+
+
 def _keys(text: str):
     """``(depth, key, offset)`` for every object key in ``text``, in order (depth 1: the top
     level).  A string is a key when it sits directly in an object and a ``:`` follows it."""
