@@ -9,9 +9,9 @@ import highspy
 from lagdsl.errors import BackendRefusal
 from lagdsl.lower.matrix import MatrixForm
 
-#: Above this share of changed matrix coefficients, re-passing the matrix beats one
-#: ``changeCoeff`` call per coefficient.
-COEFF_SHARE = 0.05
+#: Above this many changed matrix coefficients (and this share of them), re-passing the
+#: model beats one ``changeCoeff`` call per coefficient.
+COEFF_COUNT, COEFF_SHARE = 1000, 0.05
 
 _i32 = (lambda a: np.ascontiguousarray(a, dtype=np.int32))
 _f64 = (lambda a: np.ascontiguousarray(a, dtype=np.float64))
@@ -73,7 +73,19 @@ def pass_changes(h: highspy.Highs, old: MatrixForm, new: MatrixForm) -> dict:
     """Pass only what differs between two forms of the same structure (costs, column
     bounds, row bounds, coefficients, the Hessian's values, the offset); HiGHS keeps its
     basis.  Returns counts of what was changed, for ``stats``."""
+    k = _changed(old.A.data, new.A.data)
+    if len(k) > max(COEFF_COUNT, COEFF_SHARE * new.A.nnz):
+        basis = h.getBasis()
+        pass_form(h, new)
+        if basis.valid:
+            h.setBasis(basis)
+        return {"model": int(new.A.nnz)}          # the whole model went again
     out = {}
+    if len(k):
+        rows = np.searchsorted(new.A.indptr, k, side="right") - 1
+        for r, c, v in zip(rows.tolist(), new.A.indices[k].tolist(), new.A.data[k].tolist()):
+            h.changeCoeff(r, c, v)
+        out["coefficients"] = len(k)
     k = _changed(old.c, new.c)
     if len(k):
         h.changeColsCost(len(k), _i32(k), _f64(new.c[k]))
@@ -86,18 +98,6 @@ def pass_changes(h: highspy.Highs, old: MatrixForm, new: MatrixForm) -> dict:
     if len(k):
         h.changeRowsBounds(len(k), _i32(k), _f64(new.row_lo[k]), _f64(new.row_hi[k]))
         out["row_bounds"] = len(k)
-    k = _changed(old.A.data, new.A.data)
-    if len(k) > COEFF_SHARE * max(new.A.nnz, 1):
-        basis = h.getBasis()
-        pass_form(h, new)
-        if basis.valid:
-            h.setBasis(basis)
-        return {"matrix": int(new.A.nnz)}          # the whole model went again
-    if len(k):
-        rows = np.searchsorted(new.A.indptr, k, side="right") - 1
-        for r, c, v in zip(rows.tolist(), new.A.indices[k].tolist(), new.A.data[k].tolist()):
-            h.changeCoeff(r, c, v)
-        out["coefficients"] = len(k)
     if new.hessian is not None and len(_changed(old.hessian.data, new.hessian.data)):
         H = new.hessian
         h.passHessian(new.N, int(H.nnz), highspy.HessianFormat.kTriangular, _i32(H.indptr),
