@@ -211,10 +211,10 @@ def check_convex_objective(inst: Instance) -> None:
     """Refuse (:class:`~lagdsl.passes.quad2form.NonConvexQuadratic`, with the eigenvalue, the
     variables and the objective's position) an objective that is not convex when minimised
     or concave when maximised."""
-    from ..passes.quad2form import quad_forms
     o = inst.objective
     if o is None or o.degree < 2:
         return
+    from ..passes.quad2form import quad_forms     # scipy.sparse.linalg: 0.6 s to import
     quad_forms(inst, o, np.array([1 if inst.sense == "minimize" else -1]), None)
 
 
