@@ -29,7 +29,13 @@ def new_highs(settings: dict) -> highspy.Highs:
 
 
 def pass_form(h: highspy.Highs, form: MatrixForm, zero_objective: bool = False) -> None:
-    """Pass the whole model (``zero_objective``: with no objective, for feasibility solves)."""
+    """Pass the whole model in one ``passModel`` call over the arrays (``zero_objective``:
+    with no objective, for feasibility solves).
+
+    The array overloads read ``num_col`` integrality values even from an empty array, so an
+    LP passes zeros (HiGHS notes "no integer variables" in a verbose log and drops them);
+    setting the fields of a ``HighsLp`` instead converts element by element (0.4 s instead of
+    0.07 s on 490,000 columns)."""
     A, H = form.A, form.hessian
     c = np.zeros(form.N) if zero_objective else _f64(form.c)
     sense = highspy.ObjSense.kMaximize if form.maximize else highspy.ObjSense.kMinimize
