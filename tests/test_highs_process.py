@@ -40,33 +40,34 @@ def slow(tmp_path):
     return tmp_path
 
 
-def _interrupt_after(p: subprocess.Popen, marker: str, stream) -> float:
-    """Wait for ``marker`` on ``stream``, let the solve run, send SIGINT; seconds to exit."""
-    seen = []
-    for line in stream:
-        seen.append(line)
-        if marker in line:
-            break
-    assert p.poll() is None, "".join(seen)
-    time.sleep(1.5)
-    p.send_signal(signal.SIGINT)
-    t0 = time.perf_counter()
-    p.wait(timeout=30)
-    return time.perf_counter() - t0
-
-
-def test_cli_ctrl_c_exits_130_within_a_second(slow):
-    p = subprocess.Popen([sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--backend", "highs",
-                          "--option", "verbose=true"], cwd=slow, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+def _interrupted(cmd: list[str], cwd, marker: str, on_stderr: bool) -> tuple[int, float, str, str]:
+    """Run ``cmd``, wait for ``marker`` (on stderr or stdout), let the solve run, send SIGINT:
+    ``(exit code, seconds from SIGINT to exit, stdout, stderr)``."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        waited = _interrupt_after(p, "Solving MIP model", p.stderr)
-        out, err = p.stdout.read(), p.stderr.read()
+        seen = []
+        for line in (p.stderr if on_stderr else p.stdout):
+            seen.append(line)
+            if marker in line:
+                break
+        assert p.poll() is None, "".join(seen)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        t0 = time.perf_counter()
+        p.wait(timeout=30)
+        waited = time.perf_counter() - t0
+        return p.returncode, waited, p.stdout.read(), p.stderr.read()
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert p.returncode == 130
+
+
+def test_cli_ctrl_c_exits_130_within_a_second(slow):
+    code, waited, out, err = _interrupted(
+        [sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--backend", "highs", "--option",
+         "verbose=true"], slow, "Solving MIP model", on_stderr=True)
+    assert code == 130
     assert waited < 1.0, waited
     assert err.rstrip().endswith("interrupted") and "Traceback" not in err
     assert out == ""
@@ -74,16 +75,8 @@ def test_cli_ctrl_c_exits_130_within_a_second(slow):
 
 def test_api_ctrl_c_stops_highs_and_raises_keyboard_interrupt(slow):
     (slow / "run.py").write_text(API_SCRIPT)
-    p = subprocess.Popen([sys.executable, "run.py"], cwd=slow, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        waited = _interrupt_after(p, "solving", p.stdout)
-        out, err = p.stdout.read(), p.stderr.read()
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 0, err
+    code, waited, out, err = _interrupted([sys.executable, "run.py"], slow, "solving", on_stderr=False)
+    assert code == 0, err
     line = next(l for l in out.splitlines() if l.startswith("interrupted"))
     # HiGHS itself stopped (its thread is gone) through the interrupt callback
     assert line.endswith("alive=[]"), line
