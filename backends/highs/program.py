@@ -59,8 +59,10 @@ class HighsProgram(Program):
         form = self.low.form
         t0 = time.perf_counter()
         message = None
+        run0 = self.h.getRunTime()      # HiGHS's run clock accumulates over runs
         with stdout_redirected(to_stderr=bool(self.opts["verbose"])):
             hp.run(self.h, form, form.integer)
+            t_solver = self.h.getRunTime() - run0
             name = _status_name(self.h)
             if name in ("kUnbounded", "kUnboundedOrInfeasible"):
                 name, message = self._settle(name)
@@ -85,7 +87,7 @@ class HighsProgram(Program):
         notes = list(form.notes) + list(form.solver_notes)
         if notes:
             stats["notes"] = notes
-        times = {"lower": self.t_lower, "pass": self.t_pass, "solver": float(self.h.getRunTime()),
+        times = {"lower": self.t_lower, "pass": self.t_pass, "solver": float(t_solver),
                  "solve": t_solve, "total": self.t_lower + self.t_pass + t_solve}
         self.solves += 1
         t1 = time.perf_counter()
@@ -130,6 +132,7 @@ class HighsProgram(Program):
         if new.inverse or not hm.same_structure(self.low.form, new.form):
             return False
         t1 = time.perf_counter()
+        new.form._keys = self.low.form._keys        # same families, same rows: same labels
         self.changes = hm.pass_changes(self.h, self.low.form, new.form)
         self.t_pass = time.perf_counter() - t1
         self.t_lower = t1 - t0

@@ -6,15 +6,18 @@ elapsed time) and only for mixed-integer models, only where bars are on (the CLI
 ``--quiet``/``--json``, or ``showing_progress(True)``) and only when stderr is a terminal.
 
 Ctrl-C: HiGHS in C does not see ``KeyboardInterrupt``.  Called from the main thread (the
-Python API), :func:`run` solves in a worker thread while the main thread waits; a
-``KeyboardInterrupt`` there sets a flag that HiGHS's simplex, IPM and MIP interrupt callbacks
-read, HiGHS stops within a callback interval, and the interrupt is re-raised once it has.
+Python API), :func:`run` installs, for the length of the solve, a SIGINT handler that sets
+a flag; HiGHS's simplex, IPM and MIP interrupt callbacks (Python code running in the main
+thread, where pending signal handlers run first) read it and stop the solve, and
+``KeyboardInterrupt`` is raised once HiGHS has returned.  No thread is started, so a small
+warm re-solve costs what HiGHS takes.  A phase without callbacks (presolve) finishes first.
 Elsewhere the CLI already solves in a worker thread (:func:`lagdsl._stdio.run_interruptible`
 sees Ctrl-C at once and the process exits 130), so no interrupt callback is installed: a
 Python callback per simplex iteration costs time on large LPs.
 """
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -83,33 +86,20 @@ class _Watch:
 def run(h: highspy.Highs, form, integer: bool) -> highspy.HighsStatus:
     """``h.run()`` with progress and Ctrl-C handling (see the module docstring)."""
     main = threading.current_thread() is threading.main_thread()
-    watch = _Watch(h, form, integer, main)
+    own = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    watch = _Watch(h, form, integer, own)
+    if own:
+        # The handler only sets the flag; HiGHS's next interrupt callback (Python code in this
+        # thread, where pending signal handlers run first) reads it and stops the solve.
+        signal.signal(signal.SIGINT, lambda *_: watch.stop.set())
     try:
-        if not main:
-            return h.run()
-        box: dict = {}
-        done = threading.Event()
-
-        def work():
-            try:
-                box["status"] = h.run()
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                box["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name="lagdsl-highs", daemon=True).start()
-        try:
-            while not done.wait(0.05):
-                pass
-        except KeyboardInterrupt:
-            watch.stop.set()            # HiGHS returns at its next interrupt callback
-            done.wait(STOP_WAIT)
-            raise
-        if "error" in box:
-            raise box["error"]
-        return box["status"]
+        status = h.run()
     finally:
+        if own:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         watch.close()
         if watch.installed:
             h.clearCallbacks()
+    if watch.stop.is_set():
+        raise KeyboardInterrupt
+    return status
