@@ -98,6 +98,13 @@ def test_a_tiny_objective_is_scaled_not_read_as_zero():
     assert any(n.startswith("objective f: scaled by 2^") for n in r.stats["notes"])
 
 
+def test_a_large_objective_is_not_scaled_down_past_its_small_costs():
+    r = solve("var x >= 0\nvar y >= 0\nminimize f: 1e7 * x + y\nsubject to c: x + y >= 1\n"
+              "subject to d: y <= 5\n")
+    assert r.values == {"x": 0.0, "y": 1.0} and r.objective == 1.0
+    assert not any(n.startswith("objective") for n in r.stats["notes"])
+
+
 def test_tiny_row_coefficients_are_scaled_and_duals_come_back_in_user_units():
     r = solve("var x >= 0\nminimize f: x\nsubject to c: 1e-10 * x >= 1\n")
     assert r.status == "optimal" and r.objective == pytest.approx(1e10)

@@ -14,7 +14,9 @@ the scaling below) builds it here, with the same numerical honesty:
   scaled family is a line in ``notes``, and :attr:`MatrixForm.row_scale` undoes it for duals.
 * **Objective scaling.**  An objective whose coefficients are all tiny (``maximize 1e-10 *
   x``) looks optimal at any vertex to a solver's dual tolerance (1e-7); it is multiplied by a
-  power of two the same way (:attr:`MatrixForm.obj_scale`), undone in objective and duals.
+  power of two that brings its largest coefficient near 1 (:attr:`MatrixForm.obj_scale`),
+  undone in objective and duals.  A large objective is left alone: scaling it down would push
+  its small costs under that tolerance.
 * **What HiGHS would still change**: coefficients below 1e-9 next to large ones in the same
   row, bounds beyond 1e20 (read as infinite) — lines in :attr:`MatrixForm.solver_notes`.
 
@@ -274,7 +276,9 @@ def matrix_form(inst: Instance, check_convex: bool = True) -> MatrixForm:
     sign = 1.0 if inst.sense == "minimize" else -1.0
     big = max(float(np.max(np.abs(c), initial=0.0)),
               0.0 if H is None else 0.5 * float(np.max(np.abs(H.data), initial=0.0)))
-    obj_scale = float(scale_for(np.array([big]))[0])
+    # only up: scaling a large objective down would push its small costs under the solver's
+    # dual tolerance (minimize 1e7 x + y would stop caring about y)
+    obj_scale = float(scale_for(np.array([big]))[0]) if big < SCALE_BAND[0] else 1.0
     if obj_scale != 1:
         notes.append("objective %s: scaled by 2^%d (its largest coefficient is %g); the answer "
                      "is for the objective as written" % (
