@@ -247,6 +247,18 @@ def test_rebind_refuses_a_change_of_structure():
     assert prog.solve().objective == pytest.approx(transport(2, 3, [1, 2, 3], 10).solve("highs").objective)
 
 
+def test_rebind_to_data_that_makes_the_qp_nonconvex_is_refused():
+    text = "param a\nvar x >= -1, <= 1\nminimize f: a * x^2 + x\n"
+    prog = lagdsl.parse(text, data={"a": 1.0}).compile("highs")
+    assert prog.solve().objective == pytest.approx(-0.25)
+    with pytest.raises(BackendRefusal) as exc:
+        prog.rebind(lagdsl.parse(text, data={"a": -1.0}).ir, frozenset({"a"}))
+    assert "minimize needs a convex quadratic" in exc.value.message
+    assert prog.rebind(lagdsl.parse(text, data={"a": 2.0}).ir, frozenset({"a"}))
+    r = prog.solve()
+    assert r.objective == pytest.approx(-0.125) and r.stats["changed"] == {"hessian": 1}
+
+
 def test_other_backends_do_not_rebind():
     from lagdsl.backend import Program
     assert Program().rebind(None, frozenset()) is False

@@ -27,7 +27,7 @@ from . import model as hm
 from . import options as ho
 from . import progress as hp
 from . import results as hr
-from .lowering import Lowered, lower
+from .lowering import Lowered, Refused, lower
 
 
 def _status_name(h: highspy.Highs) -> str:
@@ -128,7 +128,12 @@ class HighsProgram(Program):
             from lagdsl.lower.matrix import matrix_form
             new = Lowered(inst, matrix_form(inst))
         else:
-            new = lower(model)
+            try:
+                new = lower(model)
+            except Refused as exc:      # new data can make a QP non-convex
+                from . import BACKEND
+                raise BACKEND.refusal(exc.refusal.reason, exc.refusal.span, exc.hint,
+                                      model.source) from None
         if new.inverse or not hm.same_structure(self.low.form, new.form):
             return False
         t1 = time.perf_counter()
