@@ -59,6 +59,8 @@ class HighsBackend(Backend):
             low = self._lower(model)
         except Refused as exc:
             raise self.refusal(exc.refusal.reason, exc.refusal.span, exc.hint, model.source) from None
+        finally:
+            self._cache = None      # the program owns the arrays now; keep no second reference
         t_lower = time.perf_counter() - t0
         return HighsProgram(model, low, classify(model).kind, opts, t_lower)
 
