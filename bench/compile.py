@@ -6,9 +6,11 @@ best of ``--repeat`` runs, the solver's own time where the tool reports it, the 
 (``overhead``: everything that is not the solver) and the ratio to hand-written cvxpy.
 Every contender must reach the same optimum; a mismatch is printed in the table.
 
-lagdsl runs twice: with its default summary output (status, objective, the first non-zero
-values — what the hand-written script reports, so this row carries the 1.3x target) and with
-``--json``, which also writes every one of the 10^5..10^6 values with its label.
+lagdsl runs through two backends, each twice: with its default summary output (status,
+objective, the first non-zero values — what the hand-written script reports) and with
+``--json``, which also writes every one of the 10^5..10^6 values with its label.  The
+``cvxpy`` rows carry the 1.3x target, the ``highs`` rows (lagdsl straight into HiGHS, no
+cvxpy) the 0.8x one.  ``peak RSS`` is each process's own maximum resident set (``wait4``).
 
     python bench/gen.py            # writes bench/data/*.json (deterministic)
     python bench/compile.py        # prints the table (takes several minutes: the 1e6 LP
@@ -19,10 +21,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +41,8 @@ CASES = {
 #: ~40 s on the knapsack's single dense row, whoever builds the model; IPM without presolve
 #: solves it in about a second, which leaves the build time visible.
 HIGHS_OPTIONS = {"transport": "", "knapsack_lp": "solver=ipm;presolve=off"}
+#: The same settings as options of lagdsl's highs backend.
+HIGHS_BACKEND_OPTIONS = {"transport": [], "knapsack_lp": ["method=ipm", "presolve=false"]}
 PEERS = {"transport": "transport", "knapsack_lp": "knapsack"}
 
 
@@ -45,20 +51,27 @@ def lagdsl_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "lagdsl"]
 
 
-def run(cmd: list[str]) -> tuple[float, dict]:
-    """Wall seconds of ``cmd`` and what it reported: the JSON object it printed last on
-    stdout, or, for lagdsl's summary, the status and objective from its first line."""
-    t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if r.returncode not in (0, 1):
-        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), r.returncode, r.stderr[-2000:]))
-    text = r.stdout.strip()
+def run(cmd: list[str]) -> tuple[float, float, dict]:
+    """Wall seconds of ``cmd``, its peak RSS in MiB (its own, from ``wait4``), and what it
+    reported: the JSON object it printed last on stdout, or, for lagdsl's summary, the
+    status and objective from its first line."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read().strip(), err.read()
+    rss = usage.ru_maxrss / 1024.0          # Linux reports KiB
+    if p.returncode not in (0, 1):
+        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, errors[-2000:]))
     if text.startswith("status:"):
         m = re.match(r"status: (\S+)\s+objective: (\S+)", text)
-        return wall, {"status": m.group(1), "objective": float(m.group(2))}
+        return wall, rss, {"status": m.group(1), "objective": float(m.group(2))}
     start = text.rfind("\n{") + 1 if not text.startswith("{") else 0
-    return wall, json.loads(text[start:])
+    return wall, rss, json.loads(text[start:])
 
 
 def solver_time(tool: str, out: dict) -> float | None:
@@ -74,9 +87,15 @@ def contenders(model: str, data: Path, with_pyomo: bool) -> dict[str, list[str]]
                             "--data", str(data), "--option", "solver=HIGHS"]
     if HIGHS_OPTIONS[model]:
         solve += ["--option", "solver_args=" + HIGHS_OPTIONS[model]]
+    highs = lagdsl_cmd() + ["solve", str(HERE / "models" / (model + ".lag")), "--backend", "highs",
+                            "--data", str(data)]
+    for opt in HIGHS_BACKEND_OPTIONS[model]:
+        highs += ["--option", opt]
     out = {
         "lagdsl CLI (summary)": solve,
         "lagdsl CLI --json (all values)": solve + ["--json", "--quiet"],
+        "lagdsl --backend highs (summary)": highs,
+        "lagdsl --backend highs --json (all values)": highs + ["--json", "--quiet"],
         "hand-written cvxpy": [sys.executable, str(HERE / "peers" / ("cvxpy_%s.py" % peer)), str(data)],
     }
     if with_pyomo:
@@ -89,6 +108,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs per contender (best is reported)")
     ap.add_argument("--no-pyomo", action="store_true", help="skip Pyomo even when installed")
     ap.add_argument("--only", choices=sorted(PEERS), help="run one case")
+    ap.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     a = ap.parse_args()
     with_pyomo = not a.no_pyomo and importlib.util.find_spec("pyomo") is not None
     rows = []
@@ -101,26 +121,36 @@ def main() -> None:
         results = {}
         for name, cmd in contenders(model, data, with_pyomo).items():
             best = None
+            peak = 0.0
             for _ in range(a.repeat):
-                wall, out = run(cmd)
+                wall, rss, out = run(cmd)
+                peak = max(peak, rss)
                 if best is None or wall < best[0]:
                     best = (wall, out)
-            results[name] = best
-            print("  %-40s %-30s %8.2f s" % (title, name, best[0]), file=sys.stderr)
+            results[name] = (best[0], peak, best[1])
+            print("  %-40s %-44s %8.2f s %8.0f MiB" % (title, name, best[0], peak), file=sys.stderr)
         base = results["hand-written cvxpy"]
-        for name, (wall, out) in results.items():
+        for name, (wall, rss, out) in results.items():
             st = solver_time("lagdsl" if name.startswith("lagdsl") else name, out)
             obj = out.get("objective")
-            same = base[1].get("objective")
+            same = base[2].get("objective")
             ok = obj is not None and same is not None and abs(obj - same) <= 1e-6 * max(1, abs(same))
-            rows.append((title, name, wall, st, None if st is None else wall - st, wall / base[0],
-                         obj, "yes" if ok else "NO"))
-    print("| case | contender | wall s | solver s | overhead s | vs cvxpy | objective | same optimum |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+            rows.append({"case": title, "contender": name, "wall_s": wall, "solver_s": st,
+                         "overhead_s": None if st is None else wall - st, "vs_cvxpy": wall / base[0],
+                         "peak_rss_mib": rss, "rss_vs_cvxpy": rss / base[1], "objective": obj,
+                         "same_optimum": ok})
+    if a.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print("| case | contender | wall s | solver s | overhead s | vs cvxpy | peak RSS MiB | RSS vs cvxpy "
+          "| objective | same optimum |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     fmt = (lambda v: "—" if v is None else "%.2f" % v)
-    for title, name, wall, st, over, ratio, obj, ok in rows:
-        print("| %s | %s | %.2f | %s | %s | %.2fx | %s | %s |" % (title, name, wall, fmt(st), fmt(over),
-                                                               ratio, obj, ok))
+    for r in rows:
+        print("| %s | %s | %.2f | %s | %s | %.2fx | %.0f | %.2fx | %s | %s |" % (
+            r["case"], r["contender"], r["wall_s"], fmt(r["solver_s"]), fmt(r["overhead_s"]),
+            r["vs_cvxpy"], r["peak_rss_mib"], r["rss_vs_cvxpy"], r["objective"],
+            "yes" if r["same_optimum"] else "NO"))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from .result import Result
 #: name -> module that defines ``BACKEND`` (an instance of a :class:`Backend` subclass).
 REGISTRY: dict[str, str] = {
     "cvxpy": "lagdsl.backends.cvxpy",
+    "highs": "lagdsl.backends.highs",
     "lagrangian": "lagdsl.backends.lagrangian",
     "qubo": "lagdsl.backends.qubo",
     "pinn": "lagdsl.backends.pinn",
@@ -56,6 +57,14 @@ class Program:
     def emit(self, fmt: str) -> str:
         """Text of the model in ``fmt`` (e.g. ``lp``, ``mps``); refuses unknown formats."""
         raise BackendRefusal("backend %s cannot emit %r" % (self.backend, fmt))
+
+    def rebind(self, model: Model, changed: frozenset[str]) -> bool:
+        """Take new data without compiling again: ``model`` has the same sets and structure
+        as the compiled one and new values for the params named in ``changed``.  True when
+        the program now solves ``model`` (the next :meth:`solve` may warm-start); False when
+        it cannot (the default, or the new data changes the structure), and the caller
+        compiles ``model`` afresh."""
+        return False
 
 
 class Backend:

@@ -1,0 +1,288 @@
+"""The ``highs`` backend: statuses, scaling, refusals with positions, options, emitted
+files read back by HiGHS, and re-solves after :meth:`HighsProgram.rebind`."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import lagdsl
+from lagdsl.errors import BackendRefusal, LagError
+
+TRANSPORT = """\
+set I = 1..{m}
+set J = 1..{n}
+param supply[i in I]
+param demand[j in J]
+param cost[i in I, j in J] = 1 + (i*7 + j*13) mod 17
+var ship[I, J] >= 0
+minimize total: sum(i in I, j in J) cost[i,j] * ship[i,j]
+subject to sup[i in I]: sum(j in J) ship[i,j] <= supply[i]
+subject to dem[j in J]: sum(i in I) ship[i,j] >= demand[j]
+"""
+
+
+def transport(m: int, n: int, demand: list[float], supply: float) -> lagdsl.Model:
+    return lagdsl.parse(TRANSPORT.format(m=m, n=n),
+                        data={"supply": [supply] * m, "demand": demand})
+
+
+def solve(text: str, **opts):
+    return lagdsl.parse(text).solve("highs", **opts)
+
+
+# --- statuses --------------------------------------------------------------------------
+
+
+def test_lp_optimum_values_and_duals_in_the_users_sense():
+    r = solve("var x >= 0\nvar y >= 0\nmaximize f: 3*x + 2*y + 1\n"
+              "subject to a: x + y <= 4\nsubject to b: x + 3*y <= 9\nsubject to c: x <= 3\n")
+    assert r.status == "optimal" and r.objective == pytest.approx(12.0)
+    assert r.values == {"x": pytest.approx(3.0), "y": pytest.approx(1.0)}
+    # more capacity in a maximisation: non-negative shadow prices
+    assert r.duals == {"a": pytest.approx(2.0), "b": pytest.approx(0.0), "c": pytest.approx(1.0)}
+    assert r.max_violation == 0.0 and r.stats["simplex_iterations"] > 0
+
+
+def test_minimisation_with_a_demand_row_has_a_positive_dual_and_equality_duals_signed():
+    r = solve("var x >= 0\nvar y >= 0\nminimize f: 2*x + 3*y\n"
+              "subject to d: x + y >= 10\nsubject to e: x - y == 2\n")
+    assert r.objective == pytest.approx(24.0)
+    # d(f*)/d(bound): +10 demand costs 2.5 per unit, shifting e's right-hand side by +1 saves 0.5
+    assert r.duals["d"] == pytest.approx(2.5) and r.duals["e"] == pytest.approx(-0.5)
+
+
+def test_infeasible_and_unbounded_are_exact_and_carry_no_point():
+    r = solve("var x >= 0\nminimize f: x\nsubject to c: x <= -1\n")
+    assert r.status == "infeasible" and r.values == {} and r.objective is None
+    r = solve("var x >= 0\nvar y\nmaximize f: x\nsubject to c: x - y <= 1\n")
+    assert r.status == "unbounded" and r.values == {}
+
+
+def test_infeasible_or_unbounded_after_presolve_is_settled_by_a_feasibility_solve():
+    # infeasible rows and a free objective direction: presolve cannot tell which one it is
+    text = ("var x\nvar y >= 0\nminimize f: -y\nsubject to a: x >= 1\nsubject to b: x <= 0\n")
+    r = solve(text)
+    assert r.status == "infeasible" and r.stats["highs_status"] == "kInfeasible"
+
+
+def test_a_time_limited_milp_returns_limit_with_incumbent_gap_and_bound():
+    from test_process import SLOW
+    r = solve(SLOW, time_limit=1.0)
+    assert r.status == "limit" and r.values and r.objective is not None
+    gap, bound = r.stats["mip_gap"], r.stats["bound"]
+    assert 0 < gap < 1 and bound < r.objective
+    assert gap == pytest.approx((r.objective - bound) / r.objective, rel=1e-6)
+    assert r.max_violation <= 1e-6 and r.duals == {}
+
+
+def test_milp_duals_are_empty_with_the_reason():
+    r = solve("var x integer >= 0, <= 10\nmaximize f: x\nsubject to c: 2*x <= 7\n")
+    assert r.status == "optimal" and r.values["x"] == 3.0 and r.duals == {}
+    assert any("no duals" in n for n in r.stats["notes"])
+    assert "mip_gap" not in r.stats      # proven optimal: nothing left open to report
+
+
+def test_empty_model_is_optimal():
+    r = solve("var x >= 1, <= 2\nminimize f: 5\n")
+    assert r.status == "optimal" and r.objective == 5.0 and 1 <= r.values["x"] <= 2
+
+
+# --- numerical honesty -----------------------------------------------------------------
+
+
+def test_a_tiny_objective_is_scaled_not_read_as_zero():
+    r = solve("var x >= 0, <= 1\nmaximize f: 1e-10 * x\n")
+    assert r.status == "optimal" and r.values["x"] == 1.0 and r.objective == pytest.approx(1e-10)
+    assert any(n.startswith("objective f: scaled by 2^") for n in r.stats["notes"])
+
+
+def test_a_large_objective_is_not_scaled_down_past_its_small_costs():
+    r = solve("var x >= 0\nvar y >= 0\nminimize f: 1e7 * x + y\nsubject to c: x + y >= 1\n"
+              "subject to d: y <= 5\n")
+    assert r.values == {"x": 0.0, "y": 1.0} and r.objective == 1.0
+    assert not any(n.startswith("objective") for n in r.stats["notes"])
+
+
+def test_tiny_row_coefficients_are_scaled_and_duals_come_back_in_user_units():
+    r = solve("var x >= 0\nminimize f: x\nsubject to c: 1e-10 * x >= 1\n")
+    assert r.status == "optimal" and r.objective == pytest.approx(1e10)
+    assert r.duals["c"] == pytest.approx(1e10)
+    assert any(n.startswith("constraint c: row scaled by 2^") for n in r.stats["notes"])
+
+
+def test_a_tiny_qp_objective_keeps_its_curvature():
+    r = solve("var x\nminimize f: 1e-8 * (x - 3)^2\n")
+    assert r.status == "optimal" and r.values["x"] == pytest.approx(3.0, abs=1e-5)
+
+
+def test_convex_qp_with_cross_terms_and_concave_maximisation():
+    r = solve("var x\nvar y\nminimize f: x^2 + x*y + y^2 - 3*x\nsubject to c: x + y >= 0\n")
+    assert r.objective == pytest.approx(-3.0) and r.values["x"] == pytest.approx(2.0, abs=1e-6)
+    r = solve("var x\nmaximize f: -2*x^2 + 4*x + 1\n")
+    assert r.objective == pytest.approx(3.0) and r.values["x"] == pytest.approx(1.0, abs=1e-6)
+
+
+# --- refusals ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,reason,line", [
+    ("var x\nvar y\nminimize f: x*y\n", "objective f: minimize needs a convex quadratic", 3),
+    ("var x integer >= 0, <= 3\nminimize f: (x - 1.5)^2\n", "a quadratic objective over integer unknowns", 2),
+    ("var x\nminimize f: x\nsubject to c: x^2 <= 1\n", "constraint c: a quadratic constraint row", 3),
+    ("var x\nminimize f: abs(x - 1)\n", "objective f: abs of unknowns", 2),
+    ("var x >= 1\nminimize f: x^3\n", "objective f: a polynomial of degree 3", 2),
+])
+def test_what_highs_cannot_take_is_refused_at_its_position(text, reason, line):
+    model = lagdsl.parse(text)
+    with pytest.raises(BackendRefusal) as exc:
+        model.solve("highs")
+    assert reason in exc.value.message, exc.value.message
+    assert exc.value.span is not None and exc.value.span.line == line
+    assert exc.value.message.startswith("backend highs cannot take this model: ")
+
+
+def test_nonconvex_refusal_names_the_variables():
+    with pytest.raises(BackendRefusal) as exc:
+        lagdsl.parse("var x\nvar y\nmaximize f: x^2 - y^2\n").solve("highs")
+    assert "eigenvalue" in exc.value.message and "x" in exc.value.message
+
+
+def test_options_are_validated():
+    m = lagdsl.parse("var x >= 0\nminimize f: x\n")
+    for bad in ({"method": "barrier"}, {"seed": -1}, {"seed": 2**31}, {"threads": 1.5},
+                {"mip_gap": 1}, {"time_limit": -1}, {"presolve": "maybe"}, {"gap": 0.1}):
+        with pytest.raises(BackendRefusal):
+            m.solve("highs", **bad)
+    for method in ("simplex", "ipm", "pdlp"):
+        r = lagdsl.parse("var x >= 0\nvar y >= 0\nmaximize f: x + y\nsubject to c: x + 2*y <= 4\n"
+                         "subject to d: x <= 3\n").solve("highs", method=method, presolve=False)
+        assert r.status == "optimal" and r.objective == pytest.approx(3.5, rel=1e-4), method
+
+
+def test_seed_reaches_highs():
+    prog = lagdsl.parse("var x >= 0\nminimize f: x\n").compile("highs", seed=1234)
+    assert prog.h.getOptionValue("random_seed")[1] == 1234
+
+
+# --- emitted files -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["mps", "lp"])
+@pytest.mark.parametrize("text,objective", [
+    (TRANSPORT.format(m=3, n=4), None),
+    ("var x integer >= 0, <= 10\nvar y >= 0\nmaximize f: 3*x + 2*y\n"
+     "subject to c: 2*x + y <= 7.5\nsubject to d: y <= 2\n", 12.0),
+    ("var x\nvar y\nminimize f: x^2 + x*y + y^2 - 3*x\nsubject to c: x + y >= 0\n", -3.0),
+])
+def test_emit_writes_what_highs_reads_back_to_the_same_optimum(tmp_path, fmt, text, objective):
+    import highspy
+    data = {"supply": [30, 30, 30], "demand": [10, 20, 15, 25]} if "supply" in text else None
+    model = lagdsl.parse(text, data=data)
+    out = model.emit(fmt, backend="highs")
+    path = tmp_path / ("m." + fmt)
+    path.write_text(out)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    assert h.readModel(str(path)) == highspy.HighsStatus.kOk
+    h.run()
+    want = model.solve("highs").objective
+    if objective is not None:
+        assert want == pytest.approx(objective)
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    assert h.getInfo().objective_function_value == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+
+def test_compile_emit_from_the_cli(tmp_path):
+    from lagdsl.cli import main
+    (tmp_path / "m.lag").write_text("var x >= 0\nminimize f: x\nsubject to c: x >= 2\n")
+    assert main(["compile", str(tmp_path / "m.lag"), "--backend", "highs", "--emit", "mps",
+                 "-o", str(tmp_path / "m.mps")]) == 0
+    assert "ROWS" in (tmp_path / "m.mps").read_text()
+
+
+# --- re-solves with new data ------------------------------------------------------------
+
+
+def test_rebind_with_a_new_demand_vector_matches_a_fresh_compile_with_fewer_iterations():
+    rng = np.random.default_rng(7)
+    m, n = 20, 40
+    d0 = rng.integers(5, 15, n).astype(float).tolist()
+    prog = transport(m, n, d0, 40.0).compile("highs", method="simplex")
+    first = prog.solve()
+    assert first.status == "optimal" and first.stats["warm_start"] is False
+    for _ in range(3):
+        d = (np.array(d0) + rng.integers(-3, 4, n)).tolist()
+        fresh = transport(m, n, d, 40.0)
+        assert prog.rebind(fresh.ir, frozenset({"demand"})) is True
+        warm = prog.solve()
+        cold = fresh.solve("highs", method="simplex")
+        assert warm.status == cold.status == "optimal"
+        assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
+        assert warm.duals["dem"] == pytest.approx(cold.duals["dem"], abs=1e-7)
+        assert warm.stats["warm_start"] is True
+        assert warm.stats["changed"] == {"row_bounds": n} or set(warm.stats["changed"]) == {"row_bounds"}
+        assert warm.stats["simplex_iterations"] < cold.stats["simplex_iterations"]
+
+
+def test_rebind_passes_changed_costs_and_coefficients():
+    text = ("set I = 1..3\nparam c[i in I]\nparam a[i in I]\nvar x[I] >= 0, <= 5\n"
+            "maximize f: sum(i in I) c[i]*x[i]\nsubject to cap: sum(i in I) a[i]*x[i] <= 6\n")
+    m1 = lagdsl.parse(text, data={"c": [1, 2, 3], "a": [1, 1, 1]})
+    prog = m1.compile("highs")
+    assert prog.solve().objective == pytest.approx(17.0)
+    m2 = lagdsl.parse(text, data={"c": [3, 2, 1], "a": [1, 2, 1]})
+    assert prog.rebind(m2.ir, frozenset({"c", "a"}))
+    r = prog.solve()
+    assert r.objective == pytest.approx(m2.solve("highs").objective)
+    assert r.stats["changed"]["costs"] == 2 and r.stats["changed"]["coefficients"] == 1
+
+
+def test_rebind_refuses_a_change_of_structure():
+    prog = transport(2, 3, [1, 2, 3], 10).compile("highs")
+    prog.solve()
+    assert prog.rebind(transport(2, 4, [1, 2, 3, 4], 10).ir, frozenset({"demand"})) is False
+    # the program still solves its own model
+    assert prog.solve().objective == pytest.approx(transport(2, 3, [1, 2, 3], 10).solve("highs").objective)
+
+
+def test_rebind_to_data_that_makes_the_qp_nonconvex_is_refused():
+    text = "param a\nvar x >= -1, <= 1\nminimize f: a * x^2 + x\n"
+    prog = lagdsl.parse(text, data={"a": 1.0}).compile("highs")
+    assert prog.solve().objective == pytest.approx(-0.25)
+    with pytest.raises(BackendRefusal) as exc:
+        prog.rebind(lagdsl.parse(text, data={"a": -1.0}).ir, frozenset({"a"}))
+    assert "minimize needs a convex quadratic" in exc.value.message
+    assert prog.rebind(lagdsl.parse(text, data={"a": 2.0}).ir, frozenset({"a"}))
+    r = prog.solve()
+    assert r.objective == pytest.approx(-0.125) and r.stats["changed"] == {"hessian": 1}
+
+
+def test_other_backends_do_not_rebind():
+    from lagdsl.backend import Program
+    assert Program().rebind(None, frozenset()) is False
+
+
+# --- the CLI -----------------------------------------------------------------------------
+
+
+def test_cli_json_and_backends_listing(tmp_path, capsys):
+    from lagdsl.cli import main
+    (tmp_path / "m.lag").write_text("var x >= 0\nminimize f: x\nsubject to c: x >= 2\n")
+    assert main(["solve", str(tmp_path / "m.lag"), "--backend", "highs", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["status"] == "optimal" and res["objective"] == 2.0 and res["duals"] == {"c": 1.0}
+    assert res["backend"] == "highs"
+    assert main(["backends", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    highs = listing["highs"]
+    assert {"time_limit", "mip_gap", "threads", "presolve", "method", "seed", "verbose"} <= set(highs["options"])
+
+
+def test_data_errors_are_not_refusals():
+    model = lagdsl.parse("param a\nvar x >= 0\nminimize f: x\nsubject to c: x >= a\n",
+                         data={"a": 1.0})
+    assert model.solve("highs").objective == 1.0
+    with pytest.raises(LagError):
+        lagdsl.parse("var x >= 0\nminimize f: x\nsubject to c: x >= inf\n").solve("highs")

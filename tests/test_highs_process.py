@@ -1,0 +1,136 @@
+"""The ``highs`` backend in live processes: Ctrl-C from the CLI and from the Python API, and
+the MIP progress bar in a terminal (and nowhere else)."""
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+
+from test_process import SLOW
+
+API_SCRIPT = """\
+import sys, threading, time
+import lagdsl
+model = lagdsl.parse(open("slow.lag").read())
+print("solving", flush=True)
+t0 = time.perf_counter()
+try:
+    model.solve("highs")
+except KeyboardInterrupt:
+    print("interrupted %.3f threads=%d" % (time.perf_counter() - t0, threading.active_count()), flush=True)
+    # the model is still usable after an interrupt
+    r = lagdsl.parse("var x >= 0\\nminimize f: x + 1\\n").solve("highs")
+    print("after", r.status, r.objective, flush=True)
+"""
+
+
+@pytest.fixture
+def slow(tmp_path):
+    (tmp_path / "slow.lag").write_text(SLOW)
+    return tmp_path
+
+
+def _interrupted(cmd: list[str], cwd, marker: str, on_stderr: bool,
+                 until: str | None = None) -> tuple[int, float, str, str]:
+    """Run ``cmd``, wait for ``marker`` (on stderr or stdout), let the solve run, send SIGINT:
+    ``(exit code, seconds from SIGINT to exit — or to a stdout line starting with ``until`` —,
+    stdout, stderr)``."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in (p.stderr if on_stderr else p.stdout):
+            seen.append(line)
+            if marker in line:
+                break
+        assert p.poll() is None, "".join(seen)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        t0 = time.perf_counter()
+        early = ""
+        if until is not None:
+            for line in p.stdout:
+                early += line
+                if line.startswith(until):
+                    break
+        else:
+            p.wait(timeout=30)
+        waited = time.perf_counter() - t0
+        p.wait(timeout=30)
+        return p.returncode, waited, early + p.stdout.read(), p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_cli_ctrl_c_exits_130_within_a_second(slow):
+    code, waited, out, err = _interrupted(
+        [sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--backend", "highs", "--option",
+         "verbose=true"], slow, "Solving MIP model", on_stderr=True)
+    assert code == 130
+    assert waited < 1.0, waited
+    assert err.rstrip().endswith("interrupted") and "Traceback" not in err
+    assert out == ""
+
+
+def test_api_ctrl_c_stops_highs_and_raises_keyboard_interrupt(slow):
+    (slow / "run.py").write_text(API_SCRIPT)
+    code, waited, out, err = _interrupted([sys.executable, "run.py"], slow, "solving", on_stderr=False,
+                                          until="interrupted")
+    assert code == 0, err
+    line = next(l for l in out.splitlines() if l.startswith("interrupted"))
+    # HiGHS itself stopped, through its interrupt callback, before the interrupt came back:
+    # nothing of the solve is left running
+    assert line.endswith("threads=1"), line
+    assert "after optimal 1.0" in out
+    assert waited < 1.0, waited
+
+
+def _run_with_stderr_on_a_terminal(args, cwd) -> tuple[int, str]:
+    master, slave = pty.openpty()
+    # a fresh pseudo-terminal is 0 columns wide, where a bar has no room at all
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "lagdsl", *args], cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:          # the terminal's other end closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif p.poll() is not None:
+            break
+    p.wait(timeout=60)
+    os.close(master)
+    return p.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_mip_progress_shows_in_a_terminal_only(slow):
+    code, err = _run_with_stderr_on_a_terminal(
+        ["solve", "slow.lag", "--backend", "highs", "--option", "time_limit=3"], slow)
+    assert code == 1, err             # limit: not solved
+    assert "highs mip" in err and "incumbent=" in err and "bound=" in err and "gap=" in err
+    assert "nodes=" in err and "elapsed=" in err
+    # --quiet: no bar even in a terminal
+    code, err = _run_with_stderr_on_a_terminal(
+        ["solve", "slow.lag", "--backend", "highs", "--option", "time_limit=2", "-q"], slow)
+    assert "highs mip" not in err
+    # stderr not a terminal: no bar
+    p = subprocess.run([sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--backend", "highs",
+                        "--option", "time_limit=2"], cwd=slow, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "highs mip" not in p.stderr
