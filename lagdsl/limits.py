@@ -202,10 +202,3 @@ def expression_depth(expr) -> int:
         keep.append(e)
         depth[id(e)] = 1 + max((depth[id(a)] for a in args), default=0)
     return depth[id(expr)]
-
-
-def check_option_size(n: int, option: str, what: str) -> None:
-    """Refuse what a backend option would allocate or loop over (``what``, e.g. ``"samples
-    (num_reads x qubits)"``) when its ``n`` elements exceed :func:`max_elements`, naming the
-    option; call it before the allocation or the loop, as :func:`check_size` for data."""
-    check_size(int(n), "%s, set by option %s," % (what, option))

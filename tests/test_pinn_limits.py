@@ -52,13 +52,15 @@ def test_the_limit_in_force_decides():
         assert example("poisson1d").solve("pinn", **opts).status in ("feasible", "limit")
 
 
-def test_threads_are_capped_and_any_seed_works():
+def test_threads_are_capped_and_every_valid_seed_works():
     with pytest.raises(BackendRefusal, match=r"option threads=100000: expected an integer in \[1, 256\]"):
         example("poisson1d").solve("pinn", threads=100000, **TINY)
-    a = example("poisson1d").solve("pinn", seed=10 ** 30, **TINY)
-    b = example("poisson1d").solve("pinn", seed=10 ** 30, **TINY)
+    a = example("poisson1d").solve("pinn", seed=2 ** 32 - 1, **TINY)     # the largest seed
+    b = example("poisson1d").solve("pinn", seed=2 ** 32 - 1, **TINY)
     xs = np.linspace(0, 1, 5)
     assert np.array_equal(a.fields["u"](xs), b.fields["u"](xs))
+    with pytest.raises(BackendRefusal, match=r"option seed=10+: expected an integer in \[0, 4294967295\]"):
+        example("poisson1d").solve("pinn", seed=10 ** 30, **TINY)
 
 
 @pytest.mark.parametrize("box, why", [

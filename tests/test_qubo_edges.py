@@ -171,18 +171,18 @@ def test_constraint_rows_that_collide_as_text_are_refused():
     ({"sampler": "qaoa", "restarts": 10 ** 11}, "restarts"),
     ({"sampler": "qaoa", "train_iter": 10 ** 11}, "train_iter")])
 def test_option_sizes_are_checked_before_compiling_finishes(opts, option):
-    with pytest.raises(SizeLimitError, match="set by option %s, would have" % option):
+    with pytest.raises(SizeLimitError, match=r"option %s=\d+: .* would have" % option):
         parse(KNAP).compile("qubo", **opts)
 
 
 def test_option_products_use_the_limit_in_force():
     m = parse(KNAP)
     with limited(1000):
-        with pytest.raises(SizeLimitError, match=r"samples of one round \(num_reads x 5 qubits\), set by "
-                                                 r"option num_reads, would have 1005 elements"):
+        with pytest.raises(SizeLimitError, match=r"option num_reads=201: the samples of one round "
+                                                 r"\(num_reads x 5 qubits\) would have 1005 bits"):
             m.compile("qubo", num_reads=201)
         m.compile("qubo", num_reads=200)
-        with pytest.raises(SizeLimitError, match=r"stored cuts .* set by option max_iter, would have 1400"):
+        with pytest.raises(SizeLimitError, match=r"option max_iter=7: the stored cuts .* would have 1400 values"):
             m.compile("qubo", method="cutting-plane", num_reads=100, max_iter=7)
 
 

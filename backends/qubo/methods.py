@@ -267,20 +267,24 @@ def check_sizes(opts: dict, qubits: int, rows: int) -> None:
     sampler = opts["sampler"]
     own = {"anneal": ("num_reads", "num_sweeps"), "exact": ("num_samples",),
            "qaoa": ("shots", "restarts", "train_iter")}[sampler]
-    what = {"max_iter": "multiplier iterations", "repair_samples": "repaired samples per round",
-            "num_reads": "annealing runs", "num_sweeps": "sweeps per annealing run",
-            "num_samples": "returned states", "shots": "QAOA shots",
-            "restarts": "angle-training starts", "train_iter": "optimiser iterations per start"}
+    what = {"max_iter": ("the multiplier loop", "iterations"),
+            "repair_samples": ("one round's repair", "samples"),
+            "num_reads": ("the annealer", "runs"), "num_sweeps": ("each annealing run", "sweeps"),
+            "num_samples": ("the exact sampler", "returned states"), "shots": ("QAOA", "shots"),
+            "restarts": ("QAOA's angle training", "starts"),
+            "train_iter": ("each angle-training start", "optimiser iterations")}
+
+    def setting(name):
+        return "%s=%s" % (name, opts[name])
     for name in ("max_iter", "repair_samples") + own:
-        check_option_size(opts[name], name, what[name])
+        check_option_size(int(opts[name]), setting(name), *what[name])
     per = samples_per_round(opts, qubits)
     option = {"anneal": "num_reads", "exact": "num_samples", "qaoa": "shots"}[sampler]
-    check_option_size(per * n, option, "samples of one round (%s x %d qubits)" % (option, n))
-    if sampler == "qaoa":
-        check_option_size(opts["shots"], "shots", "QAOA measurement draws")
+    check_option_size(int(per) * n, setting(option),
+                      "the samples of one round (%s x %d qubits)" % (option, n), "bits")
     if opts["method"] in ("bundle", "cutting-plane") and rows:
-        check_option_size(min(opts["max_iter"], 10 ** 12) * per * (rows + 1), "max_iter",
-                          "stored cuts (max_iter x samples per round x %d rows)" % (rows + 1))
+        check_option_size(min(int(opts["max_iter"]), 10 ** 12) * int(per) * (rows + 1), setting("max_iter"),
+                          "the stored cuts (max_iter x samples per round x %d rows)" % (rows + 1), "values")
 
 
 def _check_size(sampler, qubits: int) -> None:
