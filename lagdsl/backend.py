@@ -172,8 +172,8 @@ def choose_backend(model: Model, options: dict | None = None, accepts=None) -> A
         if not reasons:
             notes = ["%s not registered" % " and ".join(missing)] if missing else []
             notes += ["%s refuses it" % n for n in tried]
-            why = "class %s: the first of %s that accepts it%s" % (
-                kind, ", ".join(order), " (%s)" % "; ".join(notes) if notes else "")
+            why = "; ".join(["class %s: the first of %s that accepts it" % (kind, ", ".join(order))]
+                            + notes)
             return AutoChoice(name, why, tried)
         tried[name] = reasons
     detail = "; ".join("%s: %s" % (n, r[0].reason if r else "?") for n, r in tried.items())
