@@ -67,6 +67,9 @@ class CompiledModel:
         self.structural = set(self.dependencies.structure())
         if derivation is not None:
             self.structural |= derivation.structural
+            for f in reversed(list(derivation.formulas.values())):    # m = 2 * n; 1..m
+                if f.name in self.structural:
+                    self.structural |= f.reads
 
     def __getattr__(self, name):
         program = self.__dict__.get("program")
@@ -116,12 +119,13 @@ class CompiledModel:
     def _bind(self, data) -> dict:
         """Make the program hold the compiled model with ``data`` applied; what was done."""
         t0 = time.perf_counter()
-        raw, given, reshape = read_overrides(self.base, data)
+        raw = read_overrides(self.base, data)
+        deciding = self._reshaping(raw)
+        given = {} if deciding else coerce_overrides(self.base, raw)
         params, dirty, derived = self._target_params(given)
-        info: dict = {"given": list(raw), "changed": sorted(dirty | set(reshape)),
+        info: dict = {"given": list(raw), "changed": sorted(dirty | set(raw) if deciding else dirty),
                       "derived": derived, "recompiled": False, "reason": None, "times": {}}
-        structural = sorted((dirty & self.structural) |
-                            {k for k in reshape if k not in self.base.params})
+        structural = sorted(set(deciding) | (dirty & self.structural))
         if structural:
             model = self._elaborate(raw)
             info["reason"] = "%s decide%s the model's structure (%s): elaborated and compiled again" % (
@@ -129,7 +133,7 @@ class CompiledModel:
                 self._shapes(structural))
             info["times"]["update"] = time.perf_counter() - t0
             self._recompile(model, info, reshaped=True)
-            self.dirty = frozenset(dirty | {k for k in reshape if k in self.base.params})
+            self.dirty = frozenset(dirty | {k for k in raw if k in self.base.params})
             return info
         model = copy.copy(self.base)
         model.params = params
@@ -163,6 +167,23 @@ class CompiledModel:
                 self._recompile(model, info, reshaped=False)
         self.dirty = frozenset(dirty)
         return info
+
+    def _reshaping(self, raw: dict) -> list[str]:
+        """The keys of ``raw`` that change the structure: sets, graphs, and structural
+        params with new values (then all params of ``raw`` are checked against the new
+        sets when the model is elaborated again); empty for the fast path."""
+        shaping = [k for k in raw if k not in self.base.params or k in self.structural]
+        if not shaping:
+            return []
+        if all(k in self.base.params for k in shaping):
+            try:
+                same = all(_same(v, self.base.params[k].values)
+                           for k, v in coerce_overrides(self.base, {k: raw[k] for k in shaping}).items())
+            except LagDataError:
+                same = False        # maybe a shape the new structure explains: elaborate
+            if same:
+                return []
+        return shaping
 
     def _target_params(self, given: dict):
         """The params of the compiled model with ``given`` (name -> array) applied and the
@@ -198,7 +219,7 @@ class CompiledModel:
         """The model elaborated again from its kept AST with ``raw`` over the compiled data."""
         from .frontend.checker import check_program
         d = self.base.derivation
-        data = {n: (self.base.params[n].values if n in self.base.params else
+        data = {n: (_raw_values(self.base.params[n].values) if n in self.base.params else
                     list(self.base.sets[n].elements)) for n in d.data_names}
         data.update(d.graphs)
         data.update(raw)
@@ -216,7 +237,7 @@ class CompiledModel:
             elif self.base.derivation is not None and n in self.base.derivation.graphs:
                 parts.append("%s is a graph" % n)
             else:
-                parts.append("%s is evaluated when the model is checked" % n)
+                parts.append("%s is read by a set, range, default or variable bound" % n)
         return "; ".join(parts)
 
     def _recompile(self, model: IRModel, info: dict, reshaped: bool) -> None:
@@ -228,21 +249,23 @@ class CompiledModel:
         info["times"]["compile"] = time.perf_counter() - t0
 
 
+def _raw_values(values: np.ndarray):
+    """A param's array as data: a number for a scalar (the data file's shape), else as is."""
+    return values.item() if values.ndim == 0 else values
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal arrays (NaN never occurs: data is finite)."""
     return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))
 
 
-def read_overrides(model: IRModel, data):
-    """Check re-solve ``data`` against ``model`` as a data file would be checked.
-
-    Returns ``(raw, params, reshape)``: the raw dict, the params as float64 arrays (by
-    :func:`~lagdsl.frontend.data.coerce_param`, with the declared defaults) and the names of
-    sets and graphs given (elaborated again).  Unknown names, wrong shapes, NaN or infinity
-    raise the data file's :class:`~lagdsl.errors.LagDataError`; a set or graph for a model
-    without its ``.lag`` source (IR, or built in Python) is refused."""
+def read_overrides(model: IRModel, data) -> dict:
+    """The raw override dict of re-solve ``data`` (a dict, or the path of a JSON data file),
+    its keys checked as a data file's are: an unknown name is the data file's
+    :class:`~lagdsl.errors.LagDataError`; a set or graph for a model without its ``.lag``
+    source (IR, or built in Python) is refused."""
     from .frontend import check_data_keys, check_keys
-    from .frontend.data import coerce_param, load_data
+    from .frontend.data import load_data
     d = model.derivation
     if isinstance(data, (str, os.PathLike)):
         raw = load_data(data)
@@ -253,26 +276,32 @@ def read_overrides(model: IRModel, data):
                            "JSON data file, not %s" % type(data).__name__)
     if d is not None:
         check_data_keys(d.program, raw, getattr(raw, "source", None))
-    else:
-        check_keys({**{n: "set" for n in model.sets}, **{n: "param" for n in model.params}},
-                   {n: "VarDecl" for n in model.vars}, raw, getattr(raw, "source", None))
-    reshape = [k for k in raw if k not in model.params]      # sets and graphs
-    if reshape and d is None:
-        key = reshape[0]
-        raise LagDataError("%s is a set: a model without its .lag source (read from IR or built "
-                           "in Python) takes new values for params only" % key,
-                           model.decl_spans.get(key), "load the .lag file to change sets",
-                           model.source)
-    if reshape:
-        # the params are checked against the new sets when the model is elaborated again
-        return raw, {}, list(raw)
-    params = {}
+        return raw
+    check_keys({**{n: "set" for n in model.sets}, **{n: "param" for n in model.params}},
+               {n: "VarDecl" for n in model.vars}, raw, getattr(raw, "source", None))
+    for key in raw:
+        if key not in model.params:
+            raise LagDataError("%s is a set: a model without its .lag source (read from IR or "
+                               "built in Python) takes new values for params only" % key,
+                               model.decl_spans.get(key), "load the .lag file to change sets",
+                               model.source)
+    return raw
+
+
+def coerce_overrides(model: IRModel, raw: dict) -> dict:
+    """The params of ``raw`` as float64 arrays by the data-file code
+    (:func:`~lagdsl.frontend.data.coerce_param`, with the declared defaults): a wrong shape,
+    a missing entry without default, NaN or infinity is the data file's error, at the
+    param's declaration."""
+    from .frontend.data import coerce_param
+    d = model.derivation
+    out = {}
     for key, value in raw.items():
         pv = model.params[key]
         default = d.defaults.get(key) if d is not None else None
-        params[key] = coerce_param(key, pv.index, [model.sets[a] for a in pv.index], value,
-                                   default, model.decl_spans.get(key), model.source)
-    return raw, params, reshape
+        out[key] = coerce_param(key, pv.index, [model.sets[a] for a in pv.index], value,
+                                default, model.decl_spans.get(key), model.source)
+    return out
 
 
 def evaluate_formula(model: IRModel, f) -> np.ndarray:
