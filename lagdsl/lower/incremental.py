@@ -16,6 +16,7 @@ rest; it equals :func:`~lagdsl.lower.instance.lower_instance` of the new model.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,6 +100,25 @@ class Dependencies:
         self.objective = Reads()
         if model.objective is not None:
             _walk(model.objective.expr, params, self.objective)
+        self.gathers: dict = {}         # (constraint, side) -> (param, positions) or False
+
+    def bound(self, model: Model, c, block: Block, side: str) -> np.ndarray:
+        """Block ``block``'s ``side`` bound vector on ``model``'s data: a gather of one param
+        at positions found once (the common ``<= cap[i]``), else :func:`bound_vector`."""
+        e = c.lower if side == "lower" else c.upper
+        default = -np.inf if side == "lower" else np.inf
+        if e is None:
+            return block.lower if side == "lower" else block.upper      # all ±inf: unchanged
+        key = (c.name, side)
+        plan = self.gathers.get(key)
+        if plan is None:
+            plan = self.gathers[key] = _gather_plan(model, c, e, block.rows)
+        if plan is not False:
+            name, pos = plan
+            v = model.params[name].values.reshape(-1)[pos]
+            if not ((v == -default) | np.isnan(v)).any():
+                return v
+        return bound_vector(Evaluator(model, owner=c), e, block.rows, default)
 
     def structure(self) -> dict[str, set[str]]:
         """``{param: [what it shapes]}`` for the params in structural positions."""
@@ -126,6 +146,29 @@ class Dependencies:
         return out
 
 
+def _gather_plan(model: Model, c, e, rows):
+    """``(param, flat positions)`` when bound ``e`` is one param's element per row (its
+    subscripts read no param), found by evaluating ``e`` once on the positions themselves;
+    else False."""
+    if isinstance(e, sympy.Symbol) and e.name in model.params:
+        return e.name, np.zeros(rows.n, dtype=np.int64)
+    if not (isinstance(e, sympy.Indexed) and e.base.label.name in model.params):
+        return False
+    name = e.base.label.name
+    if any(_reads_param(s, model.params) for s in e.indices):
+        return False
+    pv = model.params[name]
+    probe = copy.copy(model)
+    probe.params = dict(model.params)
+    probe.params[name] = type(pv)(pv.index, np.arange(pv.values.size, dtype=np.float64).reshape(pv.values.shape))
+    pos = np.asarray(Evaluator(probe, owner=c).data(e, rows), dtype=np.float64)
+    return name, np.broadcast_to(pos, (rows.n,)).astype(np.int64)
+
+
+def _reads_param(e, params) -> bool:
+    return any(s.name in params for s in e.atoms(sympy.Symbol))
+
+
 def dependencies(inst: Instance) -> Dependencies:
     """The :class:`Dependencies` of ``inst``'s model, computed on first use and kept on the
     instance (and passed on to instances :func:`relower` makes from it)."""
@@ -149,9 +192,8 @@ def relower(inst: Instance, model: Model, changed) -> Instance:
             b = lower_block(model, model.constraints[b.name])
         elif b.name in bounds_only:
             c = model.constraints[b.name]
-            ev = Evaluator(model, owner=c)
-            b = Block(b.name, c, b.rows, b.body, bound_vector(ev, c.lower, b.rows, -np.inf),
-                      bound_vector(ev, c.upper, b.rows, np.inf))
+            b = Block(b.name, c, b.rows, b.body, deps.bound(model, c, b, "lower"),
+                      deps.bound(model, c, b, "upper"), b._keys)
         blocks.append(b)
     objective = lower_objective(model) if touched["objective"] else inst.objective
     old_vars = inst.model.vars
