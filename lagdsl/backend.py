@@ -146,9 +146,10 @@ class AutoChoice:
 
 def choose_backend(model: Model, options: dict | None = None, accepts=None) -> AutoChoice:
     """The backend ``auto`` stands for: by model class, the first registered backend of
-    :data:`AUTO_PREFERENCE` that accepts ``model`` and ``options`` (a candidate without one
-    of the options, or refusing its value, is passed over; ``relax=true`` changes what
-    lagrangian takes).  ``accepts(name)`` may supply refusals already computed
+    :data:`AUTO_PREFERENCE` that accepts ``model``; candidates that declare every option in
+    ``options`` come first (``relax=true`` changes what lagrangian takes; a refused option
+    value is the usual error, and an option no candidate has is reported by the chosen
+    backend when it checks its options).  ``accepts(name)`` may supply refusals already computed
     (``lagdsl check`` has them).  No taker is a :class:`BackendRefusal` naming each
     candidate's first reason."""
     from .ir.classify import classify
@@ -156,26 +157,28 @@ def choose_backend(model: Model, options: dict | None = None, accepts=None) -> A
     order = AUTO_PREFERENCE.get(kind, ("cvxpy", "lagrangian"))
     missing = [n for n in order if n not in REGISTRY]
     tried: dict[str, list[Refusal]] = {}
-    for name in order:
-        if name not in REGISTRY:
-            continue
-        if accepts is not None:
-            reasons = accepts(name)
-        else:
-            b = get_backend(name)
-            try:
-                opts = coerce_options(b, options) if options else None
-            except BackendRefusal as exc:
-                reasons = [Refusal(exc.message)]
+    for fit_options in (True, False):
+        for name in order:
+            if name not in REGISTRY or name in tried:
+                continue
+            if accepts is not None:
+                reasons = accepts(name)
             else:
-                reasons = b.accepts_with(model, opts) if opts else b.accepts(model)
-        if not reasons:
-            notes = ["%s not registered" % " and ".join(missing)] if missing else []
-            notes += ["%s refuses it" % n for n in tried]
-            why = "; ".join(["class %s: the first of %s that accepts it" % (kind, ", ".join(order))]
-                            + notes)
-            return AutoChoice(name, why, tried)
-        tried[name] = reasons
+                b = get_backend(name)
+                unknown = [k for k in options or () if k not in b.options]
+                if fit_options and unknown:
+                    continue            # another candidate may know the option
+                reasons = b.accepts_with(model, coerce_options(b, options)) if options and not unknown \
+                    else b.accepts(model)
+            if not reasons:
+                notes = ["%s not registered" % " and ".join(missing)] if missing else []
+                notes += ["%s refuses it" % n for n in tried]
+                why = "; ".join(["class %s: the first of %s that accepts it" % (kind, ", ".join(order))]
+                                + notes)
+                return AutoChoice(name, why, tried)
+            tried[name] = reasons
+        if not options:
+            break
     detail = "; ".join("%s: %s" % (n, r[0].reason if r else "?") for n, r in tried.items())
     raise BackendRefusal("no backend takes this %s model (auto tried %s)%s" % (
         kind, ", ".join(n for n in order if n in REGISTRY) or "none registered",
