@@ -5,7 +5,7 @@
     lagdsl check MODEL [--data F] [--allow-dir D] [--set k=v]...   sizes, class, backends
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
-    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR]
+    lagdsl solve MODEL [--backend B|auto] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
