@@ -48,28 +48,31 @@ from .result import Result
 
 class CompiledModel:
     """A model compiled for one backend, solvable again with new data (see the module
-    docstring).  Attributes the backend's program has (``emit``, ``quadratic_program``,
-    ...) are reached through it; ``program`` is that program."""
+    docstring).  Attributes the backend's program has (``model``, ``backend``, ``emit``,
+    ``quadratic_program`` ...) are reached through it; ``program`` is that program (it
+    changes when a re-solve compiles again) and ``choice`` the ``auto`` choice, if any."""
 
     def __init__(self, model, backend, options: dict, program: Program, choice=None):
         from .lower.incremental import Dependencies
-        self.model = model                  # the lagdsl.Model it came from (never changed)
-        self.backend = backend              # the Backend instance
-        self.options = options              # coerced options
+        # underscored: the program's own attributes (model, backend, ...) are reached
+        # through __getattr__ and must not be shadowed
+        self._model = model                 # the lagdsl.Model it came from (never changed)
+        self._backend = backend             # the Backend instance
+        self._options = options             # coerced options
         self.program = program
         self.choice = choice                # AutoChoice when auto picked the backend
-        self.base: IRModel = model.ir
-        self.current: IRModel = model.ir
-        self.dirty: frozenset[str] = frozenset()    # params of ``current`` that differ from base
-        self.reshaped = False               # ``current`` was elaborated again (new structure)
-        self.dependencies = Dependencies(self.base)
-        derivation = self.base.derivation
-        self.structural = set(self.dependencies.structure())
+        self._base: IRModel = model.ir
+        self._current: IRModel = model.ir
+        self._dirty: frozenset[str] = frozenset()    # params of ``current`` that differ from base
+        self._reshaped = False               # ``current`` was elaborated again (new structure)
+        self._dependencies = Dependencies(self._base)
+        derivation = self._base.derivation
+        self._structural = set(self._dependencies.structure())
         if derivation is not None:
-            self.structural |= derivation.structural
+            self._structural |= derivation.structural
             for f in reversed(list(derivation.formulas.values())):    # m = 2 * n; 1..m
-                if f.name in self.structural:
-                    self.structural |= f.reads
+                if f.name in self._structural:
+                    self._structural |= f.reads
 
     def __getattr__(self, name):
         program = self.__dict__.get("program")
@@ -78,7 +81,7 @@ class CompiledModel:
         return getattr(program, name)
 
     def __repr__(self) -> str:
-        return "<lagdsl compiled %s for %s>" % (self.base.name, self.backend.name)
+        return "<lagdsl compiled %s for %s>" % (self._base.name, self._backend.name)
 
     def emit(self, fmt: str) -> str:
         """The program's export in ``fmt`` (see :meth:`Program.emit`)."""
@@ -99,12 +102,12 @@ class CompiledModel:
                 t1 = time.perf_counter()
                 result = self.program.solve()
             except LagError as exc:
-                raise exc.with_source(self.current.source)
+                raise exc.with_source(self._current.source)
         t2 = time.perf_counter()
         notes = result.stats.setdefault("notes", [])
         notes.extend(n for n in caught if n not in notes)
         if not result.backend:
-            result.backend = self.backend.name
+            result.backend = self._backend.name
         result.stats.setdefault("backend", result.backend)
         if self.choice is not None:
             result.stats["backend_choice"] = "auto: " + self.choice.reason
@@ -119,13 +122,13 @@ class CompiledModel:
     def _bind(self, data) -> dict:
         """Make the program hold the compiled model with ``data`` applied; what was done."""
         t0 = time.perf_counter()
-        raw = read_overrides(self.base, data)
+        raw = read_overrides(self._base, data)
         deciding = self._reshaping(raw)
-        given = {} if deciding else coerce_overrides(self.base, raw)
+        given = {} if deciding else coerce_overrides(self._base, raw)
         params, dirty, derived = self._target_params(given)
         info: dict = {"given": list(raw), "changed": sorted(dirty | set(raw) if deciding else dirty),
                       "derived": derived, "recompiled": False, "reason": None, "times": {}}
-        structural = sorted(set(deciding) | (dirty & self.structural))
+        structural = sorted(set(deciding) | (dirty & self._structural))
         if structural:
             model = self._elaborate(raw)
             info["reason"] = "%s decide%s the model's structure (%s): elaborated and compiled again" % (
@@ -133,52 +136,52 @@ class CompiledModel:
                 self._shapes(structural))
             info["times"]["update"] = time.perf_counter() - t0
             self._recompile(model, info, reshaped=True)
-            self.dirty = frozenset(dirty | {k for k in raw if k in self.base.params})
+            self._dirty = frozenset(dirty | {k for k in raw if k in self._base.params})
             return info
-        model = copy.copy(self.base)
+        model = copy.copy(self._base)
         model.params = params
-        changed = frozenset(n for n in dirty | self.dirty if n in self.current.params
-                            and params[n].values is not self.current.params[n].values
-                            and not _same(params[n].values, self.current.params[n].values))
+        changed = frozenset(n for n in dirty | self._dirty if n in self._current.params
+                            and params[n].values is not self._current.params[n].values
+                            and not _same(params[n].values, self._current.params[n].values))
         info["changed"] = sorted(changed)       # against what the program held
-        info["relowered"] = self.dependencies.touched(changed)
+        info["relowered"] = self._dependencies.touched(changed)
         info["times"]["update"] = time.perf_counter() - t0
-        if self.reshaped:
+        if self._reshaped:
             info["reason"] = "the previous solve changed the structure: compiled again"
             self._recompile(model, info, reshaped=False)
         elif not changed:
-            self.current = model
+            self._current = model
         else:
             t1 = time.perf_counter()
             self.program.rebind_info = None
             ok = self.program.rebind(model, changed)
             info["times"]["rebind"] = time.perf_counter() - t1
             if ok:
-                self.current = model
+                self._current = model
                 if getattr(self.program, "rebind_info", None):
                     info["rebind"] = self.program.rebind_info
             else:
                 if type(self.program).rebind is Program.rebind:
-                    info["reason"] = "backend %s keeps no solver model to update in place" % self.backend.name
+                    info["reason"] = "backend %s keeps no solver model to update in place" % self._backend.name
                 else:
                     why = (getattr(self.program, "rebind_info", None) or {}).get("reason")
                     info["reason"] = "backend %s could not update in place%s" % (
-                        self.backend.name, ": " + why if why else "")
+                        self._backend.name, ": " + why if why else "")
                 self._recompile(model, info, reshaped=False)
-        self.dirty = frozenset(dirty)
+        self._dirty = frozenset(dirty)
         return info
 
     def _reshaping(self, raw: dict) -> list[str]:
         """The keys of ``raw`` that change the structure: sets, graphs, and structural
         params with new values (then all params of ``raw`` are checked against the new
         sets when the model is elaborated again); empty for the fast path."""
-        shaping = [k for k in raw if k not in self.base.params or k in self.structural]
+        shaping = [k for k in raw if k not in self._base.params or k in self._structural]
         if not shaping:
             return []
-        if all(k in self.base.params for k in shaping):
+        if all(k in self._base.params for k in shaping):
             try:
-                same = all(_same(v, self.base.params[k].values)
-                           for k, v in coerce_overrides(self.base, {k: raw[k] for k in shaping}).items())
+                same = all(_same(v, self._base.params[k].values)
+                           for k, v in coerce_overrides(self._base, {k: raw[k] for k in shaping}).items())
             except LagDataError:
                 same = False        # maybe a shape the new structure explains: elaborate
             if same:
@@ -189,7 +192,7 @@ class CompiledModel:
         """The params of the compiled model with ``given`` (name -> array) applied and the
         formulas that read them evaluated again: ``(params, dirty, derived)`` where
         ``dirty`` names the params whose values differ from the compiled model's."""
-        base = self.base.params
+        base = self._base.params
         params = dict(base)
         dirty = set()
         for name, arr in given.items():
@@ -199,14 +202,14 @@ class CompiledModel:
             params[name] = ParamValue(old.index, arr)
             dirty.add(name)
         derived = []
-        derivation = self.base.derivation
+        derivation = self._base.derivation
         if dirty and derivation is not None:
             scratch = None
             for f in derivation.formulas.values():
                 if f.name in given or not (f.reads & dirty):
                     continue
                 if scratch is None:
-                    scratch = copy.copy(self.base)
+                    scratch = copy.copy(self._base)
                     scratch.params = params         # the dict grows as formulas are done
                 values = evaluate_formula(scratch, f)
                 if not _same(values, base[f.name].values):
@@ -218,23 +221,23 @@ class CompiledModel:
     def _elaborate(self, raw: dict) -> IRModel:
         """The model elaborated again from its kept AST with ``raw`` over the compiled data."""
         from .frontend.checker import check_program
-        d = self.base.derivation
-        data = {n: (_raw_values(self.base.params[n].values) if n in self.base.params else
-                    list(self.base.sets[n].elements)) for n in d.data_names}
+        d = self._base.derivation
+        data = {n: (_raw_values(self._base.params[n].values) if n in self._base.params else
+                    list(self._base.sets[n].elements)) for n in d.data_names}
         data.update(d.graphs)
         data.update(raw)
-        return check_program(d.program, self.base.source, data, d.graph_dir)
+        return check_program(d.program, self._base.source, data, d.graph_dir)
 
     def _shapes(self, names) -> str:
         """What the structural params shape, for the reason line."""
-        shapes = self.dependencies.structure()
+        shapes = self._dependencies.structure()
         parts = []
         for n in names:
             if n in shapes:
                 parts.append("%s in %s" % (n, ", ".join(sorted(shapes[n]))))
-            elif n in self.base.sets:
+            elif n in self._base.sets:
                 parts.append("%s is a set" % n)
-            elif self.base.derivation is not None and n in self.base.derivation.graphs:
+            elif self._base.derivation is not None and n in self._base.derivation.graphs:
                 parts.append("%s is a graph" % n)
             else:
                 parts.append("%s is read by a set, range, default or variable bound" % n)
@@ -242,9 +245,9 @@ class CompiledModel:
 
     def _recompile(self, model: IRModel, info: dict, reshaped: bool) -> None:
         t0 = time.perf_counter()
-        self.backend.refuse_unless_accepted(model, self.options)
-        self.program = self.backend.compile(model, self.options)
-        self.current, self.reshaped = model, reshaped
+        self._backend.refuse_unless_accepted(model, self._options)
+        self.program = self._backend.compile(model, self._options)
+        self._current, self._reshaped = model, reshaped
         info["recompiled"] = True
         info["times"]["compile"] = time.perf_counter() - t0
 

@@ -109,7 +109,7 @@ def test_options_steer_the_choice(no_highs):
     assert ei.value.message.startswith("no backend takes this MINLP model (auto tried lagrangian, "
                                        "cvxpy): lagrangian: variable x (line 1) is integer")
     r = minlp.compile(relax="true")           # lagrangian takes the relaxation
-    assert r.backend.name == "lagrangian" and r.choice.backend == "lagrangian"
+    assert r.backend == "lagrangian" and r.choice.backend == "lagrangian"
 
 
 def test_check_shows_the_choice(capsys, no_highs):

@@ -309,3 +309,29 @@ def test_lagrangian_rebind_warm_starts_and_matches_fresh():
     assert r.status == fresh.status == "optimal"
     assert r.objective == pytest.approx(fresh.objective, abs=1e-5)
     assert r.values["x"] == pytest.approx(fresh.values["x"], abs=1e-3)
+
+
+POISSON = """
+param a
+domain D: x in [0, 1]
+field u(x)
+subject to pde on D: -d(u, x, x) == a * pi ^ 2 * sin(pi * x)
+subject to ends on boundary(D): u == 0
+"""
+
+
+def test_pinn_rebind_keeps_the_trained_weights():
+    import torch
+    prog = lagdsl.parse(POISSON, data={"a": 1}).compile("pinn", epochs=20, lbfgs=0, points=32,
+                                                       width=8, depth=1, seed=0)
+    prog.solve()
+    net, terms = prog.program.nets["u"], prog.program.terms
+    trained = {k: v.clone() for k, v in net.state_dict().items()}
+    r = prog.solve(data={"a": 2})
+    info = r.stats["resolve"]
+    assert info["recompiled"] is False and info["changed"] == ["a"]
+    assert info["rebind"] == {"warm_start": "the previous solve's network weights and unknowns"}
+    assert prog.program.nets["u"] is net              # the same network, trained further
+    assert any(not torch.equal(trained[k], v) for k, v in net.state_dict().items())
+    # the loss terms were built again on the new data
+    assert prog.program.model.params["a"].values == 2 and prog.program.terms is not terms
