@@ -157,10 +157,13 @@ class Model:
         t0 = time.perf_counter()
         with warnings_as_notes() as caught:
             program = self.compile(backend, seed=seed, **options)
-        t1 = time.perf_counter()
-        result = program.solve()
+            t1 = time.perf_counter()
+            try:
+                result = program.solve()
+            except LagError as exc:
+                raise exc.with_source(self.ir.source)
         notes = result.stats.setdefault("notes", [])
-        notes[:0] = [n for n in caught if n not in notes]
+        notes.extend(n for n in caught if n not in notes)
         result.times.setdefault("compile", t1 - t0)
         # Phases reported by backends overlap (a solve contains the solver's time), so the
         # one end-to-end figure is measured here rather than summed.

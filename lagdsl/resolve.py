@@ -53,7 +53,6 @@ class CompiledModel:
     changes when a re-solve compiles again) and ``choice`` the ``auto`` choice, if any."""
 
     def __init__(self, model, backend, options: dict, program: Program, choice=None):
-        from .lower.incremental import Dependencies
         # underscored: the program's own attributes (model, backend, ...) are reached
         # through __getattr__ and must not be shadowed
         self._model = model                 # the lagdsl.Model it came from (never changed)
@@ -65,14 +64,23 @@ class CompiledModel:
         self._current: IRModel = model.ir
         self._dirty: frozenset[str] = frozenset()    # params of ``current`` that differ from base
         self._reshaped = False               # ``current`` was elaborated again (new structure)
-        self._dependencies = Dependencies(self._base)
-        derivation = self._base.derivation
-        self._structural = set(self._dependencies.structure())
-        if derivation is not None:
-            self._structural |= derivation.structural
-            for f in reversed(list(derivation.formulas.values())):    # m = 2 * n; 1..m
-                if f.name in self._structural:
-                    self._structural |= f.reads
+        self._deps = None                   # Dependencies, walked at the first re-solve
+
+    @property
+    def _dependencies(self):
+        """What each body reads (:class:`~lagdsl.lower.incremental.Dependencies`), and
+        ``_structural``: every param whose new value changes the structure."""
+        if self._deps is None:
+            from .lower.incremental import Dependencies
+            self._deps = Dependencies(self._base)
+            self._structural = set(self._deps.structure())
+            derivation = self._base.derivation
+            if derivation is not None:
+                self._structural |= derivation.structural
+                for f in reversed(list(derivation.formulas.values())):    # m = 2 * n; 1..m
+                    if f.name in self._structural:
+                        self._structural |= f.reads
+        return self._deps
 
     def __getattr__(self, name):
         program = self.__dict__.get("program")
@@ -122,6 +130,7 @@ class CompiledModel:
     def _bind(self, data) -> dict:
         """Make the program hold the compiled model with ``data`` applied; what was done."""
         t0 = time.perf_counter()
+        self._dependencies           # noqa: B018 (walked once, here rather than at compile)
         raw = read_overrides(self._base, data)
         deciding = self._reshaping(raw)
         given = {} if deciding else coerce_overrides(self._base, raw)
