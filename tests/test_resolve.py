@@ -335,3 +335,33 @@ def test_pinn_rebind_keeps_the_trained_weights():
     assert any(not torch.equal(trained[k], v) for k, v in net.state_dict().items())
     # the loss terms were built again on the new data
     assert prog.program.model.params["a"].values == 2 and prog.program.terms is not terms
+
+
+BOUNDS = """
+set I
+param cap
+param lo[I] default 0
+var x[I] >= 0
+minimize f: sum(i in I) x[i]
+subject to upper[i in I]: x[i] <= cap
+subject to lower[i in I]: x[i] >= lo[i]
+"""
+
+
+def test_relower_gathers_bounds_and_keeps_their_errors():
+    base = lagdsl.parse(BOUNDS, data={"I": [1, 2, 3], "cap": 5, "lo": [1, 2, 3]}, path="b.lag")
+    inst = lower_instance(base.ir)
+    new = lagdsl.parse(BOUNDS, data={"I": [1, 2, 3], "cap": 7, "lo": {"2": 4}}, path="b.lag")
+    got = relower(inst, new.ir, {"cap", "lo"})
+    assert got.relowered["bounds"] == ["upper", "lower"] and got.relowered["blocks"] == []
+    same_instance(got, lower_instance(new.ir))
+    np.testing.assert_array_equal(got.blocks[1].lower, [0, 4, 0])      # the default fills in
+    # a lower bound of inf (from a default) is the lowering's error, at the bound
+    bad = lagdsl.parse(BOUNDS.replace("default 0", "default inf"),
+                       data={"I": [1, 2, 3], "cap": 7, "lo": {"2": 4}}, path="b.lag")
+    with pytest.raises(LagDataError) as fresh:
+        lower_instance(bad.ir)
+    with pytest.raises(LagDataError) as again:
+        relower(inst, bad.ir, {"lo"})
+    assert again.value.message == fresh.value.message
+    assert "constraint lower has a lower bound of inf (at i=1): no number can meet it" in fresh.value.message
