@@ -301,7 +301,8 @@ class Checker:
     def evaluate(self, e, rows: Rows, node, scope: Scope):
         """Vectorised value of data expression ``e`` over ``rows``; errors point into ``node``."""
         owner = SimpleNamespace(spans=scope.spans, span=node.span)
-        self.reads |= param_reads(e, self.model.params)
+        if not e.is_Number:
+            self.reads |= param_reads(e, self.model.params)
         try:
             return Evaluator(self.model, owner).data(e, rows)
         except LagError as err:
