@@ -62,8 +62,9 @@ class Program:
 
         ``model`` is an IR model with the same structure as the compiled one and new values
         for the params in ``changed`` (formula params that depend on them included).  Return
-        True once the program solves ``model`` next, or False when it cannot (the caller then
-        compiles ``model`` afresh, which also re-checks what ``accepts`` decided).  A program
+        True once the program solves ``model`` next, or False, leaving itself unchanged, when
+        it cannot (the caller then compiles ``model`` afresh, which also re-checks what
+        ``accepts`` decided: a quadratic that is no longer convex, say).  A program
         may set ``self.rebind_info`` (a dict) to say what it redid; it lands in
         ``stats["resolve"]``."""
         return False

@@ -19,11 +19,13 @@ What happens, cheapest first:
    dict, new ``ParamValue`` arrays for the changed params (never the user's arrays);
    formula params that read a changed one are evaluated again from the body the checker
    recorded (:class:`~lagdsl.ir.derivation.Formula`), with the shared ``Evaluator``;
-2. when a changed param decides structure — a set, a range, a ``where`` filter, a variable's
-   bounds or index, anything the checker evaluates (:attr:`Derivation.structural
-   <lagdsl.ir.derivation.Derivation>`) or that picks rows or sparsity in a body
-   (:class:`~lagdsl.lower.incremental.Dependencies`) — the model is elaborated again from its
-   kept AST with the new data and compiled afresh (sets and graphs may be given that way);
+2. when a changed param decides structure — a set, a range, a variable's bounds or index,
+   anything the checker evaluates (:attr:`Derivation.structural
+   <lagdsl.ir.derivation.Derivation>`) — the model is elaborated again from its kept AST
+   with the new data and compiled afresh (sets and graphs may be given that way); when it
+   picks rows or sparsity in a body (a ``where`` filter, an aggregate's condition, a
+   variable's subscript: :class:`~lagdsl.lower.incremental.Dependencies`) the updated IR is
+   compiled afresh;
 3. otherwise the program takes the new model in place (:meth:`Program.rebind
    <lagdsl.backend.Program.rebind>`: new bounds/costs into a kept solver model, a warm
    start); a program that cannot is compiled afresh.
@@ -68,18 +70,21 @@ class CompiledModel:
 
     @property
     def _dependencies(self):
-        """What each body reads (:class:`~lagdsl.lower.incremental.Dependencies`), and
-        ``_structural``: every param whose new value changes the structure."""
+        """What each body reads (:class:`~lagdsl.lower.incremental.Dependencies`); sets
+        ``_elaborated`` (params whose new values need the model elaborated again: the checker
+        read them) and ``_shaping`` (params deciding rows or sparsity in a body: the new IR
+        is compiled again), both closed over the formulas that feed them."""
         if self._deps is None:
             from .lower.incremental import Dependencies
             self._deps = Dependencies(self._base)
-            self._structural = set(self._deps.structure())
             derivation = self._base.derivation
-            if derivation is not None:
-                self._structural |= derivation.structural
-                for f in reversed(list(derivation.formulas.values())):    # m = 2 * n; 1..m
-                    if f.name in self._structural:
-                        self._structural |= f.reads
+            self._elaborated = set(derivation.structural) if derivation is not None else set()
+            self._shaping = set(self._deps.structure())
+            formulas = list(derivation.formulas.values()) if derivation is not None else []
+            for f in reversed(formulas):        # m = 2 * n; set I = 1..m
+                for names in (self._elaborated, self._shaping):
+                    if f.name in names:
+                        names |= f.reads
         return self._deps
 
     def __getattr__(self, name):
@@ -137,12 +142,11 @@ class CompiledModel:
         params, dirty, derived = self._target_params(given)
         info: dict = {"given": list(raw), "changed": sorted(dirty | set(raw) if deciding else dirty),
                       "derived": derived, "recompiled": False, "reason": None, "times": {}}
-        structural = sorted(set(deciding) | (dirty & self._structural))
-        if structural:
+        elaborate = sorted(set(deciding) | (dirty & self._elaborated))
+        if elaborate:
             model = self._elaborate(raw)
             info["reason"] = "%s decide%s the model's structure (%s): elaborated and compiled again" % (
-                ", ".join(structural), "s" if len(structural) == 1 else "",
-                self._shapes(structural))
+                ", ".join(elaborate), "s" if len(elaborate) == 1 else "", self._shapes(elaborate))
             info["times"]["update"] = time.perf_counter() - t0
             self._recompile(model, info, reshaped=True)
             self._dirty = frozenset(dirty | {k for k in raw if k in self._base.params})
@@ -155,8 +159,13 @@ class CompiledModel:
         info["changed"] = sorted(changed)       # against what the program held
         info["relowered"] = self._dependencies.touched(changed)
         info["times"]["update"] = time.perf_counter() - t0
+        shaping = sorted(changed & self._shaping)
         if self._reshaped:
             info["reason"] = "the previous solve changed the structure: compiled again"
+            self._recompile(model, info, reshaped=False)
+        elif shaping:
+            info["reason"] = "%s decide%s which rows or terms exist (%s): compiled again" % (
+                ", ".join(shaping), "s" if len(shaping) == 1 else "", self._shapes(shaping))
             self._recompile(model, info, reshaped=False)
         elif not changed:
             self._current = model
@@ -184,7 +193,7 @@ class CompiledModel:
         """The keys of ``raw`` that change the structure: sets, graphs, and structural
         params with new values (then all params of ``raw`` are checked against the new
         sets when the model is elaborated again); empty for the fast path."""
-        shaping = [k for k in raw if k not in self._base.params or k in self._structural]
+        shaping = [k for k in raw if k not in self._base.params or k in self._elaborated]
         if not shaping:
             return []
         if all(k in self._base.params for k in shaping):

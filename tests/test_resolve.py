@@ -182,14 +182,30 @@ def test_structural_change_recompiles_and_says_why():
     assert r.objective == pytest.approx(14)                  # {4, 5, 1}
     info = r.stats["resolve"]
     assert info["recompiled"] is True
-    assert info["reason"] == ("n, w decide the model's structure (n is read by a set, range, "
-                              "default or variable bound; w in weight): elaborated and compiled again")
+    assert info["reason"] == ("n decides the model's structure (n is read by a set, range, "
+                              "default or variable bound): elaborated and compiled again")
+    back = prog.solve(data={})
+    assert back.stats["resolve"]["reason"] == "the previous solve changed the structure: compiled again"
+    assert back.objective == pytest.approx(12)
     # cap is read by the aggregate's condition: it decides which terms exist
     r = prog.solve(data={"cap": 11})
-    assert r.stats["resolve"]["reason"].startswith("cap decides the model's structure (cap in weight)")
+    assert r.stats["resolve"]["reason"] == "cap decides which rows or terms exist (cap in weight): compiled again"
     assert r.objective == pytest.approx(13)                  # {5, 6}
     fresh = lagdsl.parse(KNAP, data=dict(data, cap=11), path="k.lag").solve("cvxpy")
     assert r.objective == pytest.approx(fresh.objective)
+
+
+def test_a_row_deciding_param_of_a_model_without_source_recompiles():
+    data = {"n": 3, "w": [4, 5, 6], "v": [5, 6, 7], "cap": 10}
+    m = lagdsl.Model.from_json(lagdsl.parse(KNAP, data=data, path="k.lag").to_json())
+    assert m.ir.derivation is None
+    prog = m.compile("cvxpy")
+    r = prog.solve(data={"cap": 11, "w": [4, 5, 7]})
+    assert r.stats["resolve"]["reason"] == ("cap, w decide which rows or terms exist (cap in weight; "
+                                            "w in weight): compiled again")
+    fresh = lagdsl.parse(KNAP, data=dict(data, cap=11, w=[4, 5, 7]), path="k.lag").solve("cvxpy")
+    assert r.objective == pytest.approx(fresh.objective) == 12       # weights {4, 7}: 5 + 7
+    assert r.values == fresh.values
 
 
 def test_a_set_is_given_anew():
