@@ -1,7 +1,8 @@
 """lagdsl: a modelling language and compiler for constrained problems.
 
 ``lagdsl.load(path, data=None, params=None)`` and ``lagdsl.parse(text, ...)`` return a
-:class:`Model`; ``model.solve(backend="cvxpy", **options)`` returns a :class:`Result`.
+:class:`Model`; ``model.solve(backend="auto", **options)`` returns a :class:`Result`, and
+``model.compile(backend).solve(data={...})`` solves again with new data.
 ``lagdsl.ModelBuilder`` builds the same IR from Python (wrap it with ``Model.from_ir``).
 
 Importing lagdsl is cheap: the names below are loaded on first use (PEP 562), and no backend

@@ -4,8 +4,10 @@
 
     import lagdsl
     m = lagdsl.load("knapsack.lag", data="knapsack.json", params={"n": 20})
-    r = m.solve(backend="cvxpy")
+    r = m.solve()                                 # backend="auto": picked by model class
     r.status, r.objective, r.values["x"]["3"]
+    prog = m.compile("cvxpy")                     # compile once ...
+    r2 = prog.solve(data={"w": [3, 1, 4]})        # ... solve again with new data
 
     m = lagdsl.Model.from_ir(builder.build())     # a model built with lagdsl.ModelBuilder
     m.check()                                     # sizes, class, which backends take it
@@ -71,7 +73,7 @@ class Model:
         mc = self.classify()
         info["class"] = {"kind": mc.kind, "reasons": [str(r) for r in mc.reasons],
                          "integer": mc.integer, "feasibility": mc.feasibility}
-        backends = {}
+        backends, said = {}, {}
         for name in _backend.available():
             entry: dict[str, Any] = {"accepts": False, "reasons": []}
             try:
@@ -81,9 +83,15 @@ class Model:
                 entry["accepts"] = not refusals
                 entry["reasons"] = [_refusal_text(r) for r in refusals]
             except LagError as exc:
+                refusals = [_backend.Refusal(exc.message)]
                 entry["reasons"] = [exc.message]
+            said[name] = refusals
             backends[name] = entry
         info["backends"] = backends
+        try:
+            info["auto"] = _backend.choose_backend(self.ir, accepts=said.__getitem__).to_dict()
+        except LagError as exc:
+            info["auto"] = {"backend": None, "reason": exc.message}
         return info
 
     def to_text(self) -> str:
@@ -109,14 +117,23 @@ class Model:
             ", %d fields" % s["fields"] if s["fields"] else "")
 
     # --- compile and solve -----------------------------------------------------------
-    def compile(self, backend: str = "cvxpy", seed: int | None = None, **options):
-        """The model compiled for ``backend`` (a :class:`~lagdsl.backend.Program`).
+    def compile(self, backend: str = "auto", seed: int | None = None, **options):
+        """The model compiled for ``backend``: a :class:`~lagdsl.resolve.CompiledModel`,
+        whose ``solve(data={...})`` solves again with new parameter values (the backend's
+        :class:`~lagdsl.backend.Program` is its ``program``; its other attributes are
+        reached through it).
 
-        Options are checked and converted against the backend's declared options; ``seed``
-        is passed to backends that declare a ``seed`` option and ignored by deterministic
-        ones.  A backend that does not accept the model raises a positioned
-        :class:`~lagdsl.errors.BackendRefusal`.
+        ``backend="auto"`` (the default) picks by model class
+        (:func:`lagdsl.backend.choose_backend`).  Options are checked and converted against
+        the backend's declared options; ``seed`` is passed to backends that declare a
+        ``seed`` option and ignored by deterministic ones.  A backend that does not accept
+        the model raises a positioned :class:`~lagdsl.errors.BackendRefusal`.
         """
+        from .resolve import CompiledModel
+        choice = None
+        if backend is None or backend == "auto":
+            choice = _backend.choose_backend(self.ir, options)
+            backend = choice.backend
         b = _backend.get_backend(backend)
         if seed is not None:
             from .options import SEED
@@ -124,14 +141,18 @@ class Model:
             if "seed" in b.options:
                 options = dict(options, seed=seed)
         opts = _backend.coerce_options(b, options)
-        b.refuse_unless_accepted(self.ir, opts)
+        if choice is None:          # auto asked the backend already
+            b.refuse_unless_accepted(self.ir, opts)
         try:
-            return b.compile(self.ir, opts)
+            program = b.compile(self.ir, opts)
         except LagError as exc:
             raise exc.with_source(self.ir.source)
+        return CompiledModel(self, b, opts, program, choice)
 
-    def solve(self, backend: str = "cvxpy", seed: int | None = None, **options) -> Result:
-        """Compile for ``backend`` and solve; returns a :class:`~lagdsl.result.Result`.
+    def solve(self, backend: str = "auto", seed: int | None = None, **options) -> Result:
+        """Compile for ``backend`` (``auto``: by model class) and solve; returns a
+        :class:`~lagdsl.result.Result` (``stats["backend"]`` names the backend, and
+        ``stats["backend_choice"]`` says why when ``auto`` chose it).
 
         Python warnings raised meanwhile (cvxpy's, numpy's, torch's) are not printed: each
         becomes one line in ``result.stats["notes"]``."""
@@ -146,14 +167,10 @@ class Model:
                 raise exc.with_source(self.ir.source)
         notes = result.stats.setdefault("notes", [])
         notes.extend(n for n in caught if n not in notes)
-        t2 = time.perf_counter()
-        if not result.backend:
-            result.backend = backend
         result.times.setdefault("compile", t1 - t0)
-        result.times.setdefault("solve", t2 - t1)
         # Phases reported by backends overlap (a solve contains the solver's time), so the
         # one end-to-end figure is measured here rather than summed.
-        result.times["wall"] = t2 - t0
+        result.times["wall"] = time.perf_counter() - t0
         return result
 
     def emit(self, fmt: str, backend: str | None = None, **options) -> str:

@@ -58,12 +58,16 @@ class Program:
         """Text of the model in ``fmt`` (e.g. ``lp``, ``mps``); refuses unknown formats."""
         raise BackendRefusal("backend %s cannot emit %r" % (self.backend, fmt))
 
-    def rebind(self, model: Model, changed: frozenset[str]) -> bool:
-        """Take new data without compiling again: ``model`` has the same sets and structure
-        as the compiled one and new values for the params named in ``changed``.  True when
-        the program now solves ``model`` (the next :meth:`solve` may warm-start); False when
-        it cannot (the default, or the new data changes the structure), and the caller
-        compiles ``model`` afresh."""
+    def rebind(self, model, changed: frozenset[str]) -> bool:
+        """Take new data in place for a re-solve (:mod:`lagdsl.resolve`).
+
+        ``model`` is an IR model with the same structure as the compiled one and new values
+        for the params in ``changed`` (formula params that depend on them included).  Return
+        True once the program solves ``model`` next, or False, leaving itself unchanged, when
+        it cannot (the caller then compiles ``model`` afresh, which also re-checks what
+        ``accepts`` decided: a quadratic that is no longer convex, say).  A program
+        may set ``self.rebind_info`` (a dict) to say what it redid; it lands in
+        ``stats["resolve"]``."""
         return False
 
 
@@ -121,16 +125,86 @@ class Backend:
             raise self.refusal(r.reason + more, r.span, source=model.source)
 
 
+#: Model class (:func:`lagdsl.ir.classify.classify`) -> backends ``auto`` tries, in order.
+#: The first registered one whose ``accepts`` takes the model wins; ``qubo`` is never
+#: chosen (binary quadratic models stay on the exact solvers; qubo only on request).
+AUTO_PREFERENCE: dict[str, tuple[str, ...]] = {
+    "PDE": ("pinn",),
+    **{k: ("highs", "cvxpy", "lagrangian") for k in ("LP", "QP")},
+    **{k: ("highs", "cvxpy") for k in ("MILP", "MIQP", "binary linear", "binary quadratic")},
+    **{k: ("cvxpy", "lagrangian") for k in ("QCQP", "SOCP", "convex")},
+    **{k: ("cvxpy",) for k in ("MIQCQP", "MISOCP", "mixed-integer convex")},
+    "NLP": ("lagrangian", "cvxpy"),
+    "MINLP": ("lagrangian", "cvxpy"),
+}
+
+
+@dataclass
+class AutoChoice:
+    """The backend ``auto`` picked for a model, and why (one line)."""
+
+    backend: str
+    reason: str
+    refusals: dict[str, list[Refusal]]      # candidates tried before it that refused
+
+    def to_dict(self) -> dict:
+        return {"backend": self.backend, "reason": self.reason}
+
+
+def choose_backend(model: Model, options: dict | None = None, accepts=None) -> AutoChoice:
+    """The backend ``auto`` stands for: by model class, the first registered backend of
+    :data:`AUTO_PREFERENCE` that accepts ``model``; candidates that declare every option in
+    ``options`` come first (``relax=true`` changes what lagrangian takes; a refused option
+    value is the usual error, and an option no candidate has is reported by the chosen
+    backend when it checks its options).  ``accepts(name)`` may supply refusals already computed
+    (``lagdsl check`` has them).  No taker is a :class:`BackendRefusal` naming each
+    candidate's first reason."""
+    from .ir.classify import classify
+    kind = classify(model).kind
+    order = AUTO_PREFERENCE.get(kind, ("cvxpy", "lagrangian"))
+    missing = [n for n in order if n not in REGISTRY]
+    tried: dict[str, list[Refusal]] = {}
+    for fit_options in (True, False):
+        for name in order:
+            if name not in REGISTRY or name in tried:
+                continue
+            if accepts is not None:
+                reasons = accepts(name)
+            else:
+                b = get_backend(name)
+                unknown = [k for k in options or () if k not in b.options]
+                if fit_options and unknown:
+                    continue            # another candidate may know the option
+                reasons = b.accepts_with(model, coerce_options(b, options)) if options and not unknown \
+                    else b.accepts(model)
+            if not reasons:
+                notes = ["%s not registered" % " and ".join(missing)] if missing else []
+                notes += ["%s refuses it" % n for n in tried]
+                why = "; ".join(["class %s: the first of %s that accepts it" % (kind, ", ".join(order))]
+                                + notes)
+                return AutoChoice(name, why, tried)
+            tried[name] = reasons
+        if not options:
+            break
+    detail = "; ".join("%s: %s" % (n, r[0].reason if r else "?") for n, r in tried.items())
+    raise BackendRefusal("no backend takes this %s model (auto tried %s)%s" % (
+        kind, ", ".join(n for n in order if n in REGISTRY) or "none registered",
+        ": " + detail if detail else ""),
+        next((r[0].span for r in tried.values() if r), None),
+        "name one with --backend (lagdsl check lists what each backend says)", model.source)
+
+
 def available() -> list[str]:
     """Registered backend names."""
     return list(REGISTRY)
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called ``name``; unknown names are a user error listing the known ones."""
+    """The backend called ``name``; unknown names are a user error listing the known ones
+    (``auto`` is not a backend: :func:`choose_backend` resolves it for a model)."""
     mod = REGISTRY.get(name)
     if mod is None:
-        raise BackendRefusal("unknown backend %r; available: %s" % (name, ", ".join(REGISTRY)))
+        raise BackendRefusal("unknown backend %r; available: auto, %s" % (name, ", ".join(REGISTRY)))
     try:
         module = importlib.import_module(mod)
     except ImportError as exc:  # an optional dependency is missing

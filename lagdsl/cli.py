@@ -5,7 +5,7 @@
     lagdsl check MODEL [--data F] [--allow-dir D] [--set k=v]...   sizes, class, backends
     lagdsl show MODEL [--latex]                         the model as text or LaTeX
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
-    lagdsl solve MODEL [--backend B] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR [--overwrite]]
+    lagdsl solve MODEL [--backend B|auto] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR [--overwrite]]
     lagdsl backends                                     registered backends and their options
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
@@ -94,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="backend option (repeatable)")
 
     v = sub.add_parser("solve", parents=[model_args], help="solve the model with a backend")
-    v.add_argument("--backend", "-b", default="cvxpy", help="backend (default cvxpy; see `lagdsl backends`)")
+    v.add_argument("--backend", "-b", default="auto",
+                   help="backend (default auto: by model class, as `lagdsl check` shows; "
+                        "see `lagdsl backends`)")
     v.add_argument("--option", "-O", metavar="K=V", action="append", default=[], dest="options",
                    help="backend option (repeatable), e.g. --option time_limit=10; "
                         "`lagdsl backends` lists each backend's options")
@@ -291,6 +293,9 @@ def cmd_check(args) -> int:
             _say("  %-*s  refuses: %s" % (width, name, e["reasons"][0] if e["reasons"] else "(no reason given)"))
             for r in e["reasons"][1:]:
                 _say("  %-*s           %s" % (width, "", r))
+    auto = info["auto"]
+    _say("auto: %s (%s)" % (auto["backend"], auto["reason"]) if auto["backend"]
+         else "auto: none (%s)" % auto["reason"])
     return EXIT_OK
 
 
@@ -327,19 +332,28 @@ def cmd_solve(args) -> int:
     from .progress import showing_progress
     if args.overwrite and not args.save:
         raise UsageError("--overwrite: only with --save DIR (it lets --save replace lagdsl's own files)")
+    auto = args.backend == "auto"
     if args.plot:
-        _check_plot(args.backend)
-    if args.save:
+        _check_plot(None if auto else args.backend)
+    if args.save and not auto:
         _check_save(args.backend)
     options = _parse_kv(args.options, "--option")
     seed = _seed_of(args.seed, options)
     model = _load(args)
+    backend = args.backend
+    if auto and (args.plot or args.save):      # what auto picks decides whether they work
+        from .backend import choose_backend
+        backend = choose_backend(model.ir, options).backend
+        if args.plot:
+            _check_plot(backend)
+        if args.save:
+            _check_save(backend)
     # Every output path, against every file the model loaded, before anything is solved.
     if args.plot:
         check_plot_path(args.plot, model_inputs(), "--plot")
     if args.save:
         from .backend import get_backend
-        check_save_dir(args.save, get_backend(args.backend).saved_files, model_inputs(), args.overwrite)
+        check_save_dir(args.save, get_backend(backend).saved_files, model_inputs(), args.overwrite)
     with stdout_redirected(to_stderr=True), showing_progress(not (args.quiet or args.json)):
         # In a worker thread: Ctrl-C is seen at once even while a solver in C runs.
         # Model.solve itself turns the warnings raised meanwhile into stats["notes"].
@@ -360,8 +374,8 @@ def cmd_solve(args) -> int:
     if args.save:
         from .backend import get_backend
         try:
-            get_backend(args.backend).save_fields(result, model.ir, args.save, overwrite=args.overwrite,
-                                                  inputs=model_inputs())
+            get_backend(result.backend or backend).save_fields(result, model.ir, args.save,
+                                                              overwrite=args.overwrite, inputs=model_inputs())
         except OSError as exc:
             raise UsageError("cannot write %s: %s" % (args.save, exc.strerror or exc))
         if not args.json:
@@ -389,12 +403,14 @@ def _check_save(backend_name: str) -> None:
         raise UsageError("--save: backend %s trains no fields to save (use --backend pinn)" % b.name)
 
 
-def _check_plot(backend_name: str) -> None:
+def _check_plot(backend_name: str | None) -> None:
     """Refuse ``--plot`` before solving when it cannot work: no matplotlib, or a backend
     that records no history."""
     from .backend import get_backend
     from .plot import require_matplotlib
     require_matplotlib()
+    if backend_name is None:        # auto: checked again once the model says which
+        return
     b = get_backend(backend_name)
     if not b.records_history:
         from .backend import REGISTRY

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from lagdsl.backend import Backend, Program, Refusal, coerce_options, fields_refusal
 from lagdsl.errors import BackendRefusal
 from lagdsl.history import History
@@ -53,6 +55,7 @@ class LagrangianProgram(Program):
         with progress(None, desc=desc) as bar:
             outcome, engine = run(nlp, opts, history, bar)
         t_solve = time.perf_counter() - t0
+        self.last_x = outcome.x     # the warm start of a re-solve (rebind)
         stats = {"solver": opts["method"], "inner": opts["inner"] if opts["method"] == "alm" else None,
                  "engine": engine, "class": self.kind, "unknowns": nlp.N,
                  "rows": int(len(nlp.c_lo)), "equalities": nlp.m_eq, "inequalities": nlp.m_in,
@@ -66,6 +69,20 @@ class LagrangianProgram(Program):
         res = build_result(nlp, outcome, stats, history, relax)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
         return res
+
+
+    def rebind(self, model: Model, changed: frozenset[str]) -> bool:
+        """New data: the tape folds data into constants, so the model is lowered again; the
+        next solve starts from the previous answer (clipped into the new bounds) instead of
+        the declared start.  The multipliers start afresh."""
+        t0 = time.perf_counter()
+        nlp = lower(model)
+        last = getattr(self, "last_x", None)
+        if last is not None and last.shape == nlp.x0.shape and np.isfinite(last).all():
+            nlp.x0 = np.clip(last, nlp.lb, nlp.ub)
+        self.model, self.nlp, self.t_lower = model, nlp, time.perf_counter() - t0
+        self.rebind_info = {"lowered_again": True, "warm_start": last is not None}
+        return True
 
 
 class LagrangianBackend(Backend):

@@ -175,6 +175,16 @@ class PinnProgram(Program):
         self.terms = build_terms(model, ev, opts["points"], opts["boundary_points"])
         check_passes(model, self.terms, opts, periodic)
 
+    def rebind(self, model: Model, changed: frozenset[str]) -> bool:
+        """New data: the loss terms are built again on it; the trained networks and scalar
+        unknowns are kept, so the next solve warm-starts from the previous weights."""
+        ev = TorchEvaluator(model, self.nets, self.params, torch.float64, self.opts["integral_points"],
+                            self.rng)
+        self.terms = build_terms(model, ev, self.opts["points"], self.opts["boundary_points"])
+        self.model = model
+        self.rebind_info = {"warm_start": "the previous solve's network weights and unknowns"}
+        return True
+
     def dry_run(self) -> None:
         """Evaluate every term and the objective once (finds what cannot be lowered)."""
         ev = TorchEvaluator(self.model, self.nets, self.params, torch.float64, 8, self.rng)

@@ -67,6 +67,13 @@ def check_data_keys(program: Program, data: dict, data_source: Source | None = N
     takes = {st.name: _DATA_DECLS[type(st).__name__] for st in program.statements
              if type(st).__name__ in _DATA_DECLS}
     others = {st.name: type(st).__name__ for st in program.statements if hasattr(st, "name")}
+    check_keys(takes, others, data, data_source, what)
+
+
+def check_keys(takes: dict, others: dict, data: dict, data_source: Source | None = None,
+               what: str = "data key") -> None:
+    """:func:`check_data_keys` given the names that take data (name -> ``set``/``param``/
+    ``graph``) and the other declarations (name -> AST class name, e.g. ``VarDecl``)."""
     for key in data:
         if key in takes:
             continue

@@ -28,6 +28,7 @@ from sympy.core.relational import Relational
 
 from ..errors import LagDataError, LagError, LagSemanticError
 from ..ir.builder import constraint_parts, mentions_unknown
+from ..ir.derivation import Derivation, Formula, param_reads
 from ..ir.model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Region, Source, Span,
                         VarDecl)
 from ..ir.sym import (AGG_KINDS, FUNCTIONS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef,
@@ -123,6 +124,11 @@ class Checker:
         self.coordinates: dict[str, Span] = {}
         self.bases: dict[str, sympy.IndexedBase] = {}
         self.string_indices: dict[sympy.Symbol, str] = {}
+        # what re-solves with new data need to know (lagdsl.ir.derivation); ``reads``
+        # collects the params read by whatever is being evaluated now
+        self.derivation = Derivation(program, graph_dir)
+        self.last_overs: tuple = ()     # the binding of the latest declaration's axes
+        self.reads = self.derivation.structural
 
     # --- driver ----------------------------------------------------------------------------
     def run(self) -> Model:
@@ -148,6 +154,7 @@ class Checker:
                 raise LagDataError("a number in the data or formula of %s is beyond the range of "
                                    "float64 (about 1.8e308)" % getattr(st, "name", "this statement"),
                                    span, None, self.source) from None
+        self.model.derivation = self.derivation
         return self.model
 
     def check_depth(self, st) -> None:
@@ -295,6 +302,8 @@ class Checker:
     def evaluate(self, e, rows: Rows, node, scope: Scope):
         """Vectorised value of data expression ``e`` over ``rows``; errors point into ``node``."""
         owner = SimpleNamespace(spans=scope.spans, span=node.span)
+        if not e.is_Number:
+            self.reads |= param_reads(e, self.model.params)
         try:
             return Evaluator(self.model, owner).data(e, rows)
         except LagError as err:
@@ -304,9 +313,17 @@ class Checker:
 
     def eval_over(self, node, rows: Rows, scope: Scope, what: str) -> np.ndarray:
         """A numeric data expression evaluated for every row: a float64 array of ``rows.n``."""
+        return self.eval_data(self.data_number(node, scope, what), rows, node, scope, what)
+
+    def data_number(self, node, scope: Scope, what: str):
+        """The sympy form of a numeric data expression (no unknowns, no strings)."""
         e = self.expr(node, scope)
         self.require_data(e, node, what, scope.owner)
         self.numeric(e, node)
+        return e
+
+    def eval_data(self, e, rows: Rows, node, scope: Scope, what: str) -> np.ndarray:
+        """:meth:`data_number` ``e`` of ``node`` evaluated for every row (float64, ``rows.n``)."""
         arr = np.asarray(self.evaluate(e, rows, node, scope))
         if arr.dtype == object:
             raise self.error("%s must be a number, not a string" % what, node.span)
@@ -337,6 +354,7 @@ class Checker:
         if st.name in self.data or st.value is None:
             # data overrides a declared value, as it does for params
             value = coerce_set(st.name, self.data.get(st.name), st.name_span, self.source)
+            self.derivation.data_names.add(st.name)
         else:
             value = self.eval_set(st.value)
         self.model.sets[st.name] = value
@@ -351,18 +369,33 @@ class Checker:
         default = None
         if st.default is not None:
             default = self.eval_over(st.default, rows, scope, "a default").reshape(shape)
+            self.derivation.defaults[st.name] = default
         if st.name in self.data:
             values = coerce_param(st.name, tuple(axes), sets, self.data[st.name], default,
                                   st.name_span, self.source)
+            self.derivation.data_names.add(st.name)
         elif isinstance(st.value, ast.ListLiteral):
             values = coerce_param(st.name, tuple(axes), sets, self.list_values(st.value), default,
                                   st.value.span, self.source)
         elif st.value is not None:
-            values = self.eval_over(st.value, rows, scope, "a parameter formula").reshape(shape)
+            values = self.formula(st, rows, scope).reshape(shape)
         else:
             values = coerce_param(st.name, tuple(axes), sets, None, default, st.name_span, self.source)
         self.model.params[st.name] = ParamValue(tuple(axes), np.asarray(values, dtype=np.float64))
         self.declare(st.name, "param", st.name_span)
+
+    def formula(self, st: ast.ParamDecl, rows: Rows, scope: Scope) -> np.ndarray:
+        """Evaluate ``param NAME[...] = expr`` and record it (its body, binding and reads)
+        so that a re-solve can evaluate it again on new data."""
+        outer, self.reads = self.reads, set()
+        try:
+            e = self.data_number(st.value, scope, "a parameter formula")
+            values = self.eval_data(e, rows, st.value, scope, "a parameter formula")
+        finally:
+            reads, self.reads = self.reads, outer
+        self.derivation.formulas[st.name] = Formula(st.name, e, self.last_overs, scope.spans,
+                                                    st.value.span, frozenset(reads))
+        return values
 
     def list_values(self, lit: ast.ListLiteral) -> list:
         """An inline ``[...]`` as nested lists of floats (``coerce_param`` checks the shape)."""
@@ -402,6 +435,7 @@ class Checker:
             self.check_size(math.prod(len(self.model.sets[a]) for a in axes), "%s %s" % (kind, owner),
                             Span(first.file, first.line, first.col, last.end_line, last.end_col))
         rows, _ = Evaluator(self.model).bind(Rows.unit(), overs, None)
+        self.last_overs = tuple(overs)  # how to bind the rows again (a formula, on new data)
         return axes, scope, rows
 
     def check_size(self, n: int, what: str, span: Span) -> None:
@@ -498,6 +532,7 @@ class Checker:
             if err.span is None:
                 err.span = st.name_span
             raise err.with_source(self.source)
+        self.derivation.graphs[st.name] = G
         for table, kind, values in ((self.model.sets, "set", sets), (self.model.params, "param", params),
                                     (self.model.set_families, "family", families)):
             for name, value in values.items():
@@ -784,6 +819,8 @@ class Checker:
         scope = Scope()
         overs, scope, cond = self.bindings(node.items, node.cond, scope)
         owner = SimpleNamespace(spans=scope.spans, span=node.span)
+        for part in (cond, *overs):
+            self.reads |= param_reads(part, self.model.params)
         try:
             rows, _ = Evaluator(self.model, owner).bind(Rows.unit(), overs, cond)
         except LagError as err:

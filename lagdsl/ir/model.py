@@ -171,6 +171,9 @@ class Model:
     constraints: dict[str, Constraint] = field(default_factory=dict)
     source: Source | None = None
     decl_spans: dict[str, Span] = field(default_factory=dict)
+    #: how the checker derived the data (:class:`lagdsl.ir.derivation.Derivation`), for
+    #: re-solves with new data; None for IR read back or built in Python.  Not serialised.
+    derivation: object = field(default=None, repr=False, compare=False)
 
     def kind_of(self, name: str) -> str | None:
         """``'set'``, ``'family'``, ``'param'``, ``'var'``, ``'field'``, ``'domain'`` or None."""

@@ -34,14 +34,18 @@ class Block:
     body: PolyBatch
     lower: np.ndarray
     upper: np.ndarray
+    _keys: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
         return self.rows.n
 
     def keys(self) -> list[str]:
-        """Result labels of the rows (tuple indices joined by ``,``; ``""`` when scalar)."""
-        return row_keys(self.constraint, self.rows)
+        """Result labels of the rows (tuple indices joined by ``,``; ``""`` when scalar),
+        built once per block (a re-solve that keeps the rows keeps them too)."""
+        if self._keys is None:
+            self._keys = row_keys(self.constraint, self.rows)
+        return self._keys
 
 
 @dataclass
