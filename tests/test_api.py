@@ -241,7 +241,7 @@ def test_parse_error_is_positioned():
 
 
 def test_solve_knapsack_with_cvxpy():
-    r = lagdsl.parse(KNAP).solve()
+    r = lagdsl.parse(KNAP).solve(backend="cvxpy")
     assert r.status == "optimal" and r.backend == "cvxpy"
     assert r.objective == pytest.approx(15)
     assert r.values["x"] == {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0}

@@ -165,7 +165,7 @@ def test_time_limit_stops_with_the_best_point_and_a_note(method):
     text = ("set I = 1..20000\nvar x[I] start 2\nminimize f: sum(i in 1..19999) "
             "(100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)\n")
     t0 = time.perf_counter()
-    r = solve(text, time_limit=0.2, method=method)
+    r = solve(text, time_limit=0.01, method=method)     # the whole solve takes ~0.2 s here
     assert time.perf_counter() - t0 < 30
     assert r.status == "limit"
     assert any("time limit reached" in n for n in r.stats["notes"])

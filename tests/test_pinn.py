@@ -316,7 +316,7 @@ def test_cli_json_save_and_plot(tmp_path):
 def test_cli_save_is_refused_for_a_backend_without_fields(tmp_path):
     p = run_cli("solve", os.path.join(EX, "diet.lag"), "--data", os.path.join(EX, "diet.json"),
                 "--save", str(tmp_path / "x"))
-    assert p.returncode == 2 and "--save: backend cvxpy trains no fields to save" in p.stderr
+    assert p.returncode == 2 and "--save: backend highs trains no fields to save" in p.stderr
 
 
 # --- slow: the examples' defaults and Burgers --------------------------------------------------

@@ -141,5 +141,5 @@ def test_cli_plot_is_refused_before_solving_for_a_backend_without_history(tmp_pa
                  "--plot", str(tmp_path / "k.png")])
     assert code == 2
     cap = capsys.readouterr()
-    assert cap.out == "" and "--plot: backend cvxpy records no history to plot" in cap.err
+    assert cap.out == "" and "--plot: backend highs records no history to plot" in cap.err
     assert not (tmp_path / "k.png").exists()

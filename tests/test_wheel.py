@@ -60,4 +60,4 @@ def test_wheel_installs_and_solves_an_example(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["status"] == "optimal"
-    assert out["backend"] == "cvxpy"
+    assert out["backend"] == "highs"             # auto: an LP goes to highs
