@@ -20,7 +20,8 @@ import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
 
 from .lowered import Lowered
-from .options import check_solver_args, parse_solver_args, pick_solver, quiet_stdout, solver_options
+from .options import (canon_options, check_solver_args, parse_solver_args, pick_solver, quiet_stdout,
+                      solver_options)
 from .progress import mip_progress
 from .scaling import FEASIBILITY_TOL, HIGHS_SMALL
 from .statuses import STATUS
@@ -52,6 +53,7 @@ class CvxpyProgram(Program):
         low, opts = self.low, self.opts
         t0 = time.perf_counter()
         kw = solver_options(self.solver, opts, low.integer)
+        kw.update(canon_options(low))
         message = None
         self.used_solver, self.run_notes = self.solver, []
         try:
