@@ -44,6 +44,10 @@ path) whose largest coefficient lies outside ``[1e-3, 1e6]`` is multiplied by a 
 measured spread (:func:`body_spread`: how much it changes over a few fixed points of the unit
 box), and a quadratic row by its largest coefficient before its form is factored
 (:func:`prescale_quadratic_rows`); duals are scaled back, so they stay in the user's units.
+An objective whose coefficients (or measured spread, on the DCP path) are all below 1e-3 is
+scaled up the same way (:func:`~.polynomial.prescale_objective`): solvers compare costs with
+absolute tolerances, so ``maximize 1e-10 * x`` stopped at ``x = 0``; the objective is
+measured in the user's model and the duals and MIP bound are divided by the factor.
 Each scaled family, and — when the solver is HiGHS — each coefficient it would still drop or
 bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  Odd powers
 of non-negative expressions (``abs(x - 2)^3``) are ``cp.power``, convex and DCP.

@@ -19,7 +19,7 @@ import cvxpy as cp
 
 from .algebra import CvxpyAlgebra, _is_expr, _NotRepresentable
 from .lowered import Lowered, Part, _relation, flat_variable, split_rows
-from .scaling import _scale_for, body_spread, scale_rows, scaling_note
+from .scaling import _scale_for, body_spread, objective_scale, scale_rows, scaling_note
 
 class _TracingEvaluator(Evaluator):
     """An evaluator that remembers which sympy node produced each cvxpy expression, so that a
@@ -95,21 +95,29 @@ def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowere
     alg = CvxpyAlgebra(model, x)
     origin: dict = {}
     objective = cp.Minimize(0)
+    notes: list[str] = []
+    highs: list[str] = []
+    obj_scale = 1.0
     o = model.objective
     if o is not None:
         ev = _TracingEvaluator(model, owner=o, origin=origin)
         e = _evaluate(ev, o, o.expr, Rows.unit(), alg)
-        e = cp.sum(e) if _is_expr(e) else cp.Constant(float(np.sum(e)))
+        varies = _is_expr(e)
+        e = cp.sum(e) if varies else cp.Constant(float(np.sum(e)))
         need = "convex" if o.sense == "minimize" else "concave"
         if not _curvature_ok(e, need):
             raise dcp_refusal(model, o, "objective %s" % o.name, e, need, origin)
+        if varies:
+            # its scale, measured as for nonlinear rows: 1e-10 * log(x) varies by ~1e-10
+            spread = body_spread(model, o, Rows.unit(), lb, ub, expr=o.expr)
+            obj_scale = objective_scale(o.name, float(spread[0]), notes, measured=True)
+            if obj_scale != 1:
+                e = obj_scale * e
         objective = cp.Minimize(e) if o.sense == "minimize" else cp.Maximize(e)
     parts: dict[str, list[Part]] = {}
     keys = {}
     constraints = []
     n_rows = 0
-    notes: list[str] = []
-    highs: list[str] = []
     for c in model.constraints.values():
         if c.region is not None:
             continue
@@ -154,7 +162,8 @@ def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowere
             parts[c.name].append(Part(con, idx, sense, scale))
     return Lowered(cp.Problem(objective, constraints), x, parts, keys, path="dcp",
                    integer=bool((vtype != "C").any()), quadratic=False,
-                   cones=frozenset(alg.cones), rows=n_rows, notes=notes, highs_notes=highs)
+                   cones=frozenset(alg.cones), rows=n_rows, notes=notes, highs_notes=highs,
+                   objective_scale=obj_scale)
 
 
 def _linear_block(model: Model, c, info: dict | None):

@@ -80,3 +80,4 @@ class Lowered:
     notes: list = field(default_factory=list)          # for stats["notes"], any solver
     highs_notes: list = field(default_factory=list)    # ... when the solver is HiGHS
     bounded: bool = False                               # the objective cannot be unbounded
+    objective_scale: float = 1.0                        # the solver's objective / the user's

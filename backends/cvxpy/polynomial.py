@@ -19,7 +19,7 @@ import cvxpy as cp
 
 from .lowered import Lowered, Part, _relation, flat_variable, split_rows
 from .options import MIQP_SOLVERS
-from .scaling import HIGHS_INFINITE, _scale_for, scale_rows, scaling_note
+from .scaling import HIGHS_INFINITE, _scale_for, objective_scale, scale_rows, scaling_note
 
 def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
     """``x'P_r x`` for batch rows ``rows`` as one expression ``S @ square(F @ x)`` (times the
@@ -45,6 +45,7 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
     notes: list[str] = []
     highs: list[str] = []
     scaled, pre = prescale_quadratic_rows(inst, keys, notes)
+    scaled, obj_scale = prescale_objective(scaled, notes)
     chain, (problem, inverse) = _chain(scaled, opts)
     qi = problem if isinstance(problem, QuadInstance) else QuadInstance(problem)
     low = qi.inst
@@ -83,7 +84,29 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
                   frozenset({"soc"}) if qi.blocks else frozenset(),
                   sum(b.n for b in inst.blocks), notes, highs)
     out.bounded = strictly_convex_objective(low, qi.objective)
+    out.objective_scale = obj_scale
     return out
+
+
+def prescale_objective(inst: Instance, notes: list) -> tuple[Instance, float]:
+    """The instance with its objective multiplied by the power of two that brings its largest
+    coefficient (linear or quadratic) near 1 when it is tiny or huge
+    (:func:`~.scaling.objective_scale`), before the quadratic form is checked and factored;
+    and that factor, which the duals are divided by."""
+    o = inst.objective
+    if o is None or inst.model.objective is None:
+        return inst, 1.0
+    big = 0.0
+    if o.lin is not None and o.lin.nnz:
+        big = float(np.max(np.abs(o.lin.data)))
+    if o.quad is not None and len(o.quad.coef):
+        big = max(big, float(np.max(np.abs(o.quad.coef))))
+    s = objective_scale(inst.model.objective.name, big, notes)
+    if s == 1:
+        return inst, 1.0
+    body = PolyBatch(o.const * s, None if o.lin is None else (o.lin * s).tocsr(),
+                     None if o.quad is None else Quad(o.quad.row, o.quad.i, o.quad.j, o.quad.coef * s))
+    return replace(inst, objective=body), s
 
 
 def strictly_convex_objective(inst: Instance, forms: QuadForms | None) -> bool:

@@ -204,7 +204,8 @@ class CvxpyProgram(Program):
             res.times["canonicalize"] = float(low.problem.compilation_time)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
         if low.integer and res.objective is not None and lstatus in ("limit", "feasible"):
-            stats.update(mip_progress(ss, res.objective, isinstance(low.problem.objective, cp.Maximize)))
+            stats.update(mip_progress(ss, res.objective, isinstance(low.problem.objective, cp.Maximize),
+                                      low.objective_scale))
         return res
 
     @staticmethod
@@ -246,5 +247,6 @@ class CvxpyProgram(Program):
                     y = y * p.scale
                 d[p.rows] += {"==": -1.0, "<=": -1.0, ">=": 1.0}[p.sense] * y
             if ok:
-                out[name] = s * d + 0.0    # + 0.0: no negative zeros in reports
+                # / objective_scale (a power of two): the solver's objective was scaled
+                out[name] = s * d / low.objective_scale + 0.0    # + 0.0: no negative zeros
         return out

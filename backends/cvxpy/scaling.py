@@ -38,10 +38,12 @@ def _scale_for(big: np.ndarray) -> np.ndarray:
     return out
 
 
-def body_spread(model: Model, c, rows: Rows, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+def body_spread(model: Model, c, rows: Rows, lb: np.ndarray, ub: np.ndarray,
+                expr=None) -> np.ndarray:
     """How much each row of a nonlinear body changes over a few points of the unit box
     (moved inside the variables' bounds): the scale of its coefficients, which cvxpy's
-    canonical form will carry to the solver.  nan where the body cannot be evaluated."""
+    canonical form will carry to the solver.  nan where the body cannot be evaluated.
+    ``expr`` is the body when ``c`` is not a constraint (an objective's ``expr``)."""
     rng = np.random.default_rng(0)        # fixed: the same model always scales the same
     N = model.num_unknowns
     vals = []
@@ -50,7 +52,8 @@ def body_spread(model: Model, c, rows: Rows, lb: np.ndarray, ub: np.ndarray) -> 
         p = np.where(np.isfinite(lb) & ~np.isfinite(ub), lb + np.abs(p), p)
         with np.errstate(all="ignore"):
             try:
-                v = Evaluator(model, owner=c).value(c.body, rows, NumericAlgebra(model, p))
+                v = Evaluator(model, owner=c).value(c.body if expr is None else expr, rows,
+                                                    NumericAlgebra(model, p))
             except (LagError, ValueError, FloatingPointError):
                 return np.full(rows.n, np.nan)
         vals.append(np.broadcast_to(np.asarray(v, dtype=np.float64), (rows.n,)))
@@ -77,6 +80,23 @@ def scaling_note(name: str, keys, rows: np.ndarray, scale: np.ndarray, big: np.n
     return ("constraint %s: %d rows scaled by powers of 2 (largest coefficients from %g to %g, "
             "first %s); the answer is for the rows as written"
             % (name, len(k), big[k].min(), big[k].max(), _label(name, keys, first)))
+
+
+def objective_scale(name: str, big: float, notes: list, measured: bool = False) -> float:
+    """A power of two bringing an objective whose largest coefficient (or, ``measured``, its
+    change over the unit box, :func:`body_spread`) is ``big`` near 1 when ``big`` lies below
+    :data:`SCALE_BAND`; 1 otherwise.  Solvers compare costs with absolute tolerances
+    (HiGHS: reduced costs below 1e-7 count as zero, a MIP gap below 1e-6 is closed), so
+    ``maximize 1e-10 * x`` would stop at any feasible point; large costs only make those
+    tolerances stricter and are left alone.  Appends a note when it scales."""
+    scale = float(_scale_for(np.array([big], dtype=np.float64))[0]) if big < SCALE_BAND[0] else 1.0
+    if scale != 1:
+        notes.append("objective %s: scaled by 2^%d (%s %g; solvers take costs this small for "
+                     "zero against their tolerances); the objective and duals reported are for "
+                     "the objective as written"
+                     % (name, int(round(np.log2(scale))), "it changes by about" if measured
+                        else "its largest coefficient is", big))
+    return scale
 
 
 def scale_rows(name: str, keys, rows: np.ndarray, A: sp.csr_matrix, rhs: np.ndarray,
