@@ -4,7 +4,10 @@ Each contender runs as its own process, end to end — start-up, reading the sam
 building, solving with HiGHS, reporting — and is timed by wall clock.  The table shows the
 best of ``--repeat`` runs, the solver's own time where the tool reports it, the rest
 (``overhead``: everything that is not the solver) and the ratio to hand-written cvxpy.
-Every contender must reach the same optimum; a mismatch is printed in the table.
+Every contender must reach the same optimum; a mismatch is printed in the table.  Beside the
+wall clock: CPU seconds (user + system, the least of the runs; on a shared machine the fairer
+comparison) and peak resident memory (the largest of the runs), both from each child's own
+``rusage``.
 
 lagdsl runs twice: with its default summary output (status, objective, the first non-zero
 values — what the hand-written script reports, so this row carries the 1.3x target) and with
@@ -19,10 +22,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,20 +50,30 @@ def lagdsl_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "lagdsl"]
 
 
-def run(cmd: list[str]) -> tuple[float, dict]:
-    """Wall seconds of ``cmd`` and what it reported: the JSON object it printed last on
-    stdout, or, for lagdsl's summary, the status and objective from its first line."""
-    t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if r.returncode not in (0, 1):
-        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), r.returncode, r.stderr[-2000:]))
-    text = r.stdout.strip()
+def run(cmd: list[str]) -> tuple[float, dict, float, float]:
+    """Wall seconds of ``cmd``, what it reported (the JSON object it printed last on stdout,
+    or, for lagdsl's summary, the status and objective from its first line), its CPU seconds
+    (user + system: what a loaded machine distorts least) and its peak resident memory in MB,
+    both from the child's own ``rusage`` (``os.wait4``)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if p.returncode not in (0, 1):
+        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, stderr[-2000:]))
+    cpu = usage.ru_utime + usage.ru_stime
+    rss = usage.ru_maxrss / (2.0 ** 20 if sys.platform == "darwin" else 2.0 ** 10)  # bytes / KiB
+    text = stdout.strip()
     if text.startswith("status:"):
         m = re.match(r"status: (\S+)\s+objective: (\S+)", text)
-        return wall, {"status": m.group(1), "objective": float(m.group(2))}
+        return wall, {"status": m.group(1), "objective": float(m.group(2))}, cpu, rss
     start = text.rfind("\n{") + 1 if not text.startswith("{") else 0
-    return wall, json.loads(text[start:])
+    return wall, json.loads(text[start:]), cpu, rss
 
 
 def solver_time(tool: str, out: dict) -> float | None:
@@ -100,27 +115,27 @@ def main() -> None:
             sys.exit("missing %s: run python bench/gen.py first" % data)
         results = {}
         for name, cmd in contenders(model, data, with_pyomo).items():
-            best = None
-            for _ in range(a.repeat):
-                wall, out = run(cmd)
-                if best is None or wall < best[0]:
-                    best = (wall, out)
+            runs = [run(cmd) for _ in range(a.repeat)]
+            wall, out = min(runs, key=lambda r: r[0])[:2]
+            best = (wall, out, min(r[2] for r in runs), max(r[3] for r in runs))
             results[name] = best
-            print("  %-40s %-30s %8.2f s" % (title, name, best[0]), file=sys.stderr)
+            print("  %-40s %-30s %8.2f s %8.2f s CPU %6.0f MB" % ((title, name) + best[:1] + best[2:]),
+                  file=sys.stderr)
         base = results["hand-written cvxpy"]
-        for name, (wall, out) in results.items():
+        for name, (wall, out, cpu, rss) in results.items():
             st = solver_time("lagdsl" if name.startswith("lagdsl") else name, out)
             obj = out.get("objective")
             same = base[1].get("objective")
             ok = obj is not None and same is not None and abs(obj - same) <= 1e-6 * max(1, abs(same))
             rows.append((title, name, wall, st, None if st is None else wall - st, wall / base[0],
-                         obj, "yes" if ok else "NO"))
-    print("| case | contender | wall s | solver s | overhead s | vs cvxpy | objective | same optimum |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+                         cpu, cpu / base[2], rss, obj, "yes" if ok else "NO"))
+    print("| case | contender | wall s | solver s | overhead s | vs cvxpy | CPU s | CPU vs cvxpy "
+          "| peak RSS MB | objective | same optimum |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     fmt = (lambda v: "—" if v is None else "%.2f" % v)
-    for title, name, wall, st, over, ratio, obj, ok in rows:
-        print("| %s | %s | %.2f | %s | %s | %.2fx | %s | %s |" % (title, name, wall, fmt(st), fmt(over),
-                                                               ratio, obj, ok))
+    for title, name, wall, st, over, ratio, cpu, cratio, rss, obj, ok in rows:
+        print("| %s | %s | %.2f | %s | %s | %.2fx | %.2f | %.2fx | %.0f | %s | %s |" % (
+            title, name, wall, fmt(st), fmt(over), ratio, cpu, cratio, rss, obj, ok))
 
 
 if __name__ == "__main__":
