@@ -10,11 +10,12 @@ from lagdsl.lower.rows import segment_matrix
 
 import cvxpy as cp
 
-class _NotRepresentable(Exception):
+class NotRepresentable(Exception):
     """A construct cvxpy cannot represent (sin of an unknown, a power with an unknown exponent)."""
 
 
-def _is_expr(v) -> bool:
+def is_expr(v) -> bool:
+    """Whether ``v`` is a cvxpy expression (rather than numpy data)."""
     return isinstance(v, cp.Expression)
 
 
@@ -41,20 +42,20 @@ class CvxpyAlgebra:
         return sp.csr_matrix((np.ones(n), (np.arange(n), cols)), shape=(n, self.N)) @ self.x
 
     def add(self, a, b):
-        if not _is_expr(a) and _is_expr(b):
+        if not is_expr(a) and is_expr(b):
             a, b = b, a          # numpy first would broadcast element by element
         return a + b
 
     def mul(self, a, b):
-        if not _is_expr(a) or not _is_expr(b):
-            return cp.multiply(a, b) if (_is_expr(a) or _is_expr(b)) else a * b
+        if not is_expr(a) or not is_expr(b):
+            return cp.multiply(a, b) if (is_expr(a) or is_expr(b)) else a * b
         return cp.multiply(a, b)  # not DCP: reported by the DCP check with its sub-expression
 
     def pow(self, a, p):
-        if _is_expr(p):
-            raise _NotRepresentable("a power with an unknown exponent")
+        if is_expr(p):
+            raise NotRepresentable("a power with an unknown exponent")
         p = np.asarray(p, dtype=np.float64)
-        if not _is_expr(a):
+        if not is_expr(a):
             return np.power(a, p)
         if p.size and not np.all(p == p.flat[0]):
             return self._pow_by_exponent(a, p.reshape(-1))
@@ -69,7 +70,7 @@ class CvxpyAlgebra:
         convex under a non-negative selection)."""
         exps, which = np.unique(p, return_inverse=True)
         if len(exps) > self.MAX_EXPONENTS:
-            raise _NotRepresentable("a power with %d different exponents (at most %d)"
+            raise NotRepresentable("a power with %d different exponents (at most %d)"
                                     % (len(exps), self.MAX_EXPONENTS))
         n = len(p)
         out = None
@@ -96,7 +97,7 @@ class CvxpyAlgebra:
             return cp.inv_pos(a)
         if e.is_integer() and e > 2 and int(e) % 2 == 1 and not a.is_nonneg():
             # abs(e)^3, max(x, 0)^3: convex and increasing on [0, inf), so power() is DCP
-            raise _NotRepresentable("an odd power x^%d (not convex on all of R)" % int(e))
+            raise NotRepresentable("an odd power x^%d (not convex on all of R)" % int(e))
         self.cones.add("soc")
         return cp.power(a, e)
 
@@ -105,20 +106,20 @@ class CvxpyAlgebra:
             f = cp.minimum if name == "min" else cp.maximum
             out = args[0]
             for a in args[1:]:
-                out = f(out, a) if (_is_expr(out) or _is_expr(a)) else (np.minimum if name == "min" else np.maximum)(out, a)
+                out = f(out, a) if (is_expr(out) or is_expr(a)) else (np.minimum if name == "min" else np.maximum)(out, a)
             return out
         if name == "abs":
             return cp.abs(args[0])
         if name in ("exp", "log"):
             self.cones.add("exp")
             return cp.exp(args[0]) if name == "exp" else cp.log(args[0])
-        raise _NotRepresentable("%s of an unknown" % name)
+        raise NotRepresentable("%s of an unknown" % name)
 
     def take(self, a, idx):
         return a[idx]
 
     def reduce(self, kind, values, parent, n):
-        if not _is_expr(values):
+        if not is_expr(values):
             return reduce_data(kind, values, parent, n)
         if kind == "sum":
             return segment_matrix(parent, n) @ values
@@ -127,7 +128,7 @@ class CvxpyAlgebra:
         if kind == "norm1":
             return segment_matrix(parent, n) @ cp.abs(values)
         if kind == "prod":
-            raise _NotRepresentable("prod of unknowns")
+            raise NotRepresentable("prod of unknowns")
         self.cones.add("exp" if kind == "logsumexp" else "soc")
         return _segment_atom(kind, values, parent, n)
 
@@ -150,7 +151,7 @@ def _segment_atom(kind: str, values, parent: np.ndarray, n: int):
     m = values.shape[0]
     counts = np.bincount(parent, minlength=n)
     if np.any(counts == 0):
-        raise _NotRepresentable("%s over an empty set of unknowns" % kind)
+        raise NotRepresentable("%s over an empty set of unknowns" % kind)
     k = int(counts.max())
     if np.all(counts == k) and np.all(parent == np.repeat(np.arange(n), k)):
         return _AXIS_ATOMS[kind](cp.reshape(values, (n, k), order="C"))

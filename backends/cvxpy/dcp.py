@@ -17,9 +17,9 @@ from lagdsl.passes.base import linear_part
 
 import cvxpy as cp
 
-from .algebra import CvxpyAlgebra, _is_expr, _NotRepresentable
-from .lowered import Lowered, Part, _relation, flat_variable, split_rows
-from .scaling import _scale_for, body_spread, objective_scale, scale_rows, scaling_note
+from .algebra import CvxpyAlgebra, NotRepresentable, is_expr
+from .lowered import Lowered, Part, flat_variable, relation, split_rows
+from .scaling import body_spread, objective_scale, scale_for, scale_rows, scaling_note
 
 class _TracingEvaluator(Evaluator):
     """An evaluator that remembers which sympy node produced each cvxpy expression, so that a
@@ -31,7 +31,7 @@ class _TracingEvaluator(Evaluator):
 
     def value(self, e, rows, alg):
         out = super().value(e, rows, alg)
-        if _is_expr(out):
+        if is_expr(out):
             self.origin[id(out)] = (out, e)   # keep `out` alive so that its id stays unique
         return out
 
@@ -102,7 +102,7 @@ def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowere
     if o is not None:
         ev = _TracingEvaluator(model, owner=o, origin=origin)
         e = _evaluate(ev, o, o.expr, Rows.unit(), alg)
-        varies = _is_expr(e)
+        varies = is_expr(e)
         e = cp.sum(e) if varies else cp.Constant(float(np.sum(e)))
         need = "convex" if o.sense == "minimize" else "concave"
         if not _curvature_ok(e, need):
@@ -131,7 +131,7 @@ def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowere
             for sense, idx, bound in split_rows(block.lower, block.upper):
                 Ai, rhs, scale = scale_rows(c.name, keys[c.name], idx, A[idx],
                                             bound - block.body.const[idx], notes, highs)
-                con = _relation(sense, Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx))), rhs)
+                con = relation(sense, Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx))), rhs)
                 constraints.append(con)
                 parts[c.name].append(Part(con, idx, sense, scale))
             continue
@@ -142,22 +142,22 @@ def lower_dcp(model: Model, opts: dict, cls: ModelClass | None = None) -> Lowere
         keys[c.name] = (row_keys(c, rows), not c.binding)
         n_rows += rows.n
         parts[c.name] = []
-        spread = body_spread(model, c, rows, lb, ub) if _is_expr(body) else None
+        spread = body_spread(model, c, rows, lb, ub) if is_expr(body) else None
         for sense, idx, bound in split_rows(lo, hi):
             lhs = body if len(idx) == rows.n else body[idx]
             need = {"==": "affine", "<=": "convex", ">=": "concave"}[sense]
-            if not _is_expr(lhs):
+            if not is_expr(lhs):
                 lhs = cp.Constant(lhs)
             if not _curvature_ok(lhs, need):
                 raise dcp_refusal(model, c, "constraint %s" % c.name, lhs, need, origin)
             scale = None
             if spread is not None:
                 # a nonlinear row's scale, measured: 1e-10 * abs(x) <= 1 varies by ~1e-10
-                s = _scale_for(spread[idx])
+                s = scale_for(spread[idx])
                 if np.any(s != 1):
                     notes.append(scaling_note(c.name, keys[c.name], idx, s, spread[idx]))
                     lhs, bound, scale = cp.multiply(s, lhs), s * bound, s
-            con = _relation(sense, lhs, bound)
+            con = relation(sense, lhs, bound)
             constraints.append(con)
             parts[c.name].append(Part(con, idx, sense, scale))
     return Lowered(cp.Problem(objective, constraints), x, parts, keys, path="dcp",
@@ -182,6 +182,6 @@ def _linear_block(model: Model, c, info: dict | None):
 def _evaluate(ev: Evaluator, owner, expr, rows: Rows, alg: CvxpyAlgebra):
     try:
         return ev.value(expr, rows, alg)
-    except _NotRepresentable as exc:
+    except NotRepresentable as exc:
         raise BackendRefusal("%s: %s is not representable in cvxpy" % (owner_label(owner), exc),
                              getattr(owner, "span", None), source=ev.model.source) from None

@@ -55,7 +55,8 @@ def split_rows(lower: np.ndarray, upper: np.ndarray) -> list[tuple[str, np.ndarr
     return out
 
 
-def _relation(sense: str, lhs, rhs) -> cp.Constraint:
+def relation(sense: str, lhs, rhs) -> cp.Constraint:
+    """The cvxpy constraint ``lhs (sense) rhs`` for ``sense`` in ``==``, ``<=``, ``>=``."""
     if sense == "==":
         return lhs == rhs
     return lhs <= rhs if sense == "<=" else lhs >= rhs

@@ -17,9 +17,9 @@ from lagdsl.passes.quad2form import NonConvexQuadratic, QuadForms, QuadInstance,
 
 import cvxpy as cp
 
-from .lowered import Lowered, Part, _relation, flat_variable, split_rows
+from .lowered import Lowered, Part, flat_variable, relation, split_rows
 from .options import MIQP_SOLVERS
-from .scaling import HIGHS_INFINITE, _scale_for, objective_scale, scale_rows, scaling_note
+from .scaling import HIGHS_INFINITE, objective_scale, scale_for, scale_rows, scaling_note
 
 def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
     """``x'P_r x`` for batch rows ``rows`` as one expression ``S @ square(F @ x)`` (times the
@@ -68,7 +68,7 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
             if forms is not None:
                 qe = quad_rows_expr(forms, idx, x)
                 lhs = lhs if qe is None else lhs + qe
-            c = _relation(sense, lhs, rhs)
+            c = relation(sense, lhs, rhs)
             constraints.append(c)
             parts[b.name].append(Part(c, idx, sense, scale))
     far = (np.isfinite(low.lb) & (np.abs(low.lb) >= HIGHS_INFINITE)) | \
@@ -142,7 +142,7 @@ def prescale_quadratic_rows(inst: Instance, keys: dict, notes: list):
         np.maximum.at(big, q.row, np.abs(q.coef))
         if b.body.lin is not None and b.body.lin.nnz:
             big = np.maximum(big, np.asarray(abs(b.body.lin).max(axis=1).todense()).reshape(-1))
-        s = _scale_for(big)
+        s = scale_for(big)
         if np.all(s == 1):
             blocks.append(b)
             continue

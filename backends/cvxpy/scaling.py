@@ -27,10 +27,10 @@ def row_scale(A: sp.csr_matrix) -> np.ndarray:
     big = np.zeros(A.shape[0])
     if A.nnz:
         big = np.asarray(abs(A).max(axis=1).todense()).reshape(-1)
-    return _scale_for(big)
+    return scale_for(big)
 
 
-def _scale_for(big: np.ndarray) -> np.ndarray:
+def scale_for(big: np.ndarray) -> np.ndarray:
     """Powers of two bringing positive finite magnitudes outside :data:`SCALE_BAND` near 1."""
     out = np.ones(len(big))
     off = np.isfinite(big) & (big > 0) & ((big < SCALE_BAND[0]) | (big > SCALE_BAND[1]))
@@ -89,7 +89,7 @@ def objective_scale(name: str, big: float, notes: list, measured: bool = False) 
     (HiGHS: reduced costs below 1e-7 count as zero, a MIP gap below 1e-6 is closed), so
     ``maximize 1e-10 * x`` would stop at any feasible point; large costs only make those
     tolerances stricter and are left alone.  Appends a note when it scales."""
-    scale = float(_scale_for(np.array([big], dtype=np.float64))[0]) if big < SCALE_BAND[0] else 1.0
+    scale = float(scale_for(np.array([big], dtype=np.float64))[0]) if big < SCALE_BAND[0] else 1.0
     if scale != 1:
         notes.append("objective %s: scaled by 2^%d (%s %g; solvers take costs this small for "
                      "zero against their tolerances); the objective and duals reported are for "
