@@ -4,13 +4,16 @@ Each contender runs as its own process, end to end — start-up, reading the sam
 building, solving with HiGHS, reporting — and is timed by wall clock.  The table shows the
 best of ``--repeat`` runs, the solver's own time where the tool reports it, the rest
 (``overhead``: everything that is not the solver) and the ratio to hand-written cvxpy.
-Every contender must reach the same optimum; a mismatch is printed in the table.
+Every contender must reach the same optimum; a mismatch is printed in the table.  Beside the
+wall clock: CPU seconds (user + system, the least of the runs; on a shared machine the fairer
+comparison) and peak resident memory (the largest of the runs), both from each child's own
+``rusage``.
 
 lagdsl runs through two backends, each twice: with its default summary output (status,
 objective, the first non-zero values — what the hand-written script reports) and with
 ``--json``, which also writes every one of the 10^5..10^6 values with its label.  The
 ``cvxpy`` rows carry the 1.3x target, the ``highs`` rows (lagdsl straight into HiGHS, no
-cvxpy) the 0.8x one.  ``peak RSS`` is each process's own maximum resident set (``wait4``).
+cvxpy) the 0.8x one.
 
     python bench/gen.py            # writes bench/data/*.json (deterministic)
     python bench/compile.py        # prints the table (takes several minutes: the 1e6 LP
@@ -51,27 +54,30 @@ def lagdsl_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "lagdsl"]
 
 
-def run(cmd: list[str]) -> tuple[float, float, dict]:
-    """Wall seconds of ``cmd``, its peak RSS in MiB (its own, from ``wait4``), and what it
-    reported: the JSON object it printed last on stdout, or, for lagdsl's summary, the
-    status and objective from its first line."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+def run(cmd: list[str]) -> tuple[float, dict, float, float]:
+    """Wall seconds of ``cmd``, what it reported (the JSON object it printed last on stdout,
+    or, for lagdsl's summary, the status and objective from its first line), its CPU seconds
+    (user + system: what a loaded machine distorts least) and its peak resident memory in MB,
+    both from the child's own ``rusage`` (``os.wait4``)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        p = subprocess.Popen(cmd, stdout=out, stderr=err)
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        text, errors = out.read().strip(), err.read()
-    rss = usage.ru_maxrss / 1024.0          # Linux reports KiB
+        stdout, stderr = out.read().decode(), err.read().decode()
     if p.returncode not in (0, 1):
-        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, errors[-2000:]))
+        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, stderr[-2000:]))
+    cpu = usage.ru_utime + usage.ru_stime
+    rss = usage.ru_maxrss / (2.0 ** 20 if sys.platform == "darwin" else 2.0 ** 10)  # bytes / KiB
+    text = stdout.strip()
     if text.startswith("status:"):
         m = re.match(r"status: (\S+)\s+objective: (\S+)", text)
-        return wall, rss, {"status": m.group(1), "objective": float(m.group(2))}
+        return wall, {"status": m.group(1), "objective": float(m.group(2))}, cpu, rss
     start = text.rfind("\n{") + 1 if not text.startswith("{") else 0
-    return wall, rss, json.loads(text[start:])
+    return wall, json.loads(text[start:]), cpu, rss
 
 
 def solver_time(tool: str, out: dict) -> float | None:
@@ -120,37 +126,35 @@ def main() -> None:
             sys.exit("missing %s: run python bench/gen.py first" % data)
         results = {}
         for name, cmd in contenders(model, data, with_pyomo).items():
-            best = None
-            peak = 0.0
-            for _ in range(a.repeat):
-                wall, rss, out = run(cmd)
-                peak = max(peak, rss)
-                if best is None or wall < best[0]:
-                    best = (wall, out)
-            results[name] = (best[0], peak, best[1])
-            print("  %-40s %-44s %8.2f s %8.0f MiB" % (title, name, best[0], peak), file=sys.stderr)
+            runs = [run(cmd) for _ in range(a.repeat)]
+            wall, out = min(runs, key=lambda r: r[0])[:2]
+            best = (wall, out, min(r[2] for r in runs), max(r[3] for r in runs))
+            results[name] = best
+            print("  %-40s %-44s %8.2f s %8.2f s CPU %6.0f MiB" % ((title, name) + best[:1] + best[2:]),
+                  file=sys.stderr)
         base = results["hand-written cvxpy"]
-        for name, (wall, rss, out) in results.items():
+        for name, (wall, out, cpu, rss) in results.items():
             st = solver_time("lagdsl" if name.startswith("lagdsl") else name, out)
             obj = out.get("objective")
-            same = base[2].get("objective")
+            same = base[1].get("objective")
             ok = obj is not None and same is not None and abs(obj - same) <= 1e-6 * max(1, abs(same))
             rows.append({"case": title, "contender": name, "wall_s": wall, "solver_s": st,
                          "overhead_s": None if st is None else wall - st, "vs_cvxpy": wall / base[0],
-                         "peak_rss_mib": rss, "rss_vs_cvxpy": rss / base[1], "objective": obj,
+                         "cpu_s": cpu, "cpu_vs_cvxpy": cpu / base[2],
+                         "peak_rss_mib": rss, "rss_vs_cvxpy": rss / base[3], "objective": obj,
                          "same_optimum": ok})
     if a.json:
         print(json.dumps(rows, indent=1))
         return
-    print("| case | contender | wall s | solver s | overhead s | vs cvxpy | peak RSS MiB | RSS vs cvxpy "
-          "| objective | same optimum |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| case | contender | wall s | solver s | overhead s | vs cvxpy | CPU s | CPU vs cvxpy "
+          "| peak RSS MiB | RSS vs cvxpy | objective | same optimum |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     fmt = (lambda v: "—" if v is None else "%.2f" % v)
     for r in rows:
-        print("| %s | %s | %.2f | %s | %s | %.2fx | %.0f | %.2fx | %s | %s |" % (
+        print("| %s | %s | %.2f | %s | %s | %.2fx | %.2f | %.2fx | %.0f | %.2fx | %s | %s |" % (
             r["case"], r["contender"], r["wall_s"], fmt(r["solver_s"]), fmt(r["overhead_s"]),
-            r["vs_cvxpy"], r["peak_rss_mib"], r["rss_vs_cvxpy"], r["objective"],
-            "yes" if r["same_optimum"] else "NO"))
+            r["vs_cvxpy"], r["cpu_s"], r["cpu_vs_cvxpy"], r["peak_rss_mib"], r["rss_vs_cvxpy"],
+            r["objective"], "yes" if r["same_optimum"] else "NO"))
 
 
 if __name__ == "__main__":

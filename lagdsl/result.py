@@ -48,11 +48,15 @@ class Result:
     def to_json_dict(self) -> dict:
         """The object ``lagdsl solve --json`` prints (docs/language.md); non-finite numbers
         as the strings ``"inf"``, ``"-inf"``, ``"nan"`` (:mod:`lagdsl.jsonnum`)."""
+        return self._json_dict(_clean(self.values))
+
+    def _json_dict(self, variables) -> dict:
+        """:meth:`to_json_dict` with ``variables`` given (:meth:`to_json` writes them itself)."""
         stats = dict(self.stats)
         if self.times:
             stats.setdefault("times", self.times)
         out = {"status": self.status, "objective": _num(self.objective),
-               "variables": _clean(self.values), "duals": _clean(self.duals),
+               "variables": variables, "duals": _clean(self.duals),
                "max_violation": _num(self.max_violation), "backend": self.backend,
                "stats": _clean(stats)}
         if self.grids:
@@ -64,7 +68,7 @@ class Result:
         families are written straight from their arrays (the same text, twice as fast)."""
         if kw:
             return json.dumps(self.to_json_dict(), allow_nan=False, **kw)
-        d = self.to_json_dict()
+        d = self._json_dict(None)
         d["variables"] = _Raw("{%s}" % ", ".join(
             "%s: %s" % (json.dumps(k), _family_json(v) if isinstance(v, FamilyValues) else json.dumps(_clean(v)))
             for k, v in self.values.items()))
@@ -137,12 +141,32 @@ class _Raw:
 
 
 def _family_json(f: "FamilyValues") -> str:
-    """A family as the JSON object ``json.dumps`` would write for ``f.to_dict()``: labels
-    through json's own (C) string encoder, finite floats through ``float.__repr__``."""
-    if not np.isfinite(f.array).all():
+    """A family as the JSON object ``json.dumps`` would write for ``f.to_dict()``: keys
+    through json's own (C) string encoder, finite floats through ``float.__repr__``.
+
+    Built without a Python call per entry: escaping is character by character, so the key
+    ``"a,b"`` is the escaped label of the leading sets, a comma and the escaped label of the
+    last set; and a solution is mostly exact zeros, so only the other entries are formatted."""
+    arr = f.array
+    if not np.isfinite(arr).all():
         return json.dumps(_clean(f.to_dict()))
+    if not len(arr):
+        return "{}"
     enc = json.encoder.encode_basestring_ascii
-    return "{%s}" % ", ".join(map("{}: {}".format, map(enc, f.labels()), map(float.__repr__, f.array.tolist())))
+    from .ir.values import labels
+    sets = f._sets
+    head = [', "' + enc(a)[1:-1] + "," for a in labels(sets[:-1])] if len(sets) > 1 else [', "']
+    tail = [enc(b)[1:-1] + '": ' for b in labels(sets[-1:])]
+    keys = [a + b for a in head for b in tail] if len(head) > 1 else [head[0] + b for b in tail]
+    if len(keys) != len(arr):           # not a full product: label entry by entry
+        return json.dumps(_clean(f.to_dict()))
+    values = ["0.0"] * len(arr)
+    nz = np.flatnonzero((arr != 0) | np.signbit(arr))       # -0.0 is written "-0.0"
+    for k, v in zip(nz.tolist(), map(float.__repr__, arr[nz].tolist())):
+        values[k] = v
+    parts = [""] * (2 * len(arr))
+    parts[0::2], parts[1::2] = keys, values
+    return "{" + "".join(parts)[2:] + "}"
 
 
 def _num(v):

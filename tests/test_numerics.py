@@ -203,6 +203,43 @@ def test_scaled_family_duals_match_an_unscaled_model():
     assert "notes" not in plain.stats
 
 
+def test_tiny_objective_is_scaled_not_taken_for_zero():
+    # HiGHS takes reduced costs below 1e-7 for zero: unscaled, this stopped at x = 0
+    r = solve("var x in [0, 1]\nmaximize f: 1e-10 * x\n")
+    assert r.status == "optimal" and r.values["x"] == 1.0 and r.objective == pytest.approx(1e-10, rel=1e-9)
+    assert r.stats["notes"] == ["objective f: scaled by 2^33 (its largest coefficient is 1e-10; "
+                                "solvers take costs this small for zero against their "
+                                "tolerances); the objective and duals reported are for the "
+                                "objective as written"]
+
+
+def test_tiny_objective_duals_and_mip_bound_are_in_the_users_units():
+    r = solve("var x >= 0\nmaximize f: 1e-10 * x + 1e-10\nsubject to c: x <= 2\n")
+    assert r.objective == pytest.approx(3e-10, rel=1e-9)
+    assert r.duals["c"] == pytest.approx(1e-10, rel=1e-6)      # d objective / d rhs
+    # a MIP: HiGHS's absolute gap (1e-6) closed at the first incumbent before scaling
+    r = solve("var x in [0, 1]\nvar y integer in [0, 5]\nmaximize f: 1e-10 * x + 1e-10 * y\n"
+              "subject to c: x + y <= 3.5\n")
+    assert r.status == "optimal" and r.objective == pytest.approx(3.5e-10, rel=1e-9)
+    assert r.values["y"] == 3.0
+
+
+def test_tiny_quadratic_and_dcp_objectives_are_scaled():
+    # min 1e-10 ((x - 0.5)^2 - x) on [0, 1]: at x = 1
+    r = solve("var x in [0, 1]\nminimize f: 1e-10 * (x - 0.5)^2 - 1e-10 * x\n")
+    assert r.values["x"] == pytest.approx(1.0, abs=1e-3)       # Clarabel's accuracy (0.788 unscaled)
+    assert r.objective == pytest.approx(-7.5e-11, rel=1e-6)
+    # the DCP path: its scale is measured like a nonlinear row's
+    r = solve("var x in [0, 1]\nmaximize f: 1e-10 * log(x + 1)\n")
+    assert r.stats["path"] == "dcp" and r.values["x"] == pytest.approx(1.0, abs=1e-6)
+    assert r.objective == pytest.approx(1e-10 * np.log(2), rel=1e-6)
+    assert r.stats["notes"][0].startswith("objective f: scaled by 2^")
+    r = solve("var x in [0, 1]\nvar y\nmaximize f: 1e-10 * x\nsubject to c: exp(y) <= 5\n")
+    assert r.values["x"] == pytest.approx(1.0, abs=1e-6)
+    # large costs are left as they are
+    assert "notes" not in solve("var x >= 0\nminimize f: 1e8 * x\nsubject to c: x >= 3\n").stats
+
+
 def test_highs_drops_are_reported_with_the_row():
     r = solve("var x >= 0, <= 1\nvar y >= 0, <= 1e12\nmaximize f: x + y\n"
               "subject to c: x + 1e-12 * y <= 1\nsubject to d: y <= 1e25\n")

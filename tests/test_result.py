@@ -40,3 +40,19 @@ def test_to_json_text_is_exactly_json_dumps_of_the_dict():
                duals={"c": {"1": 0.25}}, stats={"rows": 3, "times": {"solve": 0.1}})
     assert r.to_json() == json.dumps(r.to_json_dict())
     assert json.loads(r.to_json())["variables"]["x"]['q"uote'] == 1.5
+
+
+def test_to_json_of_products_of_sets_matches_json_dumps():
+    # the fast writer builds keys per set and formats only non-zero entries
+    I = SetValue.from_elements(['q"uote', "é", "b,c", 7, "\U0001f600"])
+    J = SetValue.from_elements([("a", 1), ("b", 2)])
+    K = SetValue.from_range(1, 3)
+    vals = np.array([0.0, -0.0, 1.5, 2e-300, 1e22, -3.25, 0.1, 1 / 3, 0.0, 5.0] * 3)
+    for sets in ([I, J, K], [J, K], [I], [J]):
+        n = int(np.prod([len(s) for s in sets]))
+        f = FamilyValues(vals[:n] if n <= len(vals) else np.resize(vals, n), sets)
+        r = Result("optimal", 1.0, {"x": f})
+        assert r.to_json() == json.dumps(r.to_json_dict())
+        assert json.loads(r.to_json())["variables"]["x"] == f.to_dict()
+    empty = FamilyValues(np.zeros(0), [SetValue.from_elements([])])
+    assert json.loads(Result("optimal", 0.0, {"x": empty}).to_json())["variables"]["x"] == {}

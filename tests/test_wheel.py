@@ -31,7 +31,7 @@ def test_wheel_installs_and_solves_an_example(tmp_path):
     wheel = next(dist.glob("lagdsl-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "lagdsl/grammar/lag.lark" in names
-    assert "lagdsl/backends/cvxpy.py" in names
+    assert "lagdsl/backends/cvxpy/__init__.py" in names and "lagdsl/backends/cvxpy/program.py" in names
     assert "lagdsl/backends/lagrangian/__init__.py" in names and "lagdsl/backends/lagrangian/tape.py" in names
     assert "lagdsl/backends/pinn/__init__.py" in names and "lagdsl/backends/pinn/train.py" in names
     assert not any(n.startswith(("tests/", "examples/")) for n in names)

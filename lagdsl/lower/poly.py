@@ -91,7 +91,9 @@ class PolyAlgebra:
     def var(self, name, flat):
         n = len(flat)
         start = self.offsets[name][0]
-        lin = sp.csr_matrix((np.ones(n), (np.arange(n), start + flat)), shape=(n, self.N))
+        # one entry per row: CSR straight from its arrays, no COO round trip
+        lin = sp.csr_matrix((np.ones(n), start + np.asarray(flat, dtype=np.int64), np.arange(n + 1)),
+                            shape=(n, self.N))
         return PolyBatch(np.zeros(n), lin)
 
     def add(self, a: PolyBatch, b: PolyBatch) -> PolyBatch:

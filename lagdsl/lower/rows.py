@@ -43,7 +43,11 @@ def segment_matrix(parent: np.ndarray, n: int) -> sp.csr_matrix:
     """The ``n x len(parent)`` 0/1 matrix that sums each row's values into its segment
     ``parent[row]``: how a sum aggregate reduces expanded rows with one sparse product."""
     m = len(parent)
-    return sp.csr_matrix((np.ones(m), (parent, np.arange(m))), shape=(n, m))
+    # built as CSR directly (what the COO route gives: each row's columns in increasing order)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(parent, minlength=n), out=indptr[1:])
+    order = np.arange(m) if m < 2 or np.all(parent[1:] >= parent[:-1]) else np.argsort(parent, kind="stable")
+    return sp.csr_matrix((np.ones(m), order, indptr), shape=(n, m))
 
 
 def _segments(counts: np.ndarray):

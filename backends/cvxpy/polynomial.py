@@ -1,0 +1,201 @@
+"""The polynomial path: a degree-2 :class:`~lagdsl.lower.instance.Instance` as a cvxpy
+problem (binary products linearised, quadratic forms checked and factored, sparse rows)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from lagdsl.ir.model import Model
+from lagdsl.lower.instance import Instance
+from lagdsl.lower.poly import PolyBatch, Quad
+from lagdsl.passes.base import Chain, binary_mask, column_label, linear_part, polys
+from lagdsl.passes.binary_product2linear import BinaryProduct2Linear
+from lagdsl.passes.quad2form import NonConvexQuadratic, QuadForms, QuadInstance, Quadratic2QuadForm
+
+import cvxpy as cp
+
+from .lowered import Lowered, Part, flat_variable, relation, split_rows
+from .options import MIQP_SOLVERS
+from .scaling import HIGHS_INFINITE, objective_scale, scale_for, scale_rows, scaling_note
+
+def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
+    """``x'P_r x`` for batch rows ``rows`` as one expression ``S @ square(F @ x)`` (times the
+    rows' common sign): the factor vectors of those rows, squared and summed per row."""
+    if forms.factor is None:
+        return None
+    pos = np.full(forms.n, -1)
+    pos[rows] = np.arange(len(rows))
+    k = np.flatnonzero(pos[forms.factor_row] >= 0)
+    if not len(k):
+        return None
+    S = sp.csr_matrix((np.ones(len(k)), (pos[forms.factor_row[k]], np.arange(len(k)))),
+                      shape=(len(rows), len(k)))
+    sign = forms.sign[np.searchsorted(forms.rows, forms.factor_row[k[0]])]
+    e = S @ cp.square(forms.factor[k] @ x)
+    return e if sign > 0 else -e
+
+
+def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
+    """A polynomial instance as a cvxpy problem: linearise binary products (see
+    :func:`_chain`), check and factor the remaining quadratics, build vector rows."""
+    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
+    notes: list[str] = []
+    highs: list[str] = []
+    scaled, pre = prescale_quadratic_rows(inst, keys, notes)
+    scaled, obj_scale = prescale_objective(scaled, notes)
+    chain, (problem, inverse) = _chain(scaled, opts)
+    qi = problem if isinstance(problem, QuadInstance) else QuadInstance(problem)
+    low = qi.inst
+    x = flat_variable(low.lb, low.ub, low.vtype)
+    N = low.N
+    objective = _poly_objective(low, qi.objective, x, N)
+    parts: dict[str, list[Part]] = {}
+    constraints = []
+    for b in low.blocks:
+        A = linear_part(b.body, N)
+        forms = qi.blocks.get(b.name)
+        parts[b.name] = []
+        for sense, idx, bound in split_rows(b.lower, b.upper):
+            Ai, rhs, scale = A[idx], bound - b.body.const[idx], None
+            if forms is None:
+                Ai, rhs, scale = scale_rows(b.name, keys.get(b.name), idx, Ai, rhs, notes, highs)
+            if b.name in pre:
+                scale = pre[b.name][idx] * (1.0 if scale is None else scale)
+            lhs = Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx)))
+            if forms is not None:
+                qe = quad_rows_expr(forms, idx, x)
+                lhs = lhs if qe is None else lhs + qe
+            c = relation(sense, lhs, rhs)
+            constraints.append(c)
+            parts[b.name].append(Part(c, idx, sense, scale))
+    far = (np.isfinite(low.lb) & (np.abs(low.lb) >= HIGHS_INFINITE)) | \
+        (np.isfinite(low.ub) & (np.abs(low.ub) >= HIGHS_INFINITE))
+    if far.any():
+        k = int(np.flatnonzero(far)[0])
+        bound = low.ub[k] if np.isfinite(low.ub[k]) and abs(low.ub[k]) >= HIGHS_INFINITE else low.lb[k]
+        highs.append("var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
+            column_label(low, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum())))
+    quadratic = qi.objective is not None or bool(qi.blocks)
+    out = Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
+                  inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
+                  frozenset({"soc"}) if qi.blocks else frozenset(),
+                  sum(b.n for b in inst.blocks), notes, highs)
+    out.bounded = strictly_convex_objective(low, qi.objective)
+    out.objective_scale = obj_scale
+    return out
+
+
+def prescale_objective(inst: Instance, notes: list) -> tuple[Instance, float]:
+    """The instance with its objective multiplied by the power of two that brings its largest
+    coefficient (linear or quadratic) near 1 when it is tiny or huge
+    (:func:`~.scaling.objective_scale`), before the quadratic form is checked and factored;
+    and that factor, which the duals are divided by."""
+    o = inst.objective
+    if o is None or inst.model.objective is None:
+        return inst, 1.0
+    big = 0.0
+    if o.lin is not None and o.lin.nnz:
+        big = float(np.max(np.abs(o.lin.data)))
+    if o.quad is not None and len(o.quad.coef):
+        big = max(big, float(np.max(np.abs(o.quad.coef))))
+    s = objective_scale(inst.model.objective.name, big, notes)
+    if s == 1:
+        return inst, 1.0
+    body = PolyBatch(o.const * s, None if o.lin is None else (o.lin * s).tocsr(),
+                     None if o.quad is None else Quad(o.quad.row, o.quad.i, o.quad.j, o.quad.coef * s))
+    return replace(inst, objective=body), s
+
+
+def strictly_convex_objective(inst: Instance, forms: QuadForms | None) -> bool:
+    """Whether the objective is strictly convex (concave, when maximising) in every unknown
+    it uses: then it is bounded in its sense on any feasible set, and ``unbounded`` from a
+    solver is a numerical failure (``min 1e-10 x^2 - x`` comes back unbounded from Clarabel)."""
+    o = inst.objective
+    if o is None or forms is None or forms.P is None or not forms.P.nnz or not len(forms.eig):
+        return False
+    want = 1 if inst.sense == "minimize" else -1
+    if int(forms.sign[0]) != want:
+        return False
+    size = float(np.max(np.abs(forms.P.data)))
+    if not want * float(forms.eig[0]) > 1e-9 * size:
+        return False
+    used = linear_part(o, inst.N).indices if o.lin is not None else np.zeros(0, np.int64)
+    return bool(np.all(np.isin(used, forms.support)))
+
+
+def prescale_quadratic_rows(inst: Instance, keys: dict, notes: list):
+    """The instance with each quadratic row whose coefficients (linear and quadratic) are
+    all tiny or huge multiplied by a power of two, before the quadratic forms are checked
+    and factored (the factoring drops eigenvalues below 1e-9, so ``1e-10 (x + y)^2 <= 1``
+    would lose its curvature); and ``{block: per-row scale}`` for the duals."""
+    pre: dict[str, np.ndarray] = {}
+    blocks = []
+    for b in inst.blocks:
+        q = b.body.quad
+        if q is None or not len(q.coef) or b.n == 0:
+            blocks.append(b)
+            continue
+        big = np.zeros(b.n)
+        np.maximum.at(big, q.row, np.abs(q.coef))
+        if b.body.lin is not None and b.body.lin.nnz:
+            big = np.maximum(big, np.asarray(abs(b.body.lin).max(axis=1).todense()).reshape(-1))
+        s = scale_for(big)
+        if np.all(s == 1):
+            blocks.append(b)
+            continue
+        notes.append(scaling_note(b.name, keys.get(b.name), np.arange(b.n), s, big))
+        body = PolyBatch(b.body.const * s, None if b.body.lin is None else (sp.diags(s) @ b.body.lin).tocsr(),
+                         Quad(q.row, q.i, q.j, q.coef * s[q.row]))
+        pre[b.name] = s
+        blocks.append(replace(b, body=body, lower=b.lower * s, upper=b.upper * s))
+    if not pre:
+        return inst, pre
+    return replace(inst, blocks=blocks), pre
+
+
+def _chain(inst: Instance, opts: dict):
+    """Apply ``[BinaryProduct2Linear] Quadratic2QuadForm`` as ``binary_products`` says.
+
+    ``auto``: a MIQP solver named explicitly keeps the products; otherwise a model whose
+    products are all binary x binary is linearised (a MILP for HiGHS), and a mixed one is
+    kept when its quadratic form is convex as it stands (linearising ``y^2 -> y`` can break
+    the convexity of the rest) and linearised only when it is not.
+    """
+    mode = opts["binary_products"]
+    lin, keep = Chain([BinaryProduct2Linear(), Quadratic2QuadForm()], strict=False), \
+        Chain([Quadratic2QuadForm()], strict=False)
+    if mode == "linearize":
+        return lin, lin.apply(inst)
+    if mode == "keep" or opts["solver"].upper() in MIQP_SOLVERS or not BinaryProduct2Linear().accepts(inst):
+        return keep, keep.apply(inst)
+    if _all_binary_products(inst):
+        return lin, lin.apply(inst)
+    try:
+        return keep, keep.apply(inst)
+    except NonConvexQuadratic:
+        return lin, lin.apply(inst)
+
+
+def _all_binary_products(inst: Instance) -> bool:
+    isb = binary_mask(inst)
+    return all(p.quad is None or bool(np.all(isb[p.quad.i] & isb[p.quad.j])) for _, p in polys(inst))
+
+
+def _poly_objective(inst: Instance, forms: QuadForms | None, x, N: int):
+    """``const + q'x (+ x'Px)`` in the instance's sense (zero for a feasibility model)."""
+    if inst.objective is None:
+        return cp.Minimize(0)
+    o = inst.objective
+    q = np.asarray(linear_part(o, N).todense()).reshape(-1) if o.lin is not None else np.zeros(N)
+    e = q @ x + float(o.const[0]) if N else cp.Constant(float(o.const[0]))
+    if forms is not None and forms.P is not None and forms.P.nnz:
+        xs = x[forms.support]
+        # assume_PSD: Quadratic2QuadForm has just checked the curvature
+        if inst.sense == "minimize":
+            e = e + cp.quad_form(xs, forms.P, assume_PSD=True)
+        else:
+            e = e - cp.quad_form(xs, -forms.P, assume_PSD=True)
+    return cp.Minimize(e) if inst.sense == "minimize" else cp.Maximize(e)
