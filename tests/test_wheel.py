@@ -34,6 +34,7 @@ def test_wheel_installs_and_solves_an_example(tmp_path):
     assert "lagdsl/backends/cvxpy/__init__.py" in names and "lagdsl/backends/cvxpy/program.py" in names
     assert "lagdsl/backends/lagrangian/__init__.py" in names and "lagdsl/backends/lagrangian/tape.py" in names
     assert "lagdsl/backends/pinn/__init__.py" in names and "lagdsl/backends/pinn/train.py" in names
+    assert "lagdsl/backends/qubo/__init__.py" in names and "lagdsl/backends/highs/program.py" in names
     assert not any(n.startswith(("tests/", "examples/")) for n in names)
 
     venv = tmp_path / "venv"
