@@ -19,9 +19,11 @@ _LAZY = {
     "LagError": ("lagdsl.errors", "LagError"),
     "ModelBuilder": ("lagdsl.ir.builder", "ModelBuilder"),
     "load_fields": ("lagdsl.backends.pinn.results", "load_fields"),
+    "sweep": ("lagdsl.sweep", "sweep"),
 }
 
-__all__ = ["load", "parse", "Model", "Result", "LagError", "ModelBuilder", "load_fields", "__version__"]
+__all__ = ["load", "parse", "Model", "Result", "LagError", "ModelBuilder", "load_fields", "sweep",
+           "__version__"]
 
 
 def __getattr__(name: str):
