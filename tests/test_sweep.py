@@ -243,7 +243,7 @@ def test_csv_and_parquet_round_trip(transport, ext):
     rows = _sweep_with(transport, "process", "rows." + ext)
     back = _read(transport / ("rows." + ext))
     assert _same(back) == _same(rows)
-    assert [r["time_s"] for r in back] == [r["time_s"] for r in rows]
+    assert {r["id"]: r["time_s"] for r in back} == {r["id"]: r["time_s"] for r in rows}
     assert "\n" in next(r for r in back if r["id"] == "bad")["error"]     # a multi-line message
     # resuming a csv/parquet file adds only the new scenario
     (transport / "scen.jsonl").open("a").write('{"id": "new", "demand": [5, 5, 5]}\n')
@@ -286,7 +286,7 @@ def _cli(transport, *extra, scen="scen.jsonl", out="rows.jsonl"):
 
 @pytest.mark.parametrize("extra, scen_text, message", [
     ((), '{"id": "a", "demand": [1, 2, 3]}\n{"id": "b", "demand": [1, 2, 3],}\n',
-     "scen.jsonl:2:34: data error: invalid JSON in a scenario line: Expecting property name"),
+     "scen.jsonl:2:33: data error: invalid JSON in a scenario line: Expecting property name"),
     ((), '{"id": "a"}\n{"id": "a"}\n', 'scen.jsonl:2:2: data error: scenario id "a" is given twice (first on line 1)'),
     ((), '{"id": 7}\n', "scen.jsonl:1:2: data error: the scenario id must be a non-empty string, not 7"),
     ((), '[1, 2]\n', "scen.jsonl:1:1: data error: a scenario line must hold one JSON object"),
@@ -308,7 +308,12 @@ def test_mistakes_exit_2_and_run_nothing(transport, capsys, extra, scen_text, me
 def test_a_bad_model_or_base_data_exits_2_and_runs_nothing(transport, capsys):
     (transport / "transport.json").write_text('{"Plants": ["a"], "Markets": ["b"], "supply": [1, 2]}')
     assert _cli(transport) == 2
-    assert "transport.json" in capsys.readouterr().err
+    assert "data error: param supply[Plants]: data has 2 entries but Plants has 1 elements" \
+        in capsys.readouterr().err
+    (transport / "transport.json").write_text('{"Plants": ["a"],\n "Markts": ["b"]}')
+    assert _cli(transport) == 2
+    assert 'transport.json:2:2: data error: data key "Markts" names nothing in the model' \
+        in capsys.readouterr().err
     (transport / "transport.lag").write_text("set Plants\nparam x[Plants\n")
     assert _cli(transport) == 2
     assert "transport.lag:2:" in capsys.readouterr().err

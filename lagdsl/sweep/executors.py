@@ -16,6 +16,7 @@ Interface (what :func:`lagdsl.sweep.run.run_sweep` drives)::
 from __future__ import annotations
 
 import os
+import sys
 
 from ..errors import LagError
 from .worker import Job
@@ -61,14 +62,21 @@ class ProcessExecutor:
 
     def __init__(self, job: Job, workers: int):
         import multiprocessing
+        import threading
         from concurrent.futures import ProcessPoolExecutor
         from . import worker
-        # forkserver: workers start from a clean process (no threads of the parent's to fork),
-        # with lagdsl's worker module imported once in the server rather than in each worker.
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        ctx = multiprocessing.get_context(method)
-        if method == "forkserver":
-            ctx.set_forkserver_preload(["lagdsl.sweep.worker"])
+        methods = multiprocessing.get_all_start_methods()
+        if "fork" in methods and threading.active_count() == 1 and sys.platform == "linux":
+            # a single-threaded parent forks safely, and its workers start with lagdsl and the
+            # backend already imported (seconds each on a loaded machine)
+            ctx = multiprocessing.get_context("fork")
+        else:
+            # threads in the parent (a notebook, a server): fork could copy a held lock;
+            # forkserver starts from a clean process that imports lagdsl's worker once
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            ctx = multiprocessing.get_context(method)
+            if method == "forkserver":
+                ctx.set_forkserver_preload(["lagdsl.sweep.worker"])
         self.workers = workers
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                         initializer=worker.pool_init, initargs=(job,))
@@ -83,7 +91,12 @@ class ProcessExecutor:
         return list(done)
 
     def result(self, handle):
-        return handle.result()
+        from concurrent.futures.process import BrokenProcessPool
+        try:
+            return handle.result()
+        except BrokenProcessPool:
+            raise LagError("a worker process died (killed, or out of memory?); the rows finished "
+                           "so far are kept: run the same command again to go on") from None
 
     def close(self):
         self.pool.shutdown(wait=True)

@@ -41,6 +41,9 @@ class Plan:
     chunk: int
     rows: dict = field(default_factory=dict)       # id -> row, this sweep's so far
     backup: str | None = None
+    #: seconds from the start of :func:`execute`: ``ready`` (executor started), ``first``
+    #: (first rows back: workers compiled), ``end``
+    times: dict = field(default_factory=dict)
 
     @property
     def todo(self) -> list[Scenario]:
@@ -77,6 +80,17 @@ def _model_job(model, data, params, backend, options, seed, allow_dirs, max_elem
                backend=backend, options=dict(options or {}), seed=seed,
                allow_dirs=tuple(os.fspath(d) for d in allow_dirs or ()), max_elements=max_elements,
                is_ir=is_ir)
+
+
+def _load_as_solve(job: Job, model, data):
+    """The job's model, loaded from the user's files as ``lagdsl solve`` loads them, so that a
+    mistake in the base data is reported at its ``line:col`` in the data file (workers read
+    the same data from the job's dict)."""
+    if job.model_obj is not None or job.is_ir:
+        return job.load()
+    from ..api import load
+    return load(job.model_path, data=data, params=job.params, max_elements=job.max_elements,
+                allow_dirs=job.allow_dirs)
 
 
 def _collect(model, names) -> dict:
@@ -130,7 +144,7 @@ def prepare(model, scenarios, data=None, *, params=None, backend=None, options=N
     job = _model_job(model, data, params, backend, options, seed, allow_dirs, max_elements)
     from .._stdio import stdout_redirected, warnings_as_notes
     with stdout_redirected(to_stderr=True), warnings_as_notes():
-        m = job.load()                      # the model and base data: exit 2 on a mistake
+        m = _load_as_solve(job, model, data)    # the model and base data: exit 2 on a mistake
         job.collect = _collect(m, collect)
         prog = job.compile(m)               # the backend, its options, its refusals
     from .worker import takes_data
@@ -146,6 +160,7 @@ def prepare(model, scenarios, data=None, *, params=None, backend=None, options=N
     ids = {s.id for s in found}
     rows = {i: r for i, r in (store.rows.items() if store else ()) if i in ids}
     n_todo = sum(1 for s in found if s.id not in rows)
+    workers = max(1, min(workers, n_todo))      # no worker without a scenario to start
     size = chunk or max(1, min(MAX_CHUNK, -(-n_todo // (workers * 4))))
     return Plan(job=job, scenarios=found, executor=executor, workers=workers, address=address,
                 store=store, backend_name=_backend_name(prog), resolves=takes_data(prog),
@@ -157,6 +172,7 @@ def execute(plan: Plan, show_progress: bool = False) -> Rows:
     scenario order.  On Ctrl-C the finished rows are written before ``KeyboardInterrupt``
     goes on."""
     from ..progress import progress
+    t0 = time.perf_counter()
     todo = plan.todo
     batcher = Batcher(plan.store)
     if todo:
@@ -164,10 +180,12 @@ def execute(plan: Plan, show_progress: bool = False) -> Rows:
         chunks = [[(s.id, s.data, s.where) for s in todo[i:i + plan.chunk]]
                   for i in range(0, len(todo), plan.chunk)]
         failed = 0
+        # started before the progress bar, whose monitor thread would make the parent
+        # multi-threaded (see ProcessExecutor)
+        ex = make_executor(plan.executor, plan.job, plan.workers, plan.address)
+        plan.times["ready"] = time.perf_counter() - t0
         with progress(len(todo), desc="sweep", enabled=show_progress) as bar:
-            ex = None
             try:
-                ex = make_executor(plan.executor, plan.job, plan.workers, plan.address)
                 pending: list = []
                 queue = iter(chunks)
                 for c in queue:
@@ -178,6 +196,7 @@ def execute(plan: Plan, show_progress: bool = False) -> Rows:
                     for h in ex.wait(pending, 0.2):
                         pending.remove(h)
                         rows = ex.result(h)
+                        plan.times.setdefault("first", time.perf_counter() - t0)
                         for r in rows:
                             plan.rows.setdefault(r["id"], r)
                         batcher.add(rows)
@@ -191,10 +210,10 @@ def execute(plan: Plan, show_progress: bool = False) -> Rows:
                 try:
                     batcher.flush()
                 finally:
-                    if ex is not None:
-                        ex.abort()
+                    ex.abort()
                 raise
             batcher.flush()
+            plan.times["end"] = time.perf_counter() - t0
             ex.close()
     return Rows(plan.rows[s.id] for s in plan.scenarios if s.id in plan.rows)
 
