@@ -331,6 +331,15 @@ def test_output_rules(transport, capsys, out, message):
     assert not (transport / "elsewhere.jsonl").exists()
 
 
+def test_a_plot_path_is_checked_before_running(transport, capsys):
+    pytest.importorskip("matplotlib")
+    assert _cli(transport, "--plot", "s.xyz") == 2
+    assert "--plot s.xyz: unknown plot format 'xyz'" in capsys.readouterr().err
+    assert _cli(transport, "--plot", "scen.jsonl") == 2
+    assert "--plot scen.jsonl: is an input of this run" in capsys.readouterr().err
+    assert not (transport / "rows.jsonl").exists()
+
+
 def test_an_output_that_is_not_a_sweep_file_is_refused_untouched(transport, capsys):
     (transport / "notes.jsonl").write_text("my notes\n")
     assert _cli(transport, out="notes.jsonl") == 2

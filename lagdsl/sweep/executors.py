@@ -146,7 +146,12 @@ class DaskExecutor:
         from . import worker
         self.cluster = None
         if address:
-            self.client = Client(address, timeout="30s")
+            try:
+                self.client = Client(address, timeout="30s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise LagError("--address %s: no Dask scheduler answers there (%s)" % (address, exc),
+                               hint="start one with `dask scheduler`, or leave --address out for a "
+                                    "local cluster") from None
         else:
             with _sigint_ignored():
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -205,7 +210,12 @@ class RayExecutor:
             kw = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                       configure_logging=True)
             if address:
-                ray.init(address=address, **kw)
+                try:
+                    ray.init(address=address, **kw)
+                except (ConnectionError, OSError, TimeoutError, ValueError) as exc:
+                    raise LagError("--address %s: no Ray cluster answers there (%s)" % (address, exc),
+                                   hint="start one with `ray start --head`, or leave --address out "
+                                        "for a local instance") from None
             else:
                 ray.init(num_cpus=workers, **kw)
         actor = ray.remote(num_cpus=1)(RayActor)

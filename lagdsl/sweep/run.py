@@ -86,7 +86,7 @@ def _load_as_solve(job: Job, model, data):
     """The job's model, loaded from the user's files as ``lagdsl solve`` loads them, so that a
     mistake in the base data is reported at its ``line:col`` in the data file (workers read
     the same data from the job's dict)."""
-    if job.model_obj is not None or job.is_ir:
+    if job.model_obj is not None:
         return job.load()
     from ..api import load
     return load(job.model_path, data=data, params=job.params, max_elements=job.max_elements,

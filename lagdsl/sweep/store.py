@@ -63,29 +63,29 @@ def require_pyarrow() -> None:
 
 # --- output path rules (the lead will switch these to lagdsl/outputs.py) ----------------------
 
-def check_output(path: str, inputs=()) -> None:
+def check_output(path: str, inputs=(), what: str = "-o") -> None:
     """Refuse ``path`` as the sweep's output unless it is safe: not a symbolic link, not a
     directory, device or FIFO, in an existing directory, and none of ``inputs`` (paths of
     files or directories read by the run; compared by resolved path and inode)."""
     if not path or "\x00" in path:
-        raise OutputError("-o %r: not a file name" % path)
+        raise OutputError("%s %r: not a file name" % (what, path))
     try:
         lst = os.lstat(path)
     except FileNotFoundError:
         lst = None
     if lst is not None:
         if stat.S_ISLNK(lst.st_mode):
-            raise OutputError("-o %s: is a symbolic link (to %s); lagdsl never writes through a link"
-                              % (path, os.readlink(path)), hint="name the file itself, or a new file")
+            raise OutputError("%s %s: is a symbolic link (to %s); lagdsl never writes through a link"
+                              % (what, path, os.readlink(path)), hint="name the file itself, or a new file")
         if stat.S_ISDIR(lst.st_mode):
-            raise OutputError("-o %s: is a directory" % path, hint="name a file in it")
+            raise OutputError("%s %s: is a directory" % (what, path), hint="name a file in it")
         if not stat.S_ISREG(lst.st_mode):
-            raise OutputError("-o %s: is not a regular file; a sweep appends to and resumes from "
-                              "a file" % path)
+            raise OutputError("%s %s: is not a regular file; a sweep appends to and resumes from "
+                              "a file" % (what, path))
     else:
         parent = os.path.dirname(path) or os.curdir
         if not os.path.isdir(parent):
-            raise OutputError("-o %s: cannot write: the directory %s does not exist" % (path, parent))
+            raise OutputError("%s %s: cannot write: the directory %s does not exist" % (what, path, parent))
     real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
     for inp in inputs:
         if inp is None:
@@ -99,8 +99,8 @@ def check_output(path: str, inputs=()) -> None:
         if not hit and os.path.isdir(inp):
             hit = os.path.dirname(real) == os.path.realpath(inp)    # a scenario directory
         if hit:
-            raise OutputError("-o %s: is an input of this run (%s); lagdsl never writes over its inputs"
-                              % (path, inp), hint="choose another output name")
+            raise OutputError("%s %s: is an input of this run (%s); lagdsl never writes over its inputs"
+                              % (what, path, inp), hint="choose another output name")
 
 
 def backup(path: str) -> str | None:
