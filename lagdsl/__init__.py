@@ -3,6 +3,8 @@
 ``lagdsl.load(path, data=None, params=None)`` and ``lagdsl.parse(text, ...)`` return a
 :class:`Model`; ``model.solve(backend="cvxpy", **options)`` returns a :class:`Result`.
 ``lagdsl.ModelBuilder`` builds the same IR from Python (wrap it with ``Model.from_ir``).
+``lagdsl.sweep(model, scenarios, ...)`` solves one model over many data scenarios
+(docs/sweep.md).
 
 Importing lagdsl is cheap: the names below are loaded on first use (PEP 562), and no backend
 (cvxpy, torch, qiskit) is imported until a model is compiled for it.
