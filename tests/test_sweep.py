@@ -179,6 +179,29 @@ def test_a_torn_last_row_is_dropped_and_its_scenario_runs_again(transport, capsy
     assert out.read_text().startswith("".join(lines[:2]))
 
 
+def test_ctrl_c_during_a_write_waits_for_the_batch_and_never_repeats_it(tmp_path, monkeypatch):
+    from lagdsl.sweep import store as store_mod
+    rows = [{"id": "r%d" % i, "status": "optimal", "objective": 1.0, "max_violation": 0.0,
+             "time_s": 0.1, "error": None, "variables": {}, "duals": {}} for i in range(3)]
+    real_write = os.write
+    calls = []
+
+    def write_a_little(fd, data):          # one byte per call, Ctrl-C after the first
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_write(fd, bytes(data[:1]))
+
+    batcher = store_mod.Batcher(Store.open(str(tmp_path / "r.jsonl"), "jsonl"))
+    batcher.pending = list(rows)
+    monkeypatch.setattr(store_mod.os, "write", write_a_little)
+    with pytest.raises(KeyboardInterrupt):
+        batcher.flush()
+    monkeypatch.setattr(store_mod.os, "write", real_write)
+    batcher.flush()                         # what the sweep does on Ctrl-C: nothing twice
+    assert _ids_in_file(tmp_path / "r.jsonl") == ["r0", "r1", "r2"] and len(calls) > 3
+
+
 def test_a_torn_csv_row_inside_a_quoted_message_is_dropped(tmp_path):
     whole = ('id,status,objective,max_violation,time_s,error,variables,duals\n'
              'a,optimal,1.0,0.0,0.1,,{},{}\n'

@@ -376,14 +376,35 @@ class Batcher:
 
     def flush(self) -> None:
         """Write every queued row now."""
-        if self.store is not None and self.pending:
+        rows, self.pending = self.pending, []      # taken first: a second flush never repeats them
+        if self.store is not None and rows:
             t0 = time.monotonic()
-            self.store.append(self.pending)
+            with _ctrl_c_deferred():
+                self.store.append(rows)
             if self.store.fmt == "parquet":
                 # each parquet batch rewrites the file: keep that under a tenth of the run
                 self.interval = max(self.interval, 10 * (time.monotonic() - t0))
-        self.pending = []
         self.last = time.monotonic()
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred():
+    """Hold a Ctrl-C that comes while a batch is written until the batch is whole: otherwise
+    it would land between two ``write`` calls and tear the last row (or, caught by the caller
+    that then writes what is left, write rows twice)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen: list = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
+    if seen:
+        raise KeyboardInterrupt
 
 
 def note(text: str) -> None:
