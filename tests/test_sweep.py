@@ -380,6 +380,13 @@ def test_a_missing_extra_names_it(monkeypatch):
         require("ray")
 
 
+def test_parquet_without_pyarrow_names_the_extra(transport, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)      # import pyarrow -> ImportError
+    assert _cli(transport, out="rows.parquet") == 2
+    assert "-o *.parquet needs pyarrow: pip install 'lagdsl[parquet]'" in capsys.readouterr().err
+    assert not (transport / "rows.parquet").exists()
+
+
 def test_lagdsl_sweep_is_the_function_whatever_was_imported_first():
     import lagdsl.sweep.rows  # noqa: F401 - binds the package as lagdsl.sweep
     assert callable(lagdsl.sweep)
