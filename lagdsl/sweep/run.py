@@ -234,6 +234,9 @@ def summary(plan: Plan, rows: Rows, new: int, seconds: float) -> str:
         ", %d already in %s" % (len(rows) - new, plan.store.path) if plan.store and len(rows) > new else "",
         plan.executor, plan.workers, "" if plan.workers == 1 else "s", plan.backend_name,
         "" if plan.resolves else ", each scenario compiled afresh", seconds)]
+    if not new:
+        lines[0] = "sweep: %d scenario%s, all already in %s: nothing run" % (
+            len(rows), "" if len(rows) == 1 else "s", plan.store.path if plan.store else "the output")
     counts: dict = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
