@@ -4,6 +4,8 @@
 :class:`Model`; ``model.solve(backend="auto", **options)`` returns a :class:`Result`, and
 ``model.compile(backend).solve(data={...})`` solves again with new data.
 ``lagdsl.ModelBuilder`` builds the same IR from Python (wrap it with ``Model.from_ir``).
+``lagdsl.sweep(model, scenarios, ...)`` solves one model over many data scenarios
+(docs/sweep.md).
 
 Importing lagdsl is cheap: the names below are loaded on first use (PEP 562), and no backend
 (cvxpy, torch, qiskit) is imported until a model is compiled for it.
@@ -20,9 +22,11 @@ _LAZY = {
     "LagError": ("lagdsl.errors", "LagError"),
     "ModelBuilder": ("lagdsl.ir.builder", "ModelBuilder"),
     "load_fields": ("lagdsl.backends.pinn.results", "load_fields"),
+    "sweep": ("lagdsl.sweep", "sweep"),
 }
 
-__all__ = ["load", "parse", "Model", "Result", "LagError", "ModelBuilder", "load_fields", "__version__"]
+__all__ = ["load", "parse", "Model", "Result", "LagError", "ModelBuilder", "load_fields", "sweep",
+           "__version__"]
 
 
 def __getattr__(name: str):

@@ -7,6 +7,7 @@
     lagdsl compile MODEL [--backend B] --emit FORMAT [-o FILE]
     lagdsl solve MODEL [--backend B|auto] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR [--overwrite]]
     lagdsl backends                                     registered backends and their options
+    lagdsl sweep MODEL --scenarios F.jsonl -o OUT [--executor process|dask|ray]   many data scenarios
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
 unbounded, stopped at a limit or ended in error; 2 a user error (the message, positioned where
@@ -115,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--plot", metavar="FILE.png",
                    help="draw the backend's convergence history (and fields, samples) into FILE "
                         "(needs matplotlib: the plot extra)")
+
+    w = sub.add_parser("sweep", parents=[model_args], help="solve the model once per data scenario (docs/sweep.md)")
+    from .sweep.command import add_arguments
+    add_arguments(w)
 
     b = sub.add_parser("backends", parents=[common], help="list the registered backends")
     b.add_argument("--json", action="store_true", help="print the list as one JSON object")
@@ -504,8 +509,13 @@ def cmd_backends(args) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    from .sweep.command import run
+    return run(args, _parse_kv(args.options, "--option"), _parse_kv(args.overrides, "--set"))
+
+
 COMMANDS = {"check": cmd_check, "show": cmd_show, "compile": cmd_compile, "solve": cmd_solve,
-            "backends": cmd_backends}
+            "backends": cmd_backends, "sweep": cmd_sweep}
 
 
 class OutputError(OSError):
