@@ -59,12 +59,9 @@ def serial(data: Path, scen: list, backend: str) -> tuple[float, list]:
     """Seconds of a plain loop of ``prog.solve(data=...)`` over ``scen`` (compiled once,
     outside the timing), and the objectives."""
     import lagdsl
-    from lagdsl.sweep.worker import Job, resolve, takes_data
     prog = lagdsl.load(str(MODEL), data=str(data)).compile(backend)
-    can = takes_data(prog)
-    job = Job(str(MODEL), MODEL.read_text(), data=json.loads(data.read_text()), backend=backend)
     t0 = time.perf_counter()
-    objs = [resolve(prog, job, {"demand": s["demand"]}, can).objective for s in scen]
+    objs = [prog.solve(data={"demand": s["demand"]}).objective for s in scen]
     return time.perf_counter() - t0, objs
 
 
@@ -74,7 +71,7 @@ def swept(data: Path, scen_path: Path, backend: str, executor: str, workers: int
     plan = prepare(str(MODEL), str(scen_path), str(data), backend=backend, executor=executor,
                    workers=workers)
     rows = execute(plan)
-    return plan.times, rows, plan.resolves
+    return plan.times, rows
 
 
 def main() -> None:
@@ -102,7 +99,6 @@ def main() -> None:
         ref = dict(zip((s["id"] for s in scen), objs))
         rate_serial = args.scenarios / t_serial
         rows_out = [("serial loop", "-", "-", "-", "%.1f" % rate_serial, "%.1f" % rate_serial, "-", "0")]
-        resolves = None
         for ex in args.executors.split(","):
             mod = {"dask": "distributed", "ray": "ray"}.get(ex)
             if mod and importlib.util.find_spec(mod) is None:
@@ -110,7 +106,7 @@ def main() -> None:
                 continue
             one = None
             for w in workers:
-                times, rows, resolves = swept(data, scen_path, backend, ex, w)
+                times, rows = swept(data, scen_path, backend, ex, w)
                 bad = [r["id"] for r in rows if r["objective"] is None or
                        abs(r["objective"] - ref[r["id"]]) > 1e-6 * max(1.0, abs(ref[r["id"]]))]
                 if bad:
@@ -127,8 +123,7 @@ def main() -> None:
     print("  ".join(h.rjust(wd) for h, wd in zip(head, widths)))
     for r in rows_out:
         print("  ".join(c.rjust(wd) for c, wd in zip(r, widths)))
-    print("serial loop: %.2f ms per scenario (%s)" % (1000 * t_serial / args.scenarios,
-          "prog.solve(data=...)" if resolves else "no re-solve API here: each scenario compiled afresh"))
+    print("serial loop: %.2f ms per scenario (prog.solve(data=...))" % (1000 * t_serial / args.scenarios))
     print("load average after: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
 
 

@@ -37,7 +37,6 @@ class Plan:
     address: str | None
     store: Store | None
     backend_name: str
-    resolves: bool                      # the program takes prog.solve(data=...)
     chunk: int
     rows: dict = field(default_factory=dict)       # id -> row, this sweep's so far
     backup: str | None = None
@@ -147,7 +146,6 @@ def prepare(model, scenarios, data=None, *, params=None, backend=None, options=N
         m = _load_as_solve(job, model, data)    # the model and base data: exit 2 on a mistake
         job.collect = _collect(m, collect)
         prog = job.compile(m)               # the backend, its options, its refusals
-    from .worker import takes_data
     found = read_scenarios(scenarios)
     workers = workers or default_workers()
     store, old = None, None
@@ -163,7 +161,7 @@ def prepare(model, scenarios, data=None, *, params=None, backend=None, options=N
     workers = max(1, min(workers, n_todo))      # no worker without a scenario to start
     size = chunk or max(1, min(MAX_CHUNK, -(-n_todo // (workers * 4))))
     return Plan(job=job, scenarios=found, executor=executor, workers=workers, address=address,
-                store=store, backend_name=_backend_name(prog), resolves=takes_data(prog),
+                store=store, backend_name=_backend_name(prog),
                 chunk=size, rows=rows, backup=old)
 
 
@@ -229,11 +227,10 @@ def summary(plan: Plan, rows: Rows, new: int, seconds: float) -> str:
     """The table printed at the end of a sweep: statuses, objective min/median/max, time per
     scenario, and where the rows are."""
     import numpy as np
-    lines = ["sweep: %d scenario%s, %d run now%s, on %s with %d worker%s (backend %s%s) in %.3g s" % (
+    lines = ["sweep: %d scenario%s, %d run now%s, on %s with %d worker%s (backend %s) in %.3g s" % (
         len(rows), "" if len(rows) == 1 else "s", new,
         ", %d already in %s" % (len(rows) - new, plan.store.path) if plan.store and len(rows) > new else "",
-        plan.executor, plan.workers, "" if plan.workers == 1 else "s", plan.backend_name,
-        "" if plan.resolves else ", each scenario compiled afresh", seconds)]
+        plan.executor, plan.workers, "" if plan.workers == 1 else "s", plan.backend_name, seconds)]
     if not new:
         lines[0] = "sweep: %d scenario%s, all already in %s: nothing run" % (
             len(rows), "" if len(rows) == 1 else "s", plan.store.path if plan.store else "the output")

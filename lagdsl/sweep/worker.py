@@ -8,7 +8,6 @@ program of one job; :func:`solver_for` keeps one per job and thread in a worker 
 """
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
@@ -61,24 +60,10 @@ class Job:
         return model.compile(seed=self.seed, **kw)
 
 
-def takes_data(prog) -> bool:
-    """Whether ``prog.solve`` accepts ``data=`` (the re-solve API of issue 14)."""
-    try:
-        return "data" in inspect.signature(prog.solve).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def resolve(prog, job: Job, data: dict, can_resolve: bool):
-    """``prog`` solved with ``data`` overriding the base data; returns the Result.
-
-    Every path of a sweep re-solves through this one function."""
-    if can_resolve:
-        return prog.solve(data=data)
-    # FALLBACK for programs without re-solve (prog.solve(data=...) of issue 14 not merged):
-    # load the model again with the base data and this scenario's overrides and compile it
-    # afresh.  The lead keeps or removes this after merging the re-solve API.
-    return job.compile(job.load(overrides=data)).solve()
+def resolve(prog, data: dict):
+    """``prog`` (a :class:`lagdsl.resolve.CompiledModel`) solved with ``data`` overriding
+    the base data; every path of a sweep re-solves through this one function."""
+    return prog.solve(data=data)
 
 
 class Solver:
@@ -87,7 +72,6 @@ class Solver:
     def __init__(self, job: Job):
         self.job = job
         self.prog = job.compile(job.load())
-        self.can_resolve = takes_data(self.prog)
 
     def row(self, sid: str, data: dict, where: str = "") -> dict:
         """The row of scenario ``sid`` (read at ``where``): never raises for the scenario's
@@ -96,7 +80,7 @@ class Solver:
         t0 = time.perf_counter()
         try:
             with warnings_as_notes():
-                result = resolve(self.prog, self.job, data, self.can_resolve)
+                result = resolve(self.prog, data)
         except LagError as exc:
             text = exc.format()
             if exc.span is None and where:
