@@ -38,16 +38,13 @@ class Job:
     model_obj: object = None        # a lagdsl.Model given to the Python API (pickled as it is)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
-    def load(self, overrides: dict | None = None):
-        """The :class:`lagdsl.Model` of this job, its base data updated with ``overrides``."""
+    def load(self):
+        """The :class:`lagdsl.Model` of this job with its base data (scenarios come later,
+        through the re-solve API)."""
         from ..api import Model, parse
-        from ..frontend.data import apply_overrides
         if self.is_ir or self.model_obj is not None:
-            if overrides:
-                raise LagError("%s: a model given as IR or as a loaded Model takes new data only "
-                               "through the re-solve API (prog.solve(data=...))" % self.model_path)
             return self.model_obj if self.model_obj is not None else Model.from_json(self.model_text)
-        data = apply_overrides(self.data or {}, overrides) if overrides else self.data
+        data = self.data
         base = self.data_dir or os.path.dirname(os.path.abspath(self.model_path))
         return parse(self.model_text, data=data, params=self.params or None, path=self.model_path,
                      base_dir=base, max_elements=self.max_elements, allow_dirs=self.allow_dirs)
