@@ -25,6 +25,9 @@ The objective's quadratic part becomes ``Q`` as the lower triangle of a symmetri
 :class:`~lagdsl.passes.quad2form.Quadratic2QuadForm` (a non-convex objective is refused with
 its eigenvalue and variables).  Quadratic *rows* have no matrix form: :func:`matrix_form`
 raises :class:`QuadraticRows` for them.
+
+For re-solves, :func:`update_form` builds the form of a re-lowered instance from the kept
+one, redoing only the parts with new inputs (and their scales and notes).
 """
 from __future__ import annotations
 
