@@ -394,3 +394,12 @@ def test_a_coefficient_that_becomes_zero_recompiles_and_says_why():
     assert info["reason"] == ("backend highs could not update in place: the new data changes the "
                               "sparsity pattern or integrality")
     assert r.objective == pytest.approx(1.0)
+
+
+def test_changed_is_reported_by_the_solve_after_a_rebind_only():
+    data = transport_data(3, 4, 5)
+    prog = lagdsl.load(BENCH_TRANSPORT, data=data).compile("highs")
+    prog.solve()
+    r = prog.solve(data={"demand": (np.asarray(data["demand"]) + 1).tolist()})
+    assert r.stats["changed"] == {"row_bounds": 4}
+    assert "changed" not in prog.solve().stats

@@ -83,7 +83,8 @@ class HighsProgram(Program):
         if info.pdlp_iteration_count:
             stats["pdlp_iterations"] = int(info.pdlp_iteration_count)
         if self.changes is not None:
-            stats["changed"] = dict(self.changes)
+            # what the last rebind passed: reported by the solve that follows it, once
+            stats["changed"], self.changes = dict(self.changes), None
         if message:
             stats["message"] = message
         notes = list(form.notes) + list(form.solver_notes)
