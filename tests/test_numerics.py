@@ -257,12 +257,16 @@ def test_unbounded_from_an_infeasible_conic_model_is_settled():
 
 def test_nan_point_is_never_optimal():
     from lagdsl.result import Result
+    from lagdsl.solution import no_nan
     res = Result("optimal", objective=float("nan"), stats={})
-    cvxpy_backend.CvxpyProgram._no_nan(res, np.array([1.0]))
+    no_nan(res, np.array([1.0]))
     assert res.status == "error" and res.stats["message"] == "the objective is nan at the solver's point"
     res = Result("feasible", objective=1.0, stats={})
-    cvxpy_backend.CvxpyProgram._no_nan(res, np.array([np.nan]))
+    no_nan(res, np.array([np.nan]))
     assert res.status == "error"
+    res = Result("limit", objective=1.0, stats={})       # an incumbent with nan is none either
+    no_nan(res, np.array([np.nan]))
+    assert res.status == "error" and res.stats["message"] == "the solver's point has non-finite values"
 
 
 def test_powers_of_abs_are_accepted_and_solved():

@@ -263,26 +263,11 @@ def matrix_form(inst: Instance, check_convex: bool = True) -> MatrixForm:
     isb = inst.vtype == "B"
     if isb.any():
         col_lo[isb], col_hi[isb] = np.maximum(col_lo[isb], 0.0), np.minimum(col_hi[isb], 1.0)
-    far = (np.isfinite(col_lo) & (np.abs(col_lo) >= HIGHS_INFINITE)) | \
-        (np.isfinite(col_hi) & (np.abs(col_hi) >= HIGHS_INFINITE))
-    if far.any():
-        from ..passes.base import column_label
-        k = int(np.flatnonzero(far)[0])
-        bound = col_hi[k] if np.isfinite(col_hi[k]) and abs(col_hi[k]) >= HIGHS_INFINITE else col_lo[k]
-        solver_notes.append("var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
-            column_label(inst, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum())))
+    solver_notes.extend(far_bound_notes(inst, col_lo, col_hi))
     c, offset = objective_arrays(inst)
     H = hessian_lower(inst)
     sign = 1.0 if inst.sense == "minimize" else -1.0
-    big = max(float(np.max(np.abs(c), initial=0.0)),
-              0.0 if H is None else 0.5 * float(np.max(np.abs(H.data), initial=0.0)))
-    # only up: scaling a large objective down would push its small costs under the solver's
-    # dual tolerance (minimize 1e7 x + y would stop caring about y)
-    obj_scale = float(scale_for(np.array([big]))[0]) if big < SCALE_BAND[0] else 1.0
-    if obj_scale != 1:
-        notes.append("objective %s: scaled by 2^%d (its largest coefficient is %g); the answer "
-                     "is for the objective as written" % (
-                         inst.model.objective.name, int(round(np.log2(obj_scale))), big))
+    obj_scale = objective_scale(objective_name(inst), objective_size(c, H), notes)
     f = obj_scale
     out = MatrixForm(inst, f * c, f * offset, sign, obj_scale, A, cat(los), cat(his), cat(scales),
                      col_lo, col_hi, (inst.vtype != "C").astype(np.int32),
@@ -315,3 +300,51 @@ def _stack(parts: list[sp.csr_matrix], N: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate([p.data for p in parts]),
                           np.concatenate([p.indices for p in parts]), indptr),
                          shape=(sum(p.shape[0] for p in parts), N))
+
+
+# What the cvxpy backend shares with matrix_form (kept here so that the rules exist once).
+
+def far_bound_notes(inst: Instance, col_lo: np.ndarray, col_hi: np.ndarray) -> list[str]:
+    """The note on variable bounds HiGHS reads as infinite (at or beyond
+    :data:`HIGHS_INFINITE`): the first one by name and how many there are; empty when none."""
+    far = (np.isfinite(col_lo) & (np.abs(col_lo) >= HIGHS_INFINITE)) | \
+        (np.isfinite(col_hi) & (np.abs(col_hi) >= HIGHS_INFINITE))
+    if not far.any():
+        return []
+    from ..passes.base import column_label
+    k = int(np.flatnonzero(far)[0])
+    bound = col_hi[k] if np.isfinite(col_hi[k]) and abs(col_hi[k]) >= HIGHS_INFINITE else col_lo[k]
+    return ["var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
+        column_label(inst, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum()))]
+
+
+def objective_name(inst: Instance) -> str:
+    """The objective's name for notes (``objective`` for a feasibility model)."""
+    o = inst.model.objective
+    return "objective" if o is None else o.name
+
+
+def objective_size(c: np.ndarray, H: sp.spmatrix | None) -> float:
+    """The largest coefficient of the objective ``c'x + 0.5 x'Hx`` (``c`` from
+    :func:`objective_arrays`, ``H`` from :func:`hessian_lower`): what :func:`objective_scale`
+    compares with :data:`SCALE_BAND`."""
+    return max(float(np.max(np.abs(c), initial=0.0)),
+               0.0 if H is None else 0.5 * float(np.max(np.abs(H.data), initial=0.0)))
+
+
+def objective_scale(name: str, big: float, notes: list, measured: bool = False) -> float:
+    """A power of two bringing an objective whose largest coefficient (or, ``measured``, its
+    change over the unit box, measured by a backend that has no coefficients to read) is
+    ``big`` near 1 when ``big`` lies below :data:`SCALE_BAND`; 1 otherwise.  Solvers compare
+    costs with absolute tolerances (HiGHS: reduced costs below 1e-7 count as zero, a MIP gap
+    below 1e-6 is closed), so ``maximize 1e-10 * x`` would stop at any feasible point.  Only
+    up: scaling a large objective down would push its small costs under those tolerances
+    (``minimize 1e7 x + y`` would stop caring about ``y``).  Appends a note when it scales."""
+    scale = float(scale_for(np.array([big], dtype=np.float64))[0]) if big < SCALE_BAND[0] else 1.0
+    if scale != 1:
+        notes.append("objective %s: scaled by 2^%d (%s %g; solvers take costs this small for "
+                     "zero against their tolerances); the objective and duals reported are for "
+                     "the objective as written"
+                     % (name, int(round(np.log2(scale))), "it changes by about" if measured
+                        else "its largest coefficient is", big))
+    return scale
