@@ -49,14 +49,17 @@ scaled up the same way (:func:`~.polynomial.prescale_objective`): solvers compar
 absolute tolerances, so ``maximize 1e-10 * x`` stopped at ``x = 0``; the objective is
 measured in the user's model and the duals and MIP bound are divided by the factor.
 Each scaled family, and — when the solver is HiGHS — each coefficient it would still drop or
-bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  Odd powers
+bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  The band,
+the powers of two, the objective rule and the notes' wording are
+:mod:`lagdsl.lower.matrix`'s, and the dual sign table, the MIP bound and the nan rule
+:mod:`lagdsl.solution`'s: the ``highs`` backend uses the same ones.  Odd powers
 of non-negative expressions (``abs(x - 2)^3``) are ``cp.power``, convex and DCP.
 
 Modules: :mod:`.polynomial` (the polynomial path), :mod:`.dcp` and :mod:`.algebra` (the DCP
-path), :mod:`.lowered` (the cvxpy form both produce), :mod:`.scaling` (row scaling and HiGHS
-notes), :mod:`.options` (solver choice and options), :mod:`.program` (solving and reading the
-answer back), :mod:`.statuses` and :mod:`.progress` (statuses, MIP gap and bound); this
-module holds the backend itself.
+path), :mod:`.lowered` (the cvxpy form both produce), :mod:`.scaling` (rows split by sense
+scaled, the spread of nonlinear bodies), :mod:`.options` (solver choice and options),
+:mod:`.program` (solving and reading the answer back), :mod:`.statuses` and :mod:`.progress`
+(statuses, MIP gap and bound); this module holds the backend itself.
 """
 from __future__ import annotations
 

@@ -5,8 +5,10 @@ takes, as flat arrays.
     subject to row_lo <= A x <= row_hi                      (one row per constraint row)
                col_lo <= x <= col_hi,  x[j] integral where integrality[j] == 1
 
-Every backend that hands a matrix to a solver (``highs``; ``cvxpy``'s LP/QP path can share
-the scaling below) builds it here, with the same numerical honesty:
+Every backend that hands a matrix to a solver builds it here (``highs``), or builds its own
+rows with the pieces at the end of this module (``cvxpy``: :func:`scale_for`,
+:func:`scaling_note`, :func:`solver_drop_notes`, :func:`far_bound_notes`,
+:func:`objective_scale`), with the same numerical honesty:
 
 * **Row scaling.**  HiGHS reads matrix entries with ``|a| < 1e-9`` as zero, so ``1e-10 x >=
   1`` would read ``0 >= 1``.  Every row whose largest coefficient lies outside
