@@ -19,11 +19,11 @@ import cvxpy as cp
 
 from .lowered import Lowered, Part, flat_variable, relation, split_rows
 from .options import MIQP_SOLVERS
-from lagdsl.lower.matrix import (far_bound_notes, hessian_lower, objective_arrays, objective_name,
-                                 objective_scale, objective_size, row_max_abs, scale_for,
-                                 scaling_note)
+from lagdsl.lower.matrix import (canonical, far_bound_notes, hessian_lower, objective_arrays,
+                                 objective_name, objective_scale, objective_size, row_max_abs,
+                                 scale_for, scaling_note)
 
-from .scaling import canonical, scale_rows
+from .scaling import scale_rows
 
 def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
     """``x'P_r x`` for batch rows ``rows`` as one expression ``S @ square(F @ x)`` (times the

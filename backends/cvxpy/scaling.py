@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from lagdsl.errors import LagError
 from lagdsl.ir.model import Model
 from lagdsl.lower.evaluate import Evaluator
-from lagdsl.lower.matrix import row_max_abs, scale_for, scaling_note, solver_drop_notes
+from lagdsl.lower.matrix import canonical, row_max_abs, scale_for, scaling_note, solver_drop_notes
 from lagdsl.lower.numeric import NumericAlgebra
 from lagdsl.lower.rows import Rows
 
@@ -57,13 +57,3 @@ def scale_rows(name: str, keys, rows: np.ndarray, A: sp.csr_matrix, rhs: np.ndar
     # rows of one sense: rhs is their only bound, passed as both sides
     highs.extend(solver_drop_notes(name, keys, rows, A, rhs, rhs))
     return A, rhs, scale
-
-
-def canonical(A: sp.csr_matrix) -> sp.csr_matrix:
-    """``A`` with duplicate entries summed (a copy only when it has any), so that a row's
-    largest coefficient is the one the solver sees."""
-    if A.has_canonical_format:
-        return A
-    A = A.copy()
-    A.sum_duplicates()
-    return A

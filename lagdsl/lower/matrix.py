@@ -350,3 +350,13 @@ def objective_scale(name: str, big: float, notes: list, measured: bool = False) 
                      % (name, int(round(np.log2(scale))), "it changes by about" if measured
                         else "its largest coefficient is", big))
     return scale
+
+
+def canonical(A: sp.csr_matrix) -> sp.csr_matrix:
+    """``A`` with duplicate entries summed (a copy only when it has any), so that a row's
+    largest coefficient (:func:`row_max_abs`) is the one a solver sees."""
+    if A.has_canonical_format:
+        return A
+    A = A.copy()
+    A.sum_duplicates()
+    return A
