@@ -14,8 +14,10 @@ Rows (same scenarios, objectives checked against the first row to 1e-6 relative)
   builds the Result of a fixed point without a solver: what lagdsl itself adds per re-solve
   (checking the override, updating the IR, re-lowering the touched block, the Result).
 
-Prints the threads, the timer and the machine load next to the table: timings on a loaded
-machine are noisy.
+Prints the threads each HiGHS row runs with (HiGHS's ``threads`` option as set; both rows
+leave it to HiGHS), the timer and the machine load next to the table, and CPU time per
+re-solve beside wall time (``process_time``: all threads of this process): timings on a
+loaded machine are noisy, CPU time less so.
 """
 from __future__ import annotations
 
@@ -61,17 +63,33 @@ def raw_highspy(data, scenarios):
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    THREADS["raw highspy"] = _option(h, "threads")
     h.passModel(lp)
     h.run()
     rows = np.arange(m, m + n, dtype=np.int32)
     upper = np.full(n, highspy.kHighsInf)
     out = []
-    t0 = time.perf_counter()
+    t0 = _timed()
     for d in scenarios:
         h.changeRowsBounds(n, rows, d, upper)
         h.run()
         out.append(h.getInfo().objective_function_value)
-    return time.perf_counter() - t0, out
+    return _since(t0), out
+
+
+#: HiGHS's ``threads`` option per row, as each row's Highs object holds it
+THREADS: dict = {}
+
+
+def _option(h, name):
+    """A HiGHS option's value (highspy returns ``(status, value)`` or the value)."""
+    got = h.getOptionValue(name)
+    return got[1] if isinstance(got, tuple) else got
+
+
+def _timed():
+    """``(wall, cpu)`` now."""
+    return time.perf_counter(), time.process_time()
 
 
 def cvxpy_parameter(data, scenarios):
@@ -84,27 +102,30 @@ def cvxpy_parameter(data, scenarios):
     d.value = np.asarray(data["demand"])
     prob.solve(solver=cp.HIGHS)
     out = []
-    t0 = time.perf_counter()
+    t0 = _timed()
     for v in scenarios:
         d.value = v
         prob.solve(solver=cp.HIGHS)
         out.append(prob.value)
-    return time.perf_counter() - t0, out
+    return _since(t0), out
 
 
 def lagdsl_resolve(data, scenarios, backend):
     import lagdsl
     prog = lagdsl.load(MODEL, data=data).compile(backend)
     prog.solve()
+    h = getattr(prog.program, "h", None)
+    if h is not None:
+        THREADS["lagdsl " + backend] = _option(h, "threads")
     out, recompiled, bind = [], 0, 0.0
-    t0 = time.perf_counter()
+    t0 = _timed()
     for d in scenarios:
         r = prog.solve(data={"demand": d.tolist()})
         out.append(r.objective)
         info = r.stats["resolve"]
         recompiled += info["recompiled"]
         bind += info["times"]["update"] + info["times"].get("rebind", 0.0)
-    t = time.perf_counter() - t0
+    t = _since(t0)
     note = "recompiled %d/%d; checking the data, updating the IR and rebind: %.3f ms per call" % (
         recompiled, len(scenarios), 1e3 * bind / len(scenarios))
     return t, out, note
@@ -169,7 +190,7 @@ def main() -> None:
     print("machine: %s, python %s, %d cpus, load average %s; timer perf_counter (%s, resolution %g s)"
           % (platform.machine(), platform.python_version(), os.cpu_count(),
              " ".join("%.2f" % v for v in os.getloadavg()), clock.implementation, clock.resolution))
-    print("threads: HiGHS default; OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s" % (
+    print("threads: OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s" % (
         os.environ.get("OMP_NUM_THREADS", "unset"), os.environ.get("OPENBLAS_NUM_THREADS", "unset")))
     rows, ref = [], None
     t, objs = raw_highspy(data, scenarios)
@@ -195,14 +216,22 @@ def main() -> None:
         pr.disable()
         pstats.Stats(pr, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
     rows.append(("lagdsl layer alone (bind + relower + Result, no solver)", t, note))
+    print("HiGHS threads option: %s (0: HiGHS chooses)" % ", ".join(
+        "%s %s" % kv for kv in THREADS.items()))
     base = rows[0][1]
-    print("\n| method | total s | ms per re-solve | vs raw highspy | check |")
-    print("|---|---:|---:|---:|---|")
+    print("\n| method | total s | ms per re-solve | vs raw highspy | cpu ms per re-solve | cpu vs raw | check |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for name, t, note in rows:
         if t is None:
-            print("| %s | – | – | – | %s |" % (name, note))
+            print("| %s | – | – | – | – | – | %s |" % (name, note))
         else:
-            print("| %s | %.3f | %.3f | %.2fx | %s |" % (name, t, 1e3 * t / k, t / base, note))
+            print("| %s | %.3f | %.3f | %.2fx | %.3f | %.2fx | %s |" % (
+                name, t[0], 1e3 * t[0] / k, t[0] / base[0], 1e3 * t[1] / k, t[1] / base[1], note))
+
+
+def _since(t0) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds since ``t0`` (from :func:`_timed`)."""
+    return time.perf_counter() - t0[0], time.process_time() - t0[1]
 
 
 def _check(objs, ref) -> str:

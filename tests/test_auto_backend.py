@@ -57,13 +57,23 @@ CASES = {
 
 
 @pytest.fixture
-def no_highs(monkeypatch):
-    monkeypatch.delitem(B.REGISTRY, "highs", raising=False)
+def registry():
+    """The registry, restored afterwards in its own order (monkeypatch.delitem would put a
+    deleted entry back at the end, and every later listing of backends would change)."""
+    saved = dict(B.REGISTRY)
+    yield B.REGISTRY
+    B.REGISTRY.clear()
+    B.REGISTRY.update(saved)
 
 
 @pytest.fixture
-def fake_highs(monkeypatch):
-    monkeypatch.setitem(B.REGISTRY, "highs", __name__)
+def no_highs(registry):
+    registry.pop("highs", None)
+
+
+@pytest.fixture
+def fake_highs(registry):
+    registry["highs"] = __name__
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

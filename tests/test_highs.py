@@ -286,3 +286,120 @@ def test_data_errors_are_not_refusals():
     assert model.solve("highs").objective == 1.0
     with pytest.raises(LagError):
         lagdsl.parse("var x >= 0\nminimize f: x\nsubject to c: x >= inf\n").solve("highs")
+
+
+# --- re-solves pass only what changed, and stay equal to a fresh solve ------------------
+
+BENCH_TRANSPORT = (__import__("pathlib").Path(__file__).resolve().parent.parent
+                   / "bench" / "models" / "transport.lag")
+
+
+def transport_data(m: int, n: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    demand = rng.integers(10, 50, n).astype(float)
+    return {"S": list(range(1, m + 1)), "D": list(range(1, n + 1)),
+            "supply": np.full(m, np.ceil(1.3 * demand.sum() / m)).tolist(),
+            "demand": demand.tolist(), "cost": np.round(rng.uniform(1, 100, (m, n)), 2).tolist()}
+
+
+def assert_same_answer(got, want):
+    assert got.status == want.status == "optimal"
+    assert got.objective == pytest.approx(want.objective, rel=1e-9)
+    assert got.duals.keys() == want.duals.keys()
+    for name, d in want.duals.items():
+        assert got.duals[name] == pytest.approx(d, rel=1e-7, abs=1e-9), name
+    assert got.max_violation == pytest.approx(want.max_violation, abs=1e-9)
+    assert got.stats.get("notes", []) == want.stats.get("notes", [])
+
+
+def test_a_new_demand_vector_passes_only_the_changed_row_bounds():
+    data = transport_data(4, 6, 1)
+    prog = lagdsl.load(BENCH_TRANSPORT, data=data).compile("highs", method="simplex")
+    prog.solve()
+    demand = list(data["demand"])
+    demand[1] += 5
+    demand[4] -= 3
+    r = prog.solve(data={"demand": demand})
+    info = r.stats["resolve"]
+    assert info["recompiled"] is False and r.stats["warm_start"] is True
+    # the 6 demand rows were compared with HiGHS's copy, the 2 that differ were passed
+    assert info["rebind"] == {"compared": {"rows": 6, "coefficients": 0}, "passed": {"row_bounds": 2}}
+    assert r.stats["changed"] == {"row_bounds": 2}
+    fresh = lagdsl.load(BENCH_TRANSPORT, data=dict(data, demand=demand)).solve("highs", method="simplex")
+    assert_same_answer(r, fresh)
+
+
+def test_new_costs_supply_and_demand_together_equal_a_fresh_solve():
+    data = transport_data(5, 7, 2)
+    prog = lagdsl.load(BENCH_TRANSPORT, data=data).compile("highs")
+    prog.solve()
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        new = {"demand": (np.asarray(data["demand"]) + rng.integers(-5, 6, 7)).tolist(),
+               "supply": (np.asarray(data["supply"]) * rng.uniform(0.9, 1.1, 5)).tolist(),
+               "cost": (np.asarray(data["cost"]) * rng.uniform(0.5, 1.5, (5, 7))).tolist()}
+        r = prog.solve(data=new)
+        info = r.stats["resolve"]
+        assert info["recompiled"] is False
+        assert info["rebind"]["compared"] == {"rows": 12, "coefficients": 0, "costs": True}
+        assert set(r.stats["changed"]) <= {"row_bounds", "costs"} and r.stats["changed"]["costs"] == 35
+        assert_same_answer(r, lagdsl.load(BENCH_TRANSPORT, data=dict(data, **new)).solve("highs"))
+
+
+SCALED = """\
+set I = 1..3
+param a[i in I]
+param b[i in I]
+param w
+var x[I] >= 0, <= 1e4
+minimize f: w * sum(i in I) i * x[i]
+subject to need[i in I]: a[i] * x[i] >= b[i]
+subject to total: sum(i in I) x[i] <= 1e4
+"""
+
+
+def test_new_coefficients_across_the_scaling_band_equal_a_fresh_compile():
+    base = {"a": [1.0, 1.0, 1.0], "b": [1.0, 2.0, 3.0], "w": 1.0}
+    prog = lagdsl.parse(SCALED, data=base).compile("highs")
+    assert prog.solve().objective == pytest.approx(14.0)
+    # row 1 becomes tiny (scaled up), row 3 huge (scaled down), the objective all tiny
+    # (obj_scale): each decided again, with the row's coefficients passed at the new scale
+    steps = [{"a": [1e-5, 1.0, 2e7], "b": [5e-5, 2.0, 3.0], "w": 1e-6},
+             {"a": [1e-5, 1.0, 2e7], "b": [7e-5, 2.0, 6.0], "w": 1e-6},     # bounds of scaled rows
+             base]                                                           # and back to scale 1
+    for new in steps:
+        r = prog.solve(data=new)
+        assert r.stats["resolve"]["recompiled"] is False
+        fresh = lagdsl.parse(SCALED, data=new).solve("highs")
+        assert_same_answer(r, fresh)
+        assert r.values["x"].to_dict() == pytest.approx(fresh.values["x"].to_dict(), rel=1e-9)
+    scaled = prog.solve(data=steps[0])
+    assert any("scaled by 2^" in n for n in scaled.stats["notes"])
+    assert scaled.duals["need"]["1"] == pytest.approx(1e-6 / 1e-5, rel=1e-7)
+    assert scaled.stats["resolve"]["rebind"]["compared"]["coefficients"] == 3
+    # a bound-only change of a scaled row keeps its scale: only that row's bound is passed
+    r = prog.solve(data=steps[1])
+    assert r.stats["changed"] == {"row_bounds": 2}
+    assert r.stats["resolve"]["rebind"]["compared"] == {"rows": 3, "coefficients": 0}
+
+
+def test_a_coefficient_that_becomes_zero_recompiles_and_says_why():
+    text = ("set I = 1..2\nparam a[i in I]\nvar x[I] >= 0, <= 10\nminimize f: sum(i in I) x[i]\n"
+            "subject to r: sum(i in I) a[i] * x[i] >= 1\n")
+    prog = lagdsl.parse(text, data={"a": [1.0, 2.0]}).compile("highs")
+    assert prog.solve().objective == pytest.approx(0.5)
+    r = prog.solve(data={"a": [1.0, 0.0]})
+    info = r.stats["resolve"]
+    assert info["recompiled"] is True
+    assert info["reason"] == ("backend highs could not update in place: the new data changes the "
+                              "sparsity pattern or integrality")
+    assert r.objective == pytest.approx(1.0)
+
+
+def test_changed_is_reported_by_the_solve_after_a_rebind_only():
+    data = transport_data(3, 4, 5)
+    prog = lagdsl.load(BENCH_TRANSPORT, data=data).compile("highs")
+    prog.solve()
+    r = prog.solve(data={"demand": (np.asarray(data["demand"]) + 1).tolist()})
+    assert r.stats["changed"] == {"row_bounds": 4}
+    assert "changed" not in prog.solve().stats

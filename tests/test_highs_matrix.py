@@ -2,6 +2,8 @@
 (``lagdsl/solution.py``) that the highs backend is built on."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -80,3 +82,68 @@ def test_small_helpers():
     r = Result("optimal", objective=1.0, max_violation=0.0)
     no_nan(r, np.array([1.0, np.nan]))
     assert r.status == "error" and r.stats["message"] == "the solver's point has non-finite values"
+
+
+# --- update_form: the parts new data touches, equal to a fresh matrix_form --------------
+
+UPDATED = """\
+set I = 1..3
+param a[i in I]
+param b[i in I]
+param w
+param u
+var x[I] >= 0, <= u
+minimize f: w * sum(i in I) i * x[i] + w
+subject to need[i in I]: a[i] * x[i] + 1e-12 * x[1] >= b[i]
+subject to total: sum(i in I) x[i] <= 1e4
+"""
+
+
+def assert_forms_equal(got, want):
+    for name in ("c", "row_lo", "row_hi", "row_scale", "col_lo", "col_hi", "integrality"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert (got.A != want.A).nnz == 0 and np.array_equal(got.A.indices, want.A.indices)
+    assert (got.offset, got.obj_scale, got.blocks) == (want.offset, want.obj_scale, want.blocks)
+    assert got.notes == want.notes and got.solver_notes == want.solver_notes
+
+
+def test_update_form_rebuilds_only_what_changed_and_equals_matrix_form():
+    from lagdsl.lower.incremental import relower
+    from lagdsl.lower.matrix import update_form
+    data = {"a": [1.0, 1.0, 1.0], "b": [1.0, 2.0, 3.0], "w": 1.0, "u": 1e4}
+    inst = lower_instance(lagdsl.parse(UPDATED, data=data).ir)
+    form = matrix_form(inst)
+    steps = [({"b": [1.0, 2.0, 1e21]}, {"rows": 3, "coefficients": 0}),          # a far bound
+             ({"a": [1e-5, 1.0, 2e7]}, {"rows": 3, "coefficients": 5}),          # scales cross
+             ({"b": [1.0, 5.0, 3.0]}, {"rows": 3, "coefficients": 0}),           # scaled rows' bounds
+             ({"w": 1e-7}, {"rows": 0, "coefficients": 0, "costs": True}),       # obj_scale
+             ({"u": 1e21}, {"rows": 0, "coefficients": 0, "columns": True}),     # a far column bound
+             ({"a": [1.0, 1.0, 1.0], "w": 1.0, "u": 10.0},
+              {"rows": 3, "coefficients": 5, "costs": True, "columns": True})]
+    for change, compared in steps:
+        data = dict(data, **change)
+        model = lagdsl.parse(UPDATED, data=data).ir
+        if "u" not in change:           # as a re-solve does: the same declarations, new params
+            params, model = model.params, copy.copy(inst.model)
+            model.params = params
+        new = relower(inst, model, frozenset(change))
+        got = update_form(form, new)
+        assert got is not None
+        got_form, touched = got
+        assert touched.summary() == compared
+        assert_forms_equal(got_form, matrix_form(lower_instance(model)))
+        # the kept form is never written to
+        assert_forms_equal(form, matrix_form(inst))
+        inst, form = new, got_form
+
+
+def test_update_form_returns_none_when_the_sparsity_changes():
+    from lagdsl.lower.incremental import relower
+    from lagdsl.lower.matrix import update_form
+    text = ("set I = 1..2\nparam a[i in I]\nvar x[I] >= 0\nminimize f: sum(i in I) x[i]\n"
+            "subject to r: sum(i in I) a[i] * x[i] >= 1\n")
+    inst = lower_instance(lagdsl.parse(text, data={"a": [1.0, 2.0]}).ir)
+    model = lagdsl.parse(text, data={"a": [1.0, 0.0]}).ir
+    new = relower(inst, model, frozenset({"a"}))
+    assert new.blocks[0].body.lin.nnz == 1        # the lowering drops the zero coefficient
+    assert update_form(matrix_form(inst), new) is None

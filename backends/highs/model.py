@@ -70,16 +70,29 @@ def same_structure(a: MatrixForm, b: MatrixForm) -> bool:
     return True
 
 
+def _differs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Where two float arrays differ, as a mask (infinities equal to themselves)."""
+    return ~((x == y) | (np.isnan(x) & np.isnan(y)))
+
+
 def _changed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices where two float arrays differ (infinities equal to themselves)."""
-    return np.flatnonzero(~((x == y) | (np.isnan(x) & np.isnan(y))))
+    """Indices where two float arrays differ."""
+    return np.flatnonzero(_differs(x, y))
 
 
-def pass_changes(h: highspy.Highs, old: MatrixForm, new: MatrixForm) -> dict:
+def pass_changes(h: highspy.Highs, old: MatrixForm, new: MatrixForm, touched=None) -> dict:
     """Pass only what differs between two forms of the same structure (costs, column
     bounds, row bounds, coefficients, the Hessian's values, the offset); HiGHS keeps its
-    basis.  Returns counts of what was changed, for ``stats``."""
-    k = _changed(old.A.data, new.A.data)
+    basis.  ``touched`` (a :class:`~lagdsl.lower.matrix.Touched` from ``update_form``)
+    limits the comparison to the parts built again; without it everything is compared.
+    Returns counts of what was changed, for ``stats``."""
+    if touched is None:
+        k = _changed(old.A.data, new.A.data)
+    elif touched.coefficients:
+        nz = np.concatenate([np.arange(a, z) for a, z in touched.coefficients])
+        k = nz[_differs(old.A.data[nz], new.A.data[nz])]
+    else:
+        k = np.zeros(0, dtype=np.int64)
     if len(k) > max(COEFF_COUNT, COEFF_SHARE * new.A.nnz):
         basis = h.getBasis()
         pass_form(h, new)
@@ -92,23 +105,27 @@ def pass_changes(h: highspy.Highs, old: MatrixForm, new: MatrixForm) -> dict:
         for r, c, v in zip(rows.tolist(), new.A.indices[k].tolist(), new.A.data[k].tolist()):
             h.changeCoeff(r, c, v)
         out["coefficients"] = len(k)
-    k = _changed(old.c, new.c)
-    if len(k):
-        h.changeColsCost(len(k), _i32(k), _f64(new.c[k]))
-        out["costs"] = len(k)
-    k = np.union1d(_changed(old.col_lo, new.col_lo), _changed(old.col_hi, new.col_hi))
-    if len(k):
-        h.changeColsBounds(len(k), _i32(k), _f64(new.col_lo[k]), _f64(new.col_hi[k]))
-        out["column_bounds"] = len(k)
-    k = np.union1d(_changed(old.row_lo, new.row_lo), _changed(old.row_hi, new.row_hi))
-    if len(k):
-        h.changeRowsBounds(len(k), _i32(k), _f64(new.row_lo[k]), _f64(new.row_hi[k]))
-        out["row_bounds"] = len(k)
-    if new.hessian is not None and len(_changed(old.hessian.data, new.hessian.data)):
-        H = new.hessian
-        h.passHessian(new.N, int(H.nnz), highspy.HessianFormat.kTriangular, _i32(H.indptr),
-                      _i32(H.indices), _f64(H.data))
-        out["hessian"] = int(H.nnz)
-    if old.offset != new.offset:
-        h.changeObjectiveOffset(float(new.offset))
+    if touched is None or touched.costs:
+        k = _changed(old.c, new.c)
+        if len(k):
+            h.changeColsCost(len(k), _i32(k), _f64(new.c[k]))
+            out["costs"] = len(k)
+        if new.hessian is not None and len(_changed(old.hessian.data, new.hessian.data)):
+            H = new.hessian
+            h.passHessian(new.N, int(H.nnz), highspy.HessianFormat.kTriangular, _i32(H.indptr),
+                          _i32(H.indices), _f64(H.data))
+            out["hessian"] = int(H.nnz)
+        if old.offset != new.offset:
+            h.changeObjectiveOffset(float(new.offset))
+    if touched is None or touched.columns:
+        k = np.flatnonzero(_differs(old.col_lo, new.col_lo) | _differs(old.col_hi, new.col_hi))
+        if len(k):
+            h.changeColsBounds(len(k), _i32(k), _f64(new.col_lo[k]), _f64(new.col_hi[k]))
+            out["column_bounds"] = len(k)
+    r = np.arange(new.M) if touched is None else touched.rows
+    if len(r):
+        k = r[_differs(old.row_lo[r], new.row_lo[r]) | _differs(old.row_hi[r], new.row_hi[r])]
+        if len(k):
+            h.changeRowsBounds(len(k), _i32(k), _f64(new.row_lo[k]), _f64(new.row_hi[k]))
+            out["row_bounds"] = len(k)
     return out

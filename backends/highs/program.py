@@ -20,6 +20,8 @@ from lagdsl._stdio import stdout_redirected
 from lagdsl.backend import Program
 from lagdsl.errors import BackendRefusal
 from lagdsl.ir.model import Model
+from lagdsl.lower.matrix import QuadraticRows
+from lagdsl.passes.base import PassError
 from lagdsl.result import Result
 from lagdsl.solution import HIGHS_STATUS
 
@@ -27,7 +29,7 @@ from . import model as hm
 from . import options as ho
 from . import progress as hp
 from . import results as hr
-from .lowering import Lowered, Refused, lower
+from .lowering import Lowered
 
 
 def _status_name(h: highspy.Highs) -> str:
@@ -81,7 +83,8 @@ class HighsProgram(Program):
         if info.pdlp_iteration_count:
             stats["pdlp_iterations"] = int(info.pdlp_iteration_count)
         if self.changes is not None:
-            stats["changed"] = dict(self.changes)
+            # what the last rebind passed: reported by the solve that follows it, once
+            stats["changed"], self.changes = dict(self.changes), None
         if message:
             stats["message"] = message
         notes = list(form.notes) + list(form.solver_notes)
@@ -113,35 +116,39 @@ class HighsProgram(Program):
 
     def rebind(self, model: Model, changed: frozenset[str]) -> bool:
         """Take ``model`` (the same structure, new values for the params in ``changed``):
-        re-lower, and pass HiGHS only the costs, bounds and coefficients that differ, keeping
-        its basis for a warm start.  False (nothing changed here) when the new data changes
-        the structure: sizes, the sparsity pattern, integrality, or a pass's rewriting."""
-        try:
-            from lagdsl.lower.incremental import relower   # by the "resolve" work, when present
-        except ImportError:
-            relower = None
+        re-lower what the changed params touch (:func:`~lagdsl.lower.incremental.relower`),
+        rebuild only those parts of the kept matrix form (:func:`~lagdsl.lower.matrix.
+        update_form`), and pass HiGHS only the costs, bounds and coefficients that differ,
+        keeping its basis for a warm start.  False (nothing changed here; ``rebind_info``
+        says why) when the new data changes the structure: sizes, the sparsity pattern,
+        integrality, or a pass's rewriting."""
+        from lagdsl.lower.incremental import relower
+        from lagdsl.lower.matrix import matrix_form, update_form
         if self.low.inverse:
+            self.rebind_info = {"reason": "the model was rewritten by %s" % ", ".join(self.low.passes)}
             return False
         t0 = time.perf_counter()
-        if relower is not None:
-            inst = relower(self.low.inst, model, changed)
-            from lagdsl.lower.matrix import matrix_form
-            new = Lowered(inst, matrix_form(inst))
-        else:
-            try:
-                new = lower(model)
-            except Refused as exc:      # new data can make a QP non-convex
-                from . import BACKEND
-                raise BACKEND.refusal(exc.refusal.reason, exc.refusal.span, exc.hint,
-                                      model.source) from None
-        if new.inverse or not hm.same_structure(self.low.form, new.form):
+        inst = relower(self.low.inst, model, changed)
+        try:
+            got = update_form(self.low.form, inst)
+            form, touched = got if got is not None else (matrix_form(inst), None)
+        except PassError as exc:         # new data can make a QP non-convex
+            from . import BACKEND
+            raise BACKEND.refusal(exc.message, exc.span, exc.hint, model.source) from None
+        except QuadraticRows:
+            self.rebind_info = {"reason": "the new data makes a constraint row quadratic"}
+            return False
+        if touched is None and not hm.same_structure(self.low.form, form):
+            self.rebind_info = {"reason": "the new data changes the sparsity pattern or integrality"}
             return False
         t1 = time.perf_counter()
-        new.form._keys = self.low.form._keys        # same families, same rows: same labels
-        self.changes = hm.pass_changes(self.h, self.low.form, new.form)
+        form._keys = self.low.form._keys        # same families, same rows: same labels
+        self.changes = hm.pass_changes(self.h, self.low.form, form, touched)
         self.t_pass = time.perf_counter() - t1
         self.t_lower = t1 - t0
-        self.model, self.low = model, new
+        self.rebind_info = {"compared": "whole form" if touched is None else touched.summary(),
+                            "passed": dict(self.changes)}
+        self.model, self.low = model, Lowered(inst, form)
         return True
 
     # --- export --------------------------------------------------------------------------

@@ -57,8 +57,10 @@ class PinnBackend(Backend):
                    choice("alm", "penalty")),
         "multipliers": ("auto", "alm multipliers: one per constraint (CAPU), one per point (hPINN), or auto: "
                         "per constraint without a model objective, per point with one", choice("auto", "constraint", "point")),
-        "epochs": (2000, "Adam steps", integer(0)),
-        "lbfgs": (1000, "L-BFGS iterations after Adam (ending in float64, see precision)", integer(0)),
+        # step counts are capped where no run reaches (time_limit ends long runs), so that the
+        # budget arithmetic (evaluations = 1.25 x iterations) stays in float64
+        "epochs": (2000, "Adam steps", integer(0, 10 ** 9)),
+        "lbfgs": (1000, "L-BFGS iterations after Adam (ending in float64, see precision)", integer(0, 10 ** 9)),
         "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction (0: never)",
                   number(0, 1)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),

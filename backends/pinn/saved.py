@@ -199,7 +199,8 @@ def _weights(data: bytes, path: str) -> dict:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        # NotImplementedError: zipfile's word for a record of a zip version it does not read
         fail("not a torch zip archive")
     # torch writes records stored, not compressed: a compressed record could expand without bound
     if any(i.compress_type != zipfile.ZIP_STORED for i in infos) or sum(i.file_size for i in infos) > len(data):

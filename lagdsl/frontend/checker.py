@@ -605,9 +605,28 @@ class Checker:
             region, scope = self.region(st.region, scope)
         body, lower, upper = self.relation(st.expr, scope)
         self.check_bounds(st, lower, upper, scope)
+        self.check_row_labels(st, overs)
         self.model.constraints[st.name] = Constraint(
             st.name, body, lower, upper, tuple(overs), cond, region, st.name_span, scope.spans)
         self.declare(st.name, "constraint", st.name_span)
+
+    def check_row_labels(self, st, overs) -> None:
+        """Refuse a constraint family two of whose rows would print the same label (``1`` and
+        ``"1"`` both print ``c[1]``): duals, exports and solver row names key rows by it.
+        Over a product of named sets the whole product is checked, else each named set (a
+        range or a graph's neighbours cannot clash where their sets do not)."""
+        named = [self.model.sets[o.set.name] for o in overs
+                 if isinstance(o.set, SetName) and o.set.name in self.model.sets]
+        groups = [named] if named and len(named) == len(overs) else [[s] for s in named]
+        for sets in groups:
+            clash = label_clash(sets)
+            if clash is not None:
+                raise LagDataError(
+                    "constraint %s has the rows %r and %r, which both print as %s[%s]; duals and "
+                    "exports key rows by that label, so it must be unique" % (
+                        st.name, clash[0], clash[1], st.name, clash[2]), st.name_span,
+                    "make the elements distinct as text (e.g. all numbers or all strings)",
+                    self.model.source)
 
     def relation(self, node, scope: Scope):
         """``(body, lower, upper)`` of a constraint's relation (one or a ranged pair)."""

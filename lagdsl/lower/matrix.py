@@ -27,6 +27,9 @@ The objective's quadratic part becomes ``Q`` as the lower triangle of a symmetri
 :class:`~lagdsl.passes.quad2form.Quadratic2QuadForm` (a non-convex objective is refused with
 its eigenvalue and variables).  Quadratic *rows* have no matrix form: :func:`matrix_form`
 raises :class:`QuadraticRows` for them.
+
+For re-solves, :func:`update_form` builds the form of a re-lowered instance from the kept
+one, redoing only the parts with new inputs (and their scales and notes).
 """
 from __future__ import annotations
 
@@ -103,25 +106,33 @@ def solver_drop_notes(name: str, keys, rows: np.ndarray, A: sp.csr_matrix,
                       lo: np.ndarray, hi: np.ndarray) -> list[str]:
     """What HiGHS would change in these (already scaled) rows: coefficients it drops and
     bounds it takes as infinite."""
-    out = []
-    if A.nnz:
-        tiny = np.abs(A.data) < HIGHS_SMALL
-        if tiny.any():
-            e = int(np.flatnonzero(tiny)[0])
-            r = int(np.searchsorted(A.indptr, e, side="right") - 1)
-            out.append("constraint %s: HiGHS reads %d coefficient%s below 1e-9 as zero (e.g. %g, "
-                       "next to coefficients up to %g in the same row)"
-                       % (row_label(name, keys, int(rows[r])), int(tiny.sum()),
-                          "" if tiny.sum() == 1 else "s", A.data[e],
-                          float(np.max(np.abs(A.data[A.indptr[r]:A.indptr[r + 1]])))))
+    return coefficient_drop_notes(name, keys, rows, A) + bound_drop_notes(name, keys, rows, lo, hi)
+
+
+def coefficient_drop_notes(name: str, keys, rows: np.ndarray, A: sp.csr_matrix) -> list[str]:
+    """A line when HiGHS would read coefficients of these (scaled) rows as zero."""
+    if not A.nnz:
+        return []
+    tiny = np.abs(A.data) < HIGHS_SMALL
+    if not tiny.any():
+        return []
+    e = int(np.flatnonzero(tiny)[0])
+    r = int(np.searchsorted(A.indptr, e, side="right") - 1)
+    return ["constraint %s: HiGHS reads %d coefficient%s below 1e-9 as zero (e.g. %g, next to "
+            "coefficients up to %g in the same row)"
+            % (row_label(name, keys, int(rows[r])), int(tiny.sum()), "" if tiny.sum() == 1 else "s",
+               A.data[e], float(np.max(np.abs(A.data[A.indptr[r]:A.indptr[r + 1]]))))]
+
+
+def bound_drop_notes(name: str, keys, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[str]:
+    """A line when HiGHS would read a (scaled) bound of these rows as infinite."""
     for rhs in (lo, hi):
         far = np.isfinite(rhs) & (np.abs(rhs) >= HIGHS_INFINITE)
         if far.any():
             r = int(np.flatnonzero(far)[0])
-            out.append("constraint %s: HiGHS reads the bound %g (beyond 1e20) as infinite, so the "
-                       "row is not enforced" % (row_label(name, keys, int(rows[r])), rhs[r]))
-            break
-    return out
+            return ["constraint %s: HiGHS reads the bound %g (beyond 1e20) as infinite, so the "
+                    "row is not enforced" % (row_label(name, keys, int(rows[r])), rhs[r])]
+    return []
 
 
 @dataclass
@@ -147,6 +158,8 @@ class MatrixForm:
     notes: list[str] = field(default_factory=list)
     solver_notes: list[str] = field(default_factory=list)
     _keys: dict = field(default_factory=dict, repr=False)
+    #: the note lines of each part (family name, columns, objective), for update_form
+    _lines: dict = field(default_factory=dict, repr=False)
 
     @property
     def N(self) -> int:
@@ -232,27 +245,14 @@ def matrix_form(inst: Instance, check_convex: bool = True) -> MatrixForm:
             raise QuadraticRows(b)
     if check_convex:
         check_convex_objective(inst)
-    notes: list[str] = []
-    solver_notes: list[str] = []
     parts, los, his, scales = [], [], [], []
     blocks: dict[str, tuple[int, int]] = {}
     keys: dict = {}
+    lines: dict = {}
     start = 0
     for b in inst.blocks:
-        A = _block_matrix(b, N)
-        const = b.body.const
-        lo, hi = b.lower - const, b.upper - const
-        big = row_max_abs(A)
-        s = scale_for(big)
-        if np.any(s != 1):
-            keys[b.name] = (b.keys(), not b.constraint.binding)
-            notes.append(scaling_note(b.name, keys[b.name], np.arange(b.n), s, big))
-            A = (sp.diags(s) @ A).tocsr()
-            lo, hi = lo * s, hi * s
-        drops = solver_drop_notes(b.name, None, np.arange(b.n), A, lo, hi)
-        if drops:
-            keys.setdefault(b.name, (b.keys(), not b.constraint.binding))
-            solver_notes.extend(solver_drop_notes(b.name, keys[b.name], np.arange(b.n), A, lo, hi))
+        A, lo, hi, s, big = scaled_rows(b, N)
+        lines[b.name] = _row_lines(b, keys, A, s, big) + (_bound_lines(b, keys, lo, hi),)
         parts.append(A)
         los.append(lo)
         his.append(hi)
@@ -261,21 +261,95 @@ def matrix_form(inst: Instance, check_convex: bool = True) -> MatrixForm:
         start += b.n
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
     A = _stack(parts, N)
+    col_lo, col_hi, lines[_COLUMNS] = column_arrays(inst)
+    c, offset, H, obj_scale, lines[_OBJECTIVE] = scaled_objective(inst)
+    notes, solver_notes = _collect(inst, lines)
+    out = MatrixForm(inst, c, offset, 1.0 if inst.sense == "minimize" else -1.0, obj_scale, A,
+                     cat(los), cat(his), cat(scales), col_lo, col_hi,
+                     (inst.vtype != "C").astype(np.int32), H, blocks, notes, solver_notes)
+    out._keys.update(keys)
+    out._lines = lines
+    return out
+
+
+# keys of MatrixForm._lines besides the families' names (not valid family names)
+_COLUMNS, _OBJECTIVE = "<columns>", "<objective>"
+
+
+def _collect(inst: Instance, lines: dict) -> tuple[list[str], list[str]]:
+    """``(notes, solver_notes)`` from the per-part lines, in the order of the rows: the
+    families', then the columns' and the objective's."""
+    notes: list[str] = []
+    solver_notes: list[str] = []
+    for b in inst.blocks:
+        scaling, coeffs, bounds = lines[b.name]
+        notes += scaling
+        solver_notes += coeffs + bounds
+    solver_notes += lines[_COLUMNS]
+    notes += lines[_OBJECTIVE]
+    return notes, solver_notes
+
+
+def scaled_rows(b, N: int):
+    """Block ``b``'s rows as the solver takes them: ``(A, lo, hi, scale, big)`` with each
+    row whose largest coefficient (``big``, before scaling) lies outside :data:`SCALE_BAND`
+    multiplied by its power of two, and the body's constant moved to the bounds."""
+    A = _block_matrix(b, N)
+    const = b.body.const
+    lo, hi = b.lower - const, b.upper - const
+    big = row_max_abs(A)
+    s = scale_for(big)
+    if np.any(s != 1):
+        A = sp.csr_matrix((A.data * np.repeat(s, np.diff(A.indptr)), A.indices, A.indptr),
+                          shape=A.shape)
+        lo, hi = lo * s, hi * s
+    return A, lo, hi, s, big
+
+
+def _family_keys(b, keys: dict):
+    """The row labels of family ``b`` for a note (made once, kept in ``keys``)."""
+    if b.name not in keys:
+        keys[b.name] = (b.keys(), not b.constraint.binding)
+    return keys[b.name]
+
+
+def _row_lines(b, keys: dict, A, s, big) -> tuple[list[str], list[str]]:
+    """A family's ``(scaling notes, dropped-coefficient solver notes)``."""
+    rows = np.arange(b.n)
+    scaling = [scaling_note(b.name, _family_keys(b, keys), rows, s, big)] if np.any(s != 1) else []
+    coeffs = coefficient_drop_notes(b.name, None, rows, A)
+    if coeffs:
+        coeffs = coefficient_drop_notes(b.name, _family_keys(b, keys), rows, A)
+    return scaling, coeffs
+
+
+def _bound_lines(b, keys: dict, lo, hi) -> list[str]:
+    """A family's far-bound solver notes."""
+    rows = np.arange(b.n)
+    if not bound_drop_notes(b.name, None, rows, lo, hi):
+        return []
+    return bound_drop_notes(b.name, _family_keys(b, keys), rows, lo, hi)
+
+
+def column_arrays(inst: Instance) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(col_lo, col_hi, solver notes)``: the variable bounds with binaries clamped to
+    [0, 1], and a line when HiGHS would read one as infinite."""
     col_lo, col_hi = inst.lb.astype(np.float64, copy=True), inst.ub.astype(np.float64, copy=True)
     isb = inst.vtype == "B"
     if isb.any():
         col_lo[isb], col_hi[isb] = np.maximum(col_lo[isb], 0.0), np.minimum(col_hi[isb], 1.0)
-    solver_notes.extend(far_bound_notes(inst, col_lo, col_hi))
+    return col_lo, col_hi, far_bound_notes(inst, col_lo, col_hi)
+
+
+def scaled_objective(inst: Instance):
+    """``(c, offset, H, obj_scale, notes)``: the objective in the user's sense, multiplied
+    by ``obj_scale`` (:func:`objective_scale`: a power of two bringing an all-tiny
+    objective's largest coefficient near 1, only up)."""
     c, offset = objective_arrays(inst)
     H = hessian_lower(inst)
-    sign = 1.0 if inst.sense == "minimize" else -1.0
-    obj_scale = objective_scale(objective_name(inst), objective_size(c, H), notes)
-    f = obj_scale
-    out = MatrixForm(inst, f * c, f * offset, sign, obj_scale, A, cat(los), cat(his), cat(scales),
-                     col_lo, col_hi, (inst.vtype != "C").astype(np.int32),
-                     None if H is None else (f * H).tocsc(), blocks, notes, solver_notes)
-    out._keys.update(keys)
-    return out
+    notes: list[str] = []
+    f = objective_scale(objective_name(inst), objective_size(c, H), notes)
+    return f * c, f * offset, None if H is None else (f * H).tocsc(), f, notes
 
 
 def _block_matrix(b, N: int) -> sp.csr_matrix:
@@ -285,10 +359,7 @@ def _block_matrix(b, N: int) -> sp.csr_matrix:
         return sp.csr_matrix((b.n, N))
     if lin.shape[1] != N:
         lin = sp.csr_matrix((lin.data, lin.indices, lin.indptr), shape=(b.n, N))
-    if not lin.has_canonical_format:
-        lin = lin.copy()
-        lin.sum_duplicates()
-    return lin
+    return canonical(lin)
 
 
 def _stack(parts: list[sp.csr_matrix], N: int) -> sp.csr_matrix:
@@ -302,6 +373,108 @@ def _stack(parts: list[sp.csr_matrix], N: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate([p.data for p in parts]),
                           np.concatenate([p.indices for p in parts]), indptr),
                          shape=(sum(p.shape[0] for p in parts), N))
+
+
+@dataclass
+class Touched:
+    """The parts of a :class:`MatrixForm` that :func:`update_form` built again (the rest is
+    the old form's, shared): ``rows`` (row numbers whose bounds or scale may differ),
+    ``coefficients`` (``(start, stop)`` ranges of ``A.data``), ``costs`` (``c``, the
+    offset and the Hessian's values), ``columns`` (``col_lo``/``col_hi``)."""
+
+    rows: np.ndarray
+    coefficients: list[tuple[int, int]]
+    costs: bool = False
+    columns: bool = False
+
+    def summary(self) -> dict:
+        """Counts for ``stats``: what was compared with the solver's copy."""
+        out = {"rows": int(len(self.rows)),
+               "coefficients": int(sum(z - a for a, z in self.coefficients))}
+        out.update({k: True for k in ("costs", "columns") if getattr(self, k)})
+        return out
+
+
+def update_form(form: MatrixForm, inst: Instance, check_convex: bool = True
+                ) -> tuple[MatrixForm, Touched] | None:
+    """The matrix form of ``inst`` — an instance with ``form.inst``'s structure, as
+    :func:`~lagdsl.lower.incremental.relower` makes it (untouched blocks, bound vectors,
+    objective and variable arrays are the same objects) — building again only the parts
+    whose inputs are new objects, with what was built; None when the new data changes a
+    block's sparsity pattern, a Hessian's pattern or the integrality (a fresh
+    :func:`matrix_form` is then the honest answer).
+
+    A new bound vector keeps its rows' scale (decided by the coefficients, which did not
+    change); a new body decides its rows' scales again, so a row that crosses a
+    :data:`SCALE_BAND` edge gets its new scale and scaled coefficients; a new objective
+    decides ``obj_scale`` again (every cost then changes with it)."""
+    old = form.inst
+    if not form._lines or len(inst.blocks) != len(old.blocks) or inst.N != old.N:
+        return None
+    N = inst.N
+    lines = dict(form._lines)
+    keys = form._keys
+    row_lo, row_hi, row_scale, data = form.row_lo, form.row_hi, form.row_scale, form.A.data
+    rows: list[np.ndarray] = []
+    ranges: list[tuple[int, int]] = []
+    for b, ob in zip(inst.blocks, old.blocks):
+        if b is ob:
+            continue
+        if b.name != ob.name or b.n != ob.n:
+            return None
+        a, z = form.blocks[b.name]
+        if b.body is ob.body:
+            if b.lower is ob.lower and b.upper is ob.upper:
+                continue
+            s = row_scale[a:z]
+            const = b.body.const
+            lo, hi = (b.lower - const) * s, (b.upper - const) * s
+        else:
+            if b.body.degree == 2:
+                raise QuadraticRows(b)
+            A, lo, hi, s, big = scaled_rows(b, N)
+            p, q = int(form.A.indptr[a]), int(form.A.indptr[z])
+            if A.nnz != q - p or not (np.array_equal(A.indptr, form.A.indptr[a:z + 1] - p)
+                                      and np.array_equal(A.indices, form.A.indices[p:q])):
+                return None
+            if data is form.A.data:
+                data, row_scale = data.copy(), row_scale.copy()
+            data[p:q] = A.data
+            row_scale[a:z] = s
+            ranges.append((p, q))
+            lines[b.name] = _row_lines(b, keys, A, s, big) + (lines[b.name][2],)
+        if row_lo is form.row_lo:
+            row_lo, row_hi = row_lo.copy(), row_hi.copy()
+        row_lo[a:z], row_hi[a:z] = lo, hi
+        lines[b.name] = lines[b.name][:2] + (_bound_lines(b, keys, lo, hi),)
+        rows.append(np.arange(a, z))
+    A = form.A
+    if data is not form.A.data:
+        A = sp.csr_matrix((data, A.indices, A.indptr), shape=A.shape)
+    col_lo, col_hi, integrality = form.col_lo, form.col_hi, form.integrality
+    columns = not (inst.lb is old.lb and inst.ub is old.ub and inst.vtype is old.vtype)
+    if columns:
+        integrality = (inst.vtype != "C").astype(np.int32)
+        if not np.array_equal(integrality, form.integrality):
+            return None
+        col_lo, col_hi, lines[_COLUMNS] = column_arrays(inst)
+    c, offset, H, obj_scale = form.c, form.offset, form.hessian, form.obj_scale
+    costs = inst.objective is not old.objective
+    if costs:
+        if check_convex:
+            check_convex_objective(inst)
+        c, offset, H, obj_scale, lines[_OBJECTIVE] = scaled_objective(inst)
+        if (H is None) != (form.hessian is None) or (H is not None and not (
+                np.array_equal(H.indptr, form.hessian.indptr)
+                and np.array_equal(H.indices, form.hessian.indices))):
+            return None
+    notes, solver_notes = _collect(inst, lines)
+    out = MatrixForm(inst, c, offset, form.sign, obj_scale, A, row_lo, row_hi, row_scale,
+                     col_lo, col_hi, integrality, H, form.blocks, notes, solver_notes, keys)
+    out._lines = lines
+    touched = Touched(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64), ranges,
+                      costs, columns)
+    return out, touched
 
 
 # What the cvxpy backend shares with matrix_form (kept here so that the rules exist once).
