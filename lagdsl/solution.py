@@ -48,16 +48,19 @@ def multiplier_duals(y: np.ndarray, sense: str, sign: float) -> np.ndarray:
 
 
 def mip_stats(gap: float, solver_bound: float, solver_incumbent: float, objective: float,
-              negated: bool) -> dict:
+              negated: bool, scale: float = 1.0) -> dict:
     """``mip_gap`` and ``bound`` (in the user's sense) of a mixed-integer solve that stopped
     before proving optimality.  The bound is moved by the offset that separates the solver's
     incumbent value from the measured ``objective``, so constant terms are the user's;
-    ``negated``: the solver minimised the negation of the user's maximisation (cvxpy does).
+    ``negated``: the solver minimised the negation of the user's maximisation (cvxpy does);
+    ``scale``: the factor the solver's objective was multiplied by
+    (:func:`lagdsl.lower.matrix.objective_scale`), which the bound's distance is divided by.
     Empty when the solver has no finite gap or bound."""
     if not (np.isfinite(gap) and np.isfinite(solver_bound) and np.isfinite(solver_incumbent)):
         return {}
     sign = -1.0 if negated else 1.0
-    return {"mip_gap": float(gap), "bound": float(objective + sign * (solver_bound - solver_incumbent))}
+    return {"mip_gap": float(gap),
+            "bound": float(objective + sign * (solver_bound - solver_incumbent) / scale)}
 
 
 def no_nan(res, x: np.ndarray) -> None:

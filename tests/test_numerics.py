@@ -257,12 +257,16 @@ def test_unbounded_from_an_infeasible_conic_model_is_settled():
 
 def test_nan_point_is_never_optimal():
     from lagdsl.result import Result
+    from lagdsl.solution import no_nan
     res = Result("optimal", objective=float("nan"), stats={})
-    cvxpy_backend.CvxpyProgram._no_nan(res, np.array([1.0]))
+    no_nan(res, np.array([1.0]))
     assert res.status == "error" and res.stats["message"] == "the objective is nan at the solver's point"
     res = Result("feasible", objective=1.0, stats={})
-    cvxpy_backend.CvxpyProgram._no_nan(res, np.array([np.nan]))
+    no_nan(res, np.array([np.nan]))
     assert res.status == "error"
+    res = Result("limit", objective=1.0, stats={})       # an incumbent with nan is none either
+    no_nan(res, np.array([np.nan]))
+    assert res.status == "error" and res.stats["message"] == "the solver's point has non-finite values"
 
 
 def test_powers_of_abs_are_accepted_and_solved():
@@ -426,3 +430,17 @@ def test_unbounded_from_a_strictly_convex_objective_is_an_error_with_its_reason(
         assert r.objective == pytest.approx(-2.5e9, rel=1e-6)
         assert r.values["x"] == pytest.approx(5e9, rel=1e-3)
     assert solve("var x\nvar y\nminimize f: x^2 - y\n").status == "unbounded"    # y is free
+
+
+def test_cvxpy_and_highs_scale_the_same_objectives_with_the_same_notes():
+    # one rule (lagdsl.lower.matrix.objective_scale): 1.5e-3 x*y is 7.5e-4 in x'Qx's
+    # symmetric Q, under the band, so both backends scale this objective, and word it alike
+    import lagdsl
+    text = ("var x in [0, 1]\nvar y in [0, 1]\n"
+            "minimize f: 1.5e-3 * x * y + 7.5e-4 * x^2 + 7.5e-4 * y^2 - 7.5e-4 * x\n")
+    cv, hi = (lagdsl.parse(text).solve(backend=b) for b in ("cvxpy", "highs"))
+    assert cv.stats["notes"] == hi.stats["notes"] == [
+        "objective f: scaled by 2^10 (its largest coefficient is 0.00075; solvers take costs "
+        "this small for zero against their tolerances); the objective and duals reported are "
+        "for the objective as written"]
+    assert cv.objective == pytest.approx(hi.objective, rel=1e-5, abs=1e-12)

@@ -49,14 +49,17 @@ scaled up the same way (:func:`~.polynomial.prescale_objective`): solvers compar
 absolute tolerances, so ``maximize 1e-10 * x`` stopped at ``x = 0``; the objective is
 measured in the user's model and the duals and MIP bound are divided by the factor.
 Each scaled family, and — when the solver is HiGHS — each coefficient it would still drop or
-bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  Odd powers
+bound it would read as infinite, is a line in ``stats["notes"]`` naming the row.  The band,
+the powers of two, the objective rule and the notes' wording are
+:mod:`lagdsl.lower.matrix`'s, and the dual sign table, the MIP bound and the nan rule
+:mod:`lagdsl.solution`'s: the ``highs`` backend uses the same ones.  Odd powers
 of non-negative expressions (``abs(x - 2)^3``) are ``cp.power``, convex and DCP.
 
 Modules: :mod:`.polynomial` (the polynomial path), :mod:`.dcp` and :mod:`.algebra` (the DCP
-path), :mod:`.lowered` (the cvxpy form both produce), :mod:`.scaling` (row scaling and HiGHS
-notes), :mod:`.options` (solver choice and options), :mod:`.program` (solving and reading the
-answer back), :mod:`.statuses` and :mod:`.progress` (statuses, MIP gap and bound); this
-module holds the backend itself.
+path), :mod:`.lowered` (the cvxpy form both produce), :mod:`.scaling` (rows split by sense
+scaled, the spread of nonlinear bodies), :mod:`.options` (solver choice and options),
+:mod:`.program` (solving and reading the answer back), :mod:`.statuses` and :mod:`.progress`
+(statuses, MIP gap and bound); this module holds the backend itself.
 """
 from __future__ import annotations
 
@@ -75,7 +78,8 @@ from lagdsl.passes.base import PassError
 import cvxpy as cp  # after lagdsl: a missing cvxpy is reported by get_backend
 
 # The backend was one module, lagdsl.backends.cvxpy; every public name it had is still
-# importable from here.
+# importable from here, except the scaling rules it now shares with the highs backend
+# (HIGHS_SMALL, HIGHS_INFINITE, SCALE_BAND, scaling_note, ...: lagdsl.lower.matrix).
 from .algebra import CvxpyAlgebra
 from .dcp import dcp_refusal, lower_dcp
 from .lowered import Lowered, Part, flat_variable, split_rows
@@ -85,16 +89,14 @@ from .polynomial import (lower_polynomial, prescale_quadratic_rows, quad_rows_ex
                          strictly_convex_objective)
 from .program import EMITS, CvxpyProgram
 from .progress import mip_progress
-from .scaling import (FEASIBILITY_TOL, HIGHS_INFINITE, HIGHS_SMALL, SCALE_BAND, body_spread,
-                      highs_notes, row_scale, scale_rows, scaling_note)
+from .scaling import FEASIBILITY_TOL, body_spread, scale_rows
 from .statuses import STATUS
 
 __all__ = ["BACKEND", "CvxpyBackend", "CvxpyProgram", "CvxpyAlgebra", "Lowered", "Part", "STATUS",
-           "SOLVER_ARGS", "MIQP_SOLVERS", "FEASIBILITY_TOL", "HIGHS_INFINITE", "HIGHS_SMALL",
-           "SCALE_BAND", "body_spread", "check_solver_args", "dcp_refusal", "flat_variable",
-           "highs_notes", "lower_dcp", "lower_polynomial", "mip_progress", "parse_solver_args",
-           "pick_solver", "prescale_quadratic_rows", "quad_rows_expr", "quiet_stdout",
-           "row_scale", "scale_rows", "scaling_note", "solver_options", "split_rows",
+           "SOLVER_ARGS", "MIQP_SOLVERS", "FEASIBILITY_TOL", "body_spread", "check_solver_args",
+           "dcp_refusal", "flat_variable", "lower_dcp", "lower_polynomial", "mip_progress",
+           "parse_solver_args", "pick_solver", "prescale_quadratic_rows", "quad_rows_expr",
+           "quiet_stdout", "scale_rows", "solver_options", "split_rows",
            "strictly_convex_objective"]
 
 

@@ -11,6 +11,7 @@ from lagdsl.ir.model import Model
 from lagdsl.lower.evaluate import Evaluator
 from lagdsl.lower.instance import (bound_vector, constraint_rows, lower_block, owner_label,
                                    row_keys, variable_arrays)
+from lagdsl.lower.matrix import objective_scale, scale_for, scaling_note
 from lagdsl.lower.poly import NotPolynomial
 from lagdsl.lower.rows import Rows
 from lagdsl.passes.base import linear_part
@@ -19,7 +20,7 @@ import cvxpy as cp
 
 from .algebra import CvxpyAlgebra, NotRepresentable, is_expr
 from .lowered import Lowered, Part, flat_variable, relation, split_rows
-from .scaling import body_spread, objective_scale, scale_for, scale_rows, scaling_note
+from .scaling import body_spread, scale_rows
 
 class _TracingEvaluator(Evaluator):
     """An evaluator that remembers which sympy node produced each cvxpy expression, so that a

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from lagdsl.ir.model import Model
 from lagdsl.lower.instance import Instance
 from lagdsl.lower.poly import PolyBatch, Quad
-from lagdsl.passes.base import Chain, binary_mask, column_label, linear_part, polys
+from lagdsl.passes.base import Chain, binary_mask, linear_part, polys
 from lagdsl.passes.binary_product2linear import BinaryProduct2Linear
 from lagdsl.passes.quad2form import NonConvexQuadratic, QuadForms, QuadInstance, Quadratic2QuadForm
 
@@ -19,7 +19,11 @@ import cvxpy as cp
 
 from .lowered import Lowered, Part, flat_variable, relation, split_rows
 from .options import MIQP_SOLVERS
-from .scaling import HIGHS_INFINITE, objective_scale, scale_for, scale_rows, scaling_note
+from lagdsl.lower.matrix import (canonical, far_bound_notes, hessian_lower, objective_arrays,
+                                 objective_name, objective_scale, objective_size, row_max_abs,
+                                 scale_for, scaling_note)
+
+from .scaling import scale_rows
 
 def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
     """``x'P_r x`` for batch rows ``rows`` as one expression ``S @ square(F @ x)`` (times the
@@ -71,13 +75,7 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
             c = relation(sense, lhs, rhs)
             constraints.append(c)
             parts[b.name].append(Part(c, idx, sense, scale))
-    far = (np.isfinite(low.lb) & (np.abs(low.lb) >= HIGHS_INFINITE)) | \
-        (np.isfinite(low.ub) & (np.abs(low.ub) >= HIGHS_INFINITE))
-    if far.any():
-        k = int(np.flatnonzero(far)[0])
-        bound = low.ub[k] if np.isfinite(low.ub[k]) and abs(low.ub[k]) >= HIGHS_INFINITE else low.lb[k]
-        highs.append("var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
-            column_label(low, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum())))
+    highs.extend(far_bound_notes(low, low.lb, low.ub))
     quadratic = qi.objective is not None or bool(qi.blocks)
     out = Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
                   inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
@@ -90,18 +88,15 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
 
 def prescale_objective(inst: Instance, notes: list) -> tuple[Instance, float]:
     """The instance with its objective multiplied by the power of two that brings its largest
-    coefficient (linear or quadratic) near 1 when it is tiny or huge
-    (:func:`~.scaling.objective_scale`), before the quadratic form is checked and factored;
+    coefficient (linear or quadratic) near 1 when it is tiny
+    (:func:`lagdsl.lower.matrix.objective_scale`, the rule the ``highs`` backend uses), before the quadratic form is checked and factored;
     and that factor, which the duals are divided by."""
     o = inst.objective
     if o is None or inst.model.objective is None:
         return inst, 1.0
-    big = 0.0
-    if o.lin is not None and o.lin.nnz:
-        big = float(np.max(np.abs(o.lin.data)))
-    if o.quad is not None and len(o.quad.coef):
-        big = max(big, float(np.max(np.abs(o.quad.coef))))
-    s = objective_scale(inst.model.objective.name, big, notes)
+    # measured as matrix_form measures it, so that both backends scale the same objectives
+    big = objective_size(objective_arrays(inst)[0], hessian_lower(inst))
+    s = objective_scale(objective_name(inst), big, notes)
     if s == 1:
         return inst, 1.0
     body = PolyBatch(o.const * s, None if o.lin is None else (o.lin * s).tocsr(),
@@ -141,7 +136,7 @@ def prescale_quadratic_rows(inst: Instance, keys: dict, notes: list):
         big = np.zeros(b.n)
         np.maximum.at(big, q.row, np.abs(q.coef))
         if b.body.lin is not None and b.body.lin.nnz:
-            big = np.maximum(big, np.asarray(abs(b.body.lin).max(axis=1).todense()).reshape(-1))
+            big = np.maximum(big, row_max_abs(canonical(b.body.lin.tocsr())))
         s = scale_for(big)
         if np.all(s == 1):
             blocks.append(b)
@@ -188,9 +183,8 @@ def _poly_objective(inst: Instance, forms: QuadForms | None, x, N: int):
     """``const + q'x (+ x'Px)`` in the instance's sense (zero for a feasibility model)."""
     if inst.objective is None:
         return cp.Minimize(0)
-    o = inst.objective
-    q = np.asarray(linear_part(o, N).todense()).reshape(-1) if o.lin is not None else np.zeros(N)
-    e = q @ x + float(o.const[0]) if N else cp.Constant(float(o.const[0]))
+    q, const = objective_arrays(inst)
+    e = q @ x + const if N else cp.Constant(const)
     if forms is not None and forms.P is not None and forms.P.nnz:
         xs = x[forms.support]
         # assume_PSD: Quadratic2QuadForm has just checked the curvature

@@ -12,9 +12,11 @@ from lagdsl.backend import Program
 from lagdsl.ir.classify import ModelClass
 from lagdsl.ir.model import Model
 from lagdsl.lower.instance import max_violation, per_row, unflatten
+from lagdsl.lower.matrix import HIGHS_SMALL
 from lagdsl.lower.numeric import objective_value, point_violation
 from lagdsl.passes.base import Chain, Solution
 from lagdsl.result import Result
+from lagdsl.solution import multiplier_duals, no_nan
 
 import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
@@ -23,7 +25,7 @@ from .lowered import Lowered
 from .options import (canon_options, check_solver_args, parse_solver_args, pick_solver, quiet_stdout,
                       solver_options)
 from .progress import mip_progress
-from .scaling import FEASIBILITY_TOL, HIGHS_SMALL
+from .scaling import FEASIBILITY_TOL
 from .statuses import STATUS
 
 #: The export formats ``compile --emit`` takes besides ``ir``.
@@ -197,7 +199,7 @@ class CvxpyProgram(Program):
                 else:
                     res.objective = objective_value(model, x)
                     res.max_violation = point_violation(model, x)
-            self._no_nan(res, x)
+            no_nan(res, x)
         if ss is not None and ss.solve_time is not None:
             res.times["solver"] = float(ss.solve_time)
         if status != cp.SOLVER_ERROR and low.problem.compilation_time is not None:
@@ -207,24 +209,6 @@ class CvxpyProgram(Program):
             stats.update(mip_progress(ss, res.objective, isinstance(low.problem.objective, cp.Maximize),
                                       low.objective_scale))
         return res
-
-    @staticmethod
-    def _no_nan(res: Result, x: np.ndarray) -> None:
-        """A point with nan in it, or a nan objective or violation, is not an answer:
-        the status becomes ``error`` with the reason (never ``optimal``)."""
-        if res.status not in ("optimal", "feasible"):
-            return
-        why = None
-        if not np.all(np.isfinite(x)):
-            why = "the solver's point has non-finite values"
-        elif res.objective is not None and not np.isfinite(res.objective):
-            why = "the objective is %s at the solver's point" % res.objective
-        elif res.max_violation is not None and np.isnan(res.max_violation):
-            why = "the constraints cannot be evaluated at the solver's point (nan)"
-        if why is not None:
-            res.status = "error"
-            res.stats["message"] = why
-            res.stats.setdefault("notes", []).append(why)
 
     def _duals(self, low: Lowered) -> dict[str, np.ndarray]:
         """Signed shadow prices per block (see the module docstring); none for MIPs."""
@@ -245,8 +229,8 @@ class CvxpyProgram(Program):
                 y = np.asarray(y, dtype=np.float64).reshape(-1)
                 if p.scale is not None:
                     y = y * p.scale
-                d[p.rows] += {"==": -1.0, "<=": -1.0, ">=": 1.0}[p.sense] * y
+                d[p.rows] += multiplier_duals(y, p.sense, s)
             if ok:
                 # / objective_scale (a power of two): the solver's objective was scaled
-                out[name] = s * d / low.objective_scale + 0.0    # + 0.0: no negative zeros
+                out[name] = d / low.objective_scale + 0.0    # + 0.0: no negative zeros
         return out

@@ -5,8 +5,10 @@ takes, as flat arrays.
     subject to row_lo <= A x <= row_hi                      (one row per constraint row)
                col_lo <= x <= col_hi,  x[j] integral where integrality[j] == 1
 
-Every backend that hands a matrix to a solver (``highs``; ``cvxpy``'s LP/QP path can share
-the scaling below) builds it here, with the same numerical honesty:
+Every backend that hands a matrix to a solver builds it here (``highs``), or builds its own
+rows with the pieces at the end of this module (``cvxpy``: :func:`scale_for`,
+:func:`scaling_note`, :func:`solver_drop_notes`, :func:`far_bound_notes`,
+:func:`objective_scale`), with the same numerical honesty:
 
 * **Row scaling.**  HiGHS reads matrix entries with ``|a| < 1e-9`` as zero, so ``1e-10 x >=
   1`` would read ``0 >= 1``.  Every row whose largest coefficient lies outside
@@ -336,33 +338,17 @@ def column_arrays(inst: Instance) -> tuple[np.ndarray, np.ndarray, list[str]]:
     isb = inst.vtype == "B"
     if isb.any():
         col_lo[isb], col_hi[isb] = np.maximum(col_lo[isb], 0.0), np.minimum(col_hi[isb], 1.0)
-    far = (np.isfinite(col_lo) & (np.abs(col_lo) >= HIGHS_INFINITE)) | \
-        (np.isfinite(col_hi) & (np.abs(col_hi) >= HIGHS_INFINITE))
-    lines = []
-    if far.any():
-        from ..passes.base import column_label
-        k = int(np.flatnonzero(far)[0])
-        bound = col_hi[k] if np.isfinite(col_hi[k]) and abs(col_hi[k]) >= HIGHS_INFINITE else col_lo[k]
-        lines.append("var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
-            column_label(inst, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum())))
-    return col_lo, col_hi, lines
+    return col_lo, col_hi, far_bound_notes(inst, col_lo, col_hi)
 
 
 def scaled_objective(inst: Instance):
     """``(c, offset, H, obj_scale, notes)``: the objective in the user's sense, multiplied
-    by ``obj_scale`` (a power of two bringing an all-tiny objective's largest coefficient
-    near 1; only up: scaling a large objective down would push its small costs under the
-    solver's dual tolerance, so ``minimize 1e7 x + y`` would stop caring about ``y``)."""
+    by ``obj_scale`` (:func:`objective_scale`: a power of two bringing an all-tiny
+    objective's largest coefficient near 1, only up)."""
     c, offset = objective_arrays(inst)
     H = hessian_lower(inst)
-    big = max(float(np.max(np.abs(c), initial=0.0)),
-              0.0 if H is None else 0.5 * float(np.max(np.abs(H.data), initial=0.0)))
-    f = float(scale_for(np.array([big]))[0]) if big < SCALE_BAND[0] else 1.0
-    notes = []
-    if f != 1:
-        notes.append("objective %s: scaled by 2^%d (its largest coefficient is %g); the answer "
-                     "is for the objective as written" % (
-                         inst.model.objective.name, int(round(np.log2(f))), big))
+    notes: list[str] = []
+    f = objective_scale(objective_name(inst), objective_size(c, H), notes)
     return f * c, f * offset, None if H is None else (f * H).tocsc(), f, notes
 
 
@@ -373,10 +359,7 @@ def _block_matrix(b, N: int) -> sp.csr_matrix:
         return sp.csr_matrix((b.n, N))
     if lin.shape[1] != N:
         lin = sp.csr_matrix((lin.data, lin.indices, lin.indptr), shape=(b.n, N))
-    if not lin.has_canonical_format:
-        lin = lin.copy()
-        lin.sum_duplicates()
-    return lin
+    return canonical(lin)
 
 
 def _stack(parts: list[sp.csr_matrix], N: int) -> sp.csr_matrix:
@@ -492,3 +475,61 @@ def update_form(form: MatrixForm, inst: Instance, check_convex: bool = True
     touched = Touched(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64), ranges,
                       costs, columns)
     return out, touched
+
+
+# What the cvxpy backend shares with matrix_form (kept here so that the rules exist once).
+
+def far_bound_notes(inst: Instance, col_lo: np.ndarray, col_hi: np.ndarray) -> list[str]:
+    """The note on variable bounds HiGHS reads as infinite (at or beyond
+    :data:`HIGHS_INFINITE`): the first one by name and how many there are; empty when none."""
+    far = (np.isfinite(col_lo) & (np.abs(col_lo) >= HIGHS_INFINITE)) | \
+        (np.isfinite(col_hi) & (np.abs(col_hi) >= HIGHS_INFINITE))
+    if not far.any():
+        return []
+    from ..passes.base import column_label
+    k = int(np.flatnonzero(far)[0])
+    bound = col_hi[k] if np.isfinite(col_hi[k]) and abs(col_hi[k]) >= HIGHS_INFINITE else col_lo[k]
+    return ["var %s: HiGHS reads the bound %g (beyond 1e20) as infinite%s" % (
+        column_label(inst, k), bound, "" if far.sum() == 1 else "; %d bounds like it" % int(far.sum()))]
+
+
+def objective_name(inst: Instance) -> str:
+    """The objective's name for notes (``objective`` for a feasibility model)."""
+    o = inst.model.objective
+    return "objective" if o is None else o.name
+
+
+def objective_size(c: np.ndarray, H: sp.spmatrix | None) -> float:
+    """The largest coefficient of the objective ``c'x + 0.5 x'Hx`` (``c`` from
+    :func:`objective_arrays`, ``H`` from :func:`hessian_lower`): what :func:`objective_scale`
+    compares with :data:`SCALE_BAND`."""
+    return max(float(np.max(np.abs(c), initial=0.0)),
+               0.0 if H is None else 0.5 * float(np.max(np.abs(H.data), initial=0.0)))
+
+
+def objective_scale(name: str, big: float, notes: list, measured: bool = False) -> float:
+    """A power of two bringing an objective whose largest coefficient (or, ``measured``, its
+    change over the unit box, measured by a backend that has no coefficients to read) is
+    ``big`` near 1 when ``big`` lies below :data:`SCALE_BAND`; 1 otherwise.  Solvers compare
+    costs with absolute tolerances (HiGHS: reduced costs below 1e-7 count as zero, a MIP gap
+    below 1e-6 is closed), so ``maximize 1e-10 * x`` would stop at any feasible point.  Only
+    up: scaling a large objective down would push its small costs under those tolerances
+    (``minimize 1e7 x + y`` would stop caring about ``y``).  Appends a note when it scales."""
+    scale = float(scale_for(np.array([big], dtype=np.float64))[0]) if big < SCALE_BAND[0] else 1.0
+    if scale != 1:
+        notes.append("objective %s: scaled by 2^%d (%s %g; solvers take costs this small for "
+                     "zero against their tolerances); the objective and duals reported are for "
+                     "the objective as written"
+                     % (name, int(round(np.log2(scale))), "it changes by about" if measured
+                        else "its largest coefficient is", big))
+    return scale
+
+
+def canonical(A: sp.csr_matrix) -> sp.csr_matrix:
+    """``A`` with duplicate entries summed (a copy only when it has any), so that a row's
+    largest coefficient (:func:`row_max_abs`) is the one a solver sees."""
+    if A.has_canonical_format:
+        return A
+    A = A.copy()
+    A.sum_duplicates()
+    return A
