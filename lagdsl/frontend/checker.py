@@ -474,14 +474,8 @@ class Checker:
             where = self.row_label(axes, int(bad[0]))
             raise self.error("var %s%s has lower bound %g above its upper bound %g" % (
                 st.name, where, lo[bad[0]], hi[bad[0]]), st.name_span)
-        clash = label_clash([self.model.sets[a] for a in axes])
-        if clash is not None:
-            raise LagDataError(
-                "var %s has the elements %r and %r, which both print as %s[%s]; results and "
-                "exports key elements by that label, so it must be unique" % (
-                    st.name, clash[0], clash[1], st.name, clash[2]), st.name_span,
-                "make the elements distinct as text (e.g. all numbers or all strings)",
-                self.model.source)
+        self.refuse_label_clash([self.model.sets[a] for a in axes], "var", st,
+                                "the elements", "results and exports key elements")
         self.model.vars[st.name] = VarDecl(st.name, tuple(axes), domain, lo, hi, start, st.name_span)
         self.declare(st.name, "var", st.name_span)
 
@@ -619,14 +613,18 @@ class Checker:
                  if isinstance(o.set, SetName) and o.set.name in self.model.sets]
         groups = [named] if named and len(named) == len(overs) else [[s] for s in named]
         for sets in groups:
-            clash = label_clash(sets)
-            if clash is not None:
-                raise LagDataError(
-                    "constraint %s has the rows %r and %r, which both print as %s[%s]; duals and "
-                    "exports key rows by that label, so it must be unique" % (
-                        st.name, clash[0], clash[1], st.name, clash[2]), st.name_span,
-                    "make the elements distinct as text (e.g. all numbers or all strings)",
-                    self.model.source)
+            self.refuse_label_clash(sets, "constraint", st, "the rows", "duals and exports key rows")
+
+    def refuse_label_clash(self, sets, kind: str, st, what: str, why: str) -> None:
+        """A data error when two elements of the product of ``sets`` print the same label
+        (:func:`lagdsl.ir.values.label_clash`), naming both, at ``st``'s name."""
+        clash = label_clash(sets)
+        if clash is not None:
+            raise LagDataError(
+                "%s %s has %s %r and %r, which both print as %s[%s]; %s by that label, so it "
+                "must be unique" % (kind, st.name, what, clash[0], clash[1], st.name, clash[2], why),
+                st.name_span, "make the elements distinct as text (e.g. all numbers or all strings)",
+                self.model.source)
 
     def relation(self, node, scope: Scope):
         """``(body, lower, upper)`` of a constraint's relation (one or a ranged pair)."""
