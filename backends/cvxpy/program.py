@@ -103,7 +103,7 @@ class CvxpyProgram(Program):
         when the structure changes."""
         from lagdsl.lower.incremental import relower
         from lagdsl.passes.base import PassError
-        from .polynomial import build_problem, poly_arrays, structure_change
+        from .polynomial import build_problem, poly_arrays, strictly_convex_objective, structure_change
         low = self.low
         if low.path != "polynomial" or low.arrays is None:
             self.rebind_info = {"reason": "the model is not polynomial (cvxpy's DCP path has "
@@ -133,7 +133,9 @@ class CvxpyProgram(Program):
                     name, k = key
                     p.value = arrays.parts[name][k][3]
             made = "set parameter values"
-        low.arrays, low.instance = arrays, inst
+        low.arrays, low.instance, low.inverse = arrays, inst, arrays.inverse
+        # a cost that becomes zero can leave an unknown outside the strictly convex part
+        low.bounded = strictly_convex_objective(arrays.inst, arrays.forms.objective)
         low.notes, low.highs_notes = arrays.notes, arrays.highs
         self.model, self.t_lower = model, time.perf_counter() - t0
         self.rebind_info = {"parameters": made, "count": len(low.parameters)}
