@@ -8,7 +8,8 @@ Rows (same scenarios, objectives checked against the first row to 1e-6 relative)
   on the demand rows and ``run()`` from the kept basis (warm start);
 * cvxpy + Parameter — hand-written, demand a ``cp.Parameter``, ``prob.solve(HIGHS)``;
 * lagdsl cvxpy — ``prog = model.compile("cvxpy")``; ``prog.solve(data={"demand": d})``
-  (cvxpy's program has no ``rebind``: each re-solve compiles again);
+  (its ``rebind`` makes the problem parametric at the first re-solve, inside the timed
+  loop, and then sets the new demand as a ``cp.Parameter`` value: cvxpy's DPP cache);
 * lagdsl highs — the same on ``highs`` when it is registered (skipped with a note otherwise);
 * lagdsl layer — the same on a program whose ``rebind`` is ``relower`` and whose ``solve``
   builds the Result of a fixed point without a solver: what lagdsl itself adds per re-solve

@@ -109,8 +109,8 @@ def test_resolve_equals_fresh_solve_lp(demand):
     assert info["changed"] == ["demand"] and info["derived"] == []
     assert info["relowered"] == {"blocks": [], "bounds": ["meet_demand"], "objective": False,
                                  "structure": []}
-    assert info["recompiled"] is True          # cvxpy keeps no solver model to update (yet)
-    assert info["reason"] == "backend cvxpy keeps no solver model to update in place"
+    assert info["recompiled"] is False         # new right-hand sides: cvxpy Parameters
+    assert info["rebind"]["parameters"] == "made the problem parametric"
     assert r.stats["backend"] == "cvxpy" and r.backend == "cvxpy"
 
 

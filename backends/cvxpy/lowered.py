@@ -82,3 +82,5 @@ class Lowered:
     highs_notes: list = field(default_factory=list)    # ... when the solver is HiGHS
     bounded: bool = False                               # the objective cannot be unbounded
     objective_scale: float = 1.0                        # the solver's objective / the user's
+    arrays: Any = None          # polynomial path: the PolyArrays the problem was built from
+    parameters: dict | None = None      # ... its cp.Parameters once a re-solve made it parametric

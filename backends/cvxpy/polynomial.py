@@ -2,7 +2,7 @@
 problem (binary products linearised, quadratic forms checked and factored, sparse rows)."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,9 +42,28 @@ def quad_rows_expr(forms: QuadForms, rows: np.ndarray, x) -> Any:
     return e if sign > 0 else -e
 
 
-def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
-    """A polynomial instance as a cvxpy problem: linearise binary products (see
-    :func:`_chain`), check and factor the remaining quadratics, build vector rows."""
+@dataclass
+class PolyArrays:
+    """The numbers of a polynomial lowering before any cvxpy object is made: what
+    :func:`build_problem` turns into a problem and what a re-solve compares
+    (:func:`structure_change`) and passes as parameter values."""
+
+    inst: Instance                       # after the passes (what the cvxpy problem is of)
+    forms: QuadInstance
+    pre: dict                            # block -> per-row prescale of quadratic rows
+    objective_scale: float
+    parts: dict                          # block -> [(sense, rows, Ai, rhs, scale)]
+    q: np.ndarray | None                 # objective's linear vector and constant (None:
+    const: float                         # a feasibility model)
+    inverse: list
+    applied: list
+    notes: list
+    highs: list
+
+
+def poly_arrays(inst: Instance, opts: dict) -> PolyArrays:
+    """Linearise binary products (see :func:`_chain`), check and factor the remaining
+    quadratics, split each block's rows by sense and scale them: the arrays of the problem."""
     keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
     notes: list[str] = []
     highs: list[str] = []
@@ -53,11 +72,8 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
     chain, (problem, inverse) = _chain(scaled, opts)
     qi = problem if isinstance(problem, QuadInstance) else QuadInstance(problem)
     low = qi.inst
-    x = flat_variable(low.lb, low.ub, low.vtype)
     N = low.N
-    objective = _poly_objective(low, qi.objective, x, N)
-    parts: dict[str, list[Part]] = {}
-    constraints = []
+    parts: dict[str, list] = {}
     for b in low.blocks:
         A = linear_part(b.body, N)
         forms = qi.blocks.get(b.name)
@@ -68,22 +84,122 @@ def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
                 Ai, rhs, scale = scale_rows(b.name, keys.get(b.name), idx, Ai, rhs, notes, highs)
             if b.name in pre:
                 scale = pre[b.name][idx] * (1.0 if scale is None else scale)
+            parts[b.name].append((sense, idx, Ai, rhs, scale))
+    highs.extend(far_bound_notes(low, low.lb, low.ub))
+    q, const = objective_arrays(low) if low.objective is not None else (None, 0.0)
+    return PolyArrays(low, qi, pre, obj_scale, parts, q, float(const), inverse,
+                      list(chain.applied), notes, highs)
+
+
+def build_problem(arrays: PolyArrays, x, parametric: bool):
+    """The cvxpy problem of ``arrays`` over ``x``: ``(problem, parts, parameters)``.  With
+    ``parametric`` the right-hand sides and the objective's linear vector and constant are
+    ``cp.Parameter`` s (``parameters``: ``{(block, part) or "q"/"const": Parameter}``), so the
+    problem is DPP and cvxpy keeps its canonicalisation when only they change."""
+    params: dict = {}
+
+    def value(key, v):
+        if not parametric:
+            return v
+        p = params[key] = cp.Parameter(np.shape(v))
+        p.value = v
+        return p
+
+    low, qi = arrays.inst, arrays.forms
+    parts: dict[str, list[Part]] = {}
+    constraints = []
+    for name, plist in arrays.parts.items():
+        forms = qi.blocks.get(name)
+        parts[name] = []
+        for k, (sense, idx, Ai, rhs, scale) in enumerate(plist):
             lhs = Ai @ x if Ai.nnz else cp.Constant(np.zeros(len(idx)))
             if forms is not None:
                 qe = quad_rows_expr(forms, idx, x)
                 lhs = lhs if qe is None else lhs + qe
-            c = relation(sense, lhs, rhs)
+            c = relation(sense, lhs, value((name, k), rhs))
             constraints.append(c)
-            parts[b.name].append(Part(c, idx, sense, scale))
-    highs.extend(far_bound_notes(low, low.lb, low.ub))
+            parts[name].append(Part(c, idx, sense, scale))
+    if arrays.q is None:
+        objective = cp.Minimize(0)
+    else:
+        objective = _poly_objective(low, qi.objective, x, low.N,
+                                    *((value("q", arrays.q), value("const", arrays.const))
+                                      if low.N else (arrays.q, arrays.const)))
+    return cp.Problem(objective, constraints), parts, params
+
+
+def lower_polynomial(model: Model, inst: Instance, opts: dict) -> Lowered:
+    """A polynomial instance as a cvxpy problem (:func:`poly_arrays` then
+    :func:`build_problem`, parameter-free: cvxpy's SciPy canonicalisation is the fastest
+    for a problem solved once; a re-solve makes it parametric, see
+    :meth:`~.program.CvxpyProgram.rebind`)."""
+    arrays = poly_arrays(inst, opts)
+    low, qi = arrays.inst, arrays.forms
+    x = flat_variable(low.lb, low.ub, low.vtype)
+    problem, parts, _ = build_problem(arrays, x, parametric=False)
+    keys = {b.name: (b.keys(), not b.constraint.binding) for b in inst.blocks}
     quadratic = qi.objective is not None or bool(qi.blocks)
-    out = Lowered(cp.Problem(objective, constraints), x, parts, keys, inverse, chain.applied,
+    out = Lowered(problem, x, parts, keys, arrays.inverse, arrays.applied,
                   inst, "polynomial", bool((low.vtype != "C").any()), quadratic,
                   frozenset({"soc"}) if qi.blocks else frozenset(),
-                  sum(b.n for b in inst.blocks), notes, highs)
+                  sum(b.n for b in inst.blocks), arrays.notes, arrays.highs)
     out.bounded = strictly_convex_objective(low, qi.objective)
-    out.objective_scale = obj_scale
+    out.objective_scale = arrays.objective_scale
+    out.arrays = arrays
     return out
+
+
+def structure_change(old: PolyArrays, new: PolyArrays) -> str | None:
+    """Why the problem of ``new`` is not the problem of ``old`` with other parameter values
+    (None when it is): the passes, the variables' bounds and integrality, the row split by
+    sense, a row's coefficients or scale, a quadratic form, the objective's scale."""
+    if old.applied != new.applied:
+        return "the passes differ (%s, then %s)" % (", ".join(old.applied) or "none",
+                                                    ", ".join(new.applied) or "none")
+    if any(p != "quad2form" for p in new.applied):
+        return "the model was rewritten by %s" % ", ".join(new.applied)
+    a, b = old.inst, new.inst
+    if not (np.array_equal(a.lb, b.lb) and np.array_equal(a.ub, b.ub) and np.array_equal(a.vtype, b.vtype)):
+        return "the new data changes the unknowns' bounds or integrality"
+    if old.objective_scale != new.objective_scale:
+        return "the new data changes the objective's scale"
+    if (old.q is None) != (new.q is None):
+        return "the objective appears or disappears"
+    if not _same_forms(old.forms.objective, new.forms.objective):
+        return "the new data changes the objective's quadratic form"
+    for name, plist in old.parts.items():
+        nlist = new.parts[name]
+        if [(s, len(i)) for s, i, *_ in plist] != [(s, len(i)) for s, i, *_ in nlist] or \
+                not all(np.array_equal(p[1], n[1]) for p, n in zip(plist, nlist)):
+            return "the new data changes which rows of %s are equalities, upper or lower bounds" % name
+        if any(not _same_csr(p[2], n[2]) for p, n in zip(plist, nlist)):
+            return "the new data changes coefficients of unknowns in %s" % name
+        if any(not _same_opt(p[4], n[4]) for p, n in zip(plist, nlist)):
+            return "the new data changes the row scaling of %s" % name
+        if not _same_forms(old.forms.blocks.get(name), new.forms.blocks.get(name)):
+            return "the new data changes the quadratic form of %s" % name
+    return None
+
+
+def _same_opt(a, b) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+
+
+def _same_csr(a, b) -> bool:
+    """Equal sparse matrices, values and stored pattern alike."""
+    if a is None or b is None:
+        return a is b
+    a, b = sp.csr_matrix(a), sp.csr_matrix(b)
+    return a.shape == b.shape and np.array_equal(a.indptr, b.indptr) and \
+        np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data)
+
+
+def _same_forms(a: QuadForms | None, b: QuadForms | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.n == b.n and np.array_equal(a.rows, b.rows) and np.array_equal(a.sign, b.sign) \
+        and _same_csr(a.factor, b.factor) and np.array_equal(a.factor_row, b.factor_row) \
+        and _same_opt(a.support, b.support) and _same_csr(a.P, b.P)
 
 
 def prescale_objective(inst: Instance, notes: list) -> tuple[Instance, float]:
@@ -179,11 +295,9 @@ def _all_binary_products(inst: Instance) -> bool:
     return all(p.quad is None or bool(np.all(isb[p.quad.i] & isb[p.quad.j])) for _, p in polys(inst))
 
 
-def _poly_objective(inst: Instance, forms: QuadForms | None, x, N: int):
-    """``const + q'x (+ x'Px)`` in the instance's sense (zero for a feasibility model)."""
-    if inst.objective is None:
-        return cp.Minimize(0)
-    q, const = objective_arrays(inst)
+def _poly_objective(inst: Instance, forms: QuadForms | None, x, N: int, q, const):
+    """``const + q'x (+ x'Px)`` in the instance's sense; ``q`` and ``const`` are arrays or
+    parameters (:func:`build_problem`)."""
     e = q @ x + const if N else cp.Constant(const)
     if forms is not None and forms.P is not None and forms.P.nnz:
         xs = x[forms.support]

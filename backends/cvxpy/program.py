@@ -88,6 +88,59 @@ class CvxpyProgram(Program):
         t_solve = time.perf_counter() - t0
         return self._result(status, message, t_solve)
 
+    # --- re-solving with new data ------------------------------------------------------
+
+    def rebind(self, model: Model, changed: frozenset[str]) -> bool:
+        """Take ``model`` (the same structure, new values for the params in ``changed``) on
+        the polynomial path: re-lower what they touch (:func:`~lagdsl.lower.incremental.
+        relower`), recompute the problem's arrays with the same passes and scalings
+        (:func:`~.polynomial.poly_arrays`) and, when only right-hand sides and the
+        objective's linear vector and constant differ (:func:`~.polynomial.structure_change`),
+        set them as ``cp.Parameter`` values: cvxpy then reuses its (DPP) canonicalisation.
+        The first rebind builds the parametric problem (a compiled program that is never
+        re-solved keeps the parameter-free one and SciPy's faster canonicalisation).  False
+        (``rebind_info["reason"]`` says why; the caller compiles again) on the DCP path or
+        when the structure changes."""
+        from lagdsl.lower.incremental import relower
+        from lagdsl.passes.base import PassError
+        from .polynomial import build_problem, poly_arrays, strictly_convex_objective, structure_change
+        low = self.low
+        if low.path != "polynomial" or low.arrays is None:
+            self.rebind_info = {"reason": "the model is not polynomial (cvxpy's DCP path has "
+                                          "no parameters)"}
+            return False
+        t0 = time.perf_counter()
+        inst = relower(low.instance, model, changed)
+        try:
+            arrays = poly_arrays(inst, self.opts)
+        except PassError as exc:          # new data can make a QP non-convex: compile again
+            self.rebind_info = {"reason": exc.message}
+            return False
+        why = structure_change(low.arrays, arrays)
+        if why is not None:
+            self.rebind_info = {"reason": why}
+            return False
+        if low.parameters is None:
+            low.problem, low.parts, low.parameters = build_problem(arrays, low.x, parametric=True)
+            made = "made the problem parametric"
+        else:
+            for (key, p) in low.parameters.items():
+                if key == "q":
+                    p.value = arrays.q
+                elif key == "const":
+                    p.value = arrays.const
+                else:
+                    name, k = key
+                    p.value = arrays.parts[name][k][3]
+            made = "set parameter values"
+        low.arrays, low.instance, low.inverse = arrays, inst, arrays.inverse
+        # a cost that becomes zero can leave an unknown outside the strictly convex part
+        low.bounded = strictly_convex_objective(arrays.inst, arrays.forms.objective)
+        low.notes, low.highs_notes = arrays.notes, arrays.highs
+        self.model, self.t_lower = model, time.perf_counter() - t0
+        self.rebind_info = {"parameters": made, "count": len(low.parameters)}
+        return True
+
     def _settle(self, kw: dict) -> str:
         """``infeasible_or_unbounded``: the constraints alone decide which one it is."""
         feas = cp.Problem(cp.Minimize(0), self.low.problem.constraints)
