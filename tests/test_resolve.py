@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import scipy.sparse as sp
 import lagdsl
 from lagdsl import backend as B
 from lagdsl.backend import Backend, Program
-from lagdsl.errors import LagDataError, LagError
+from lagdsl.errors import LagDataError
 from lagdsl.lower.incremental import Dependencies, relower
 from lagdsl.lower.instance import lower_instance, max_violation, unflatten
 from lagdsl.result import Result

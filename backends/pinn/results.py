@@ -11,7 +11,6 @@ IR, as ``lagdsl compile --emit ir`` writes it).  :func:`load_fields` rebuilds th
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
