@@ -133,9 +133,14 @@ def plot_formats() -> list[str]:
 
 
 def check_plot_path(path: str, inputs: Iterable = (), what: str = "--plot") -> str:
-    """:func:`check_output_path` and a format matplotlib writes, named by the extension;
-    returns the format (``png``)."""
+    """:func:`check_output_path` and :func:`check_plot_format`; returns the format (``png``)."""
     check_output_path(path, inputs, what)
+    return check_plot_format(path, what)
+
+
+def check_plot_format(path: str, what: str = "--plot") -> str:
+    """The format of plot file ``path``, named by its extension, refused unless matplotlib
+    writes it here (:func:`plot_formats`); returns it (``png``)."""
     ext = os.path.splitext(path)[1].lstrip(".").lower()
     formats = plot_formats()
     if ext not in formats:

@@ -47,14 +47,10 @@ def run(args, options: dict, params: dict) -> int:
     if args.plot:
         from ..plot import require_matplotlib
         require_matplotlib()
+        from ..outputs import check_plot_format
         from .store import check_output
         check_output(args.plot, [args.model, args.data, args.scenarios, args.output], what="--plot")
-        import os
-        from matplotlib.backend_bases import FigureCanvasBase
-        ext = os.path.splitext(args.plot)[1].lstrip(".").lower()
-        if ext not in FigureCanvasBase.get_supported_filetypes():
-            raise LagError("--plot %s: unknown plot format %r; the extension names it, e.g. .png"
-                           % (args.plot, ext))
+        check_plot_format(args.plot)
     if args.workers is not None and args.workers < 1:
         raise LagError("--workers %d: a positive number of workers" % args.workers)
     plan = prepare(args.model, args.scenarios, args.data, params=params, backend=args.backend,
