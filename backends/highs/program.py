@@ -49,6 +49,7 @@ class HighsProgram(Program):
         with stdout_redirected(to_stderr=bool(opts["verbose"])):
             self.h = hm.new_highs(self.settings)
             hm.pass_form(self.h, low.form)
+        self.runner = hp.Runner(self.h)
         self.t_pass = time.perf_counter() - t0
         self.solves = 0
         self.changes: dict | None = None
@@ -61,9 +62,10 @@ class HighsProgram(Program):
         form = self.low.form
         t0 = time.perf_counter()
         message = None
+        self.runner.idle()
         run0 = self.h.getRunTime()      # HiGHS's run clock accumulates over runs
         with stdout_redirected(to_stderr=bool(self.opts["verbose"])):
-            hp.run(self.h, form, form.integer)
+            self.runner.run(form, form.integer)
             t_solver = self.h.getRunTime() - run0
             name = _status_name(self.h)
             if name in ("kUnbounded", "kUnboundedOrInfeasible"):
@@ -143,6 +145,7 @@ class HighsProgram(Program):
             return False
         t1 = time.perf_counter()
         form._keys = self.low.form._keys        # same families, same rows: same labels
+        self.runner.idle()
         self.changes = hm.pass_changes(self.h, self.low.form, form, touched)
         self.t_pass = time.perf_counter() - t1
         self.t_lower = t1 - t0
@@ -161,6 +164,7 @@ class HighsProgram(Program):
             return super().emit(fmt)
         with tempfile.TemporaryDirectory(prefix="lagdsl-highs-") as d:
             path = os.path.join(d, "model." + fmt)
+            self.runner.idle()
             with stdout_redirected(to_stderr=False):
                 st = self.h.writeModel(path)
             if st == highspy.HighsStatus.kError or not os.path.exists(path):
