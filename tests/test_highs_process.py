@@ -40,7 +40,7 @@ import threading
 import lagdsl
 from lagdsl.backends.highs import progress
 progress.GRACE = 0.0
-prog = lagdsl.parse(open("slow.lag").read()).compile("highs")
+prog = lagdsl.parse(open("slow.lag").read()).compile("highs", time_limit=2.5)
 print("solving", flush=True)
 try:
     prog.solve()
@@ -48,6 +48,8 @@ except KeyboardInterrupt:
     print("interrupted", flush=True)
 text = prog.emit("lp")
 print("emitted", int("c3659" in text), "threads=%d" % threading.active_count(), flush=True)
+r = prog.solve()        # runs to its time limit: the interrupt is not left behind in HiGHS
+print("again", r.status, r.times["solver"] > 2.0, r.stats["highs_status"], flush=True)
 """
 
 
@@ -118,6 +120,7 @@ def test_api_ctrl_c_leaves_no_solve_running_on_the_kept_highs_object(slow):
     # emit waited for the interrupted HiGHS run to stop: the model is whole, the worker is gone
     line = next(l for l in out.splitlines() if l.startswith("emitted"))
     assert line.endswith("threads=1") and line.split()[1] == "1", line
+    assert "again limit True kTimeLimit" in out, out
 
 
 def _run_with_stderr_on_a_terminal(args, cwd) -> tuple[int, str]:
@@ -159,3 +162,59 @@ def test_mip_progress_shows_in_a_terminal_only(slow):
     p = subprocess.run([sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--backend", "highs",
                         "--option", "time_limit=2"], cwd=slow, capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "highs mip" not in p.stderr
+
+
+# A small LP runs in the main thread (no thread hand-off for quick re-solves): a SIGINT handler
+# only sets the flag that HiGHS's simplex callback reads.  The LP (300 x 300 transport with
+# supply just above demand, ~1,000 simplex iterations) takes a few tenths of a second at least.
+SMALL_LP_SCRIPT = """\\
+import os, signal, threading, time
+import numpy as np
+import lagdsl
+from lagdsl.backends.highs import progress
+from lagdsl.ir.builder import ModelBuilder
+m = n = 300
+rng = np.random.default_rng(0)
+b = ModelBuilder("t")
+S, D = b.set("S", range(m)), b.set("D", range(n))
+c = b.param("c", [S, D], rng.uniform(1, 100, (m, n)))
+sup, dem = b.param("sup", [S], np.full(m, 30.0)), b.param("dem", [D], np.full(n, 29.99))
+x = b.var("x", [S, D], lower=0)
+i, j = b.index("i j")
+b.minimize("cost", b.sum([(i, S), (j, D)], c[i, j] * x[i, j]))
+b.subject_to("s", b.sum([(j, D)], x[i, j]) <= sup[i], over=[(i, S)])
+b.subject_to("d", b.sum([(i, S)], x[i, j]) >= dem[j], over=[(j, D)])
+prog = lagdsl.Model(b.build()).compile("highs")
+started = threading.Event()
+here = progress.Runner._run_here
+def run_here(self, watch):
+    started.set()
+    return here(self, watch)
+progress.Runner._run_here = run_here
+def ctrl_c():
+    started.wait()
+    time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Thread(target=ctrl_c, daemon=True).start()
+t0 = time.perf_counter()
+try:
+    prog.solve()
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted after %.3f s, threads=%d" % (time.perf_counter() - t0, threading.active_count()))
+print("handler restored", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+r = prog.solve()
+print("again", r.status, r.stats["simplex_iterations"] > 0)
+r = prog.solve()
+print("warm", r.status, r.objective == prog.solve().objective)
+"""
+
+
+def test_api_ctrl_c_stops_a_small_lp_in_the_main_thread(tmp_path):
+    (tmp_path / "run.py").write_text(SMALL_LP_SCRIPT)
+    p = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("interrupted after") and lines[0].endswith("threads=1"), p.stdout
+    assert float(lines[0].split()[2]) < 1.0, p.stdout
+    assert lines[1:] == ["handler restored True", "again optimal True", "warm optimal True"], p.stdout

@@ -77,8 +77,9 @@ class _Watch:
             self.installed = True
 
     def _interrupt(self, e) -> None:
-        if self.stop.is_set():
-            e.interrupt()
+        # Written on every call, not only to stop: HiGHS keeps the flag from the run that was
+        # interrupted, and the next run with a callback would stop at its first one.
+        e.interrupt(self.stop.is_set())
         if self.bar is not None and e.callback_type == highspy.cb.HighsCallbackType.kCallbackMipInterrupt:
             now = time.monotonic()
             if now - self.last >= EVERY:
