@@ -1,7 +1,10 @@
 """Build-time benchmark: lagdsl's CLI against hand-written cvxpy (and Pyomo where it installs).
 
 Each contender runs as its own process, end to end — start-up, reading the same JSON data,
-building, solving with HiGHS, reporting — and is timed by wall clock.  The table shows the
+building, solving with HiGHS, reporting — and is timed by wall clock.  The runs are
+interleaved (each round runs every contender once), so that a drift of the machine reaches
+all alike; the script prints the conditions (cores, load, BLAS threads: ``--threads``, 1 by
+default, for every contender; HiGHS with its default options everywhere).  The table shows the
 best of ``--repeat`` runs, the solver's own time where the tool reports it, the rest
 (``overhead``: everything that is not the solver) and the ratio to hand-written cvxpy.
 Every contender must reach the same optimum; a mismatch is printed in the table.  Beside the
@@ -115,7 +118,15 @@ def main() -> None:
     ap.add_argument("--no-pyomo", action="store_true", help="skip Pyomo even when installed")
     ap.add_argument("--only", choices=sorted(PEERS), help="run one case")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP threads for every contender (default 1; HiGHS's own default "
+                         "threads for every contender)")
     a = ap.parse_args()
+    sys.path.insert(0, str(HERE))
+    from conditions import describe, pin_threads
+    pin_threads(a.threads)            # every contender inherits the environment
+    print(describe() + "; runs interleaved, best of %d per contender" % a.repeat,
+          file=sys.stderr if a.json else sys.stdout)
     with_pyomo = not a.no_pyomo and importlib.util.find_spec("pyomo") is not None
     rows = []
     for title, (model, data_name) in CASES.items():
@@ -125,13 +136,19 @@ def main() -> None:
         if not data.exists():
             sys.exit("missing %s: run python bench/gen.py first" % data)
         results = {}
-        for name, cmd in contenders(model, data, with_pyomo).items():
-            runs = [run(cmd) for _ in range(a.repeat)]
-            wall, out = min(runs, key=lambda r: r[0])[:2]
-            best = (wall, out, min(r[2] for r in runs), max(r[3] for r in runs))
-            results[name] = best
-            print("  %-40s %-44s %8.2f s %8.2f s CPU %6.0f MiB" % ((title, name) + best[:1] + best[2:]),
-                  file=sys.stderr)
+        cmds = contenders(model, data, with_pyomo)
+        runs: dict = {name: [] for name in cmds}
+        # Round-robin, not each contender's repeats back to back: a drift of the machine (HiGHS
+        # alone varied 2.4-3.1 s on the transport LP in one afternoon) then reaches every
+        # contender alike instead of one contender's whole batch.
+        for _ in range(a.repeat):
+            for name, cmd in cmds.items():
+                runs[name].append(run(cmd))
+                print("  %-40s %-44s %8.2f s %8.2f s CPU %6.0f MiB" % (
+                    (title, name) + (runs[name][-1][0],) + runs[name][-1][2:]), file=sys.stderr)
+        for name in cmds:
+            wall, out = min(runs[name], key=lambda r: r[0])[:2]
+            results[name] = (wall, out, min(r[2] for r in runs[name]), max(r[3] for r in runs[name]))
         base = results["hand-written cvxpy"]
         for name, (wall, out, cpu, rss) in results.items():
             st = solver_time("lagdsl" if name.startswith("lagdsl") else name, out)
