@@ -6,16 +6,14 @@ import fcntl
 import os
 import pty
 import select
-import signal
 import struct
 import subprocess
 import sys
 import termios
-import time
 
 import pytest
 
-from test_process import SLOW
+from test_process import SLOW, interrupted
 
 API_SCRIPT = """\
 import sys, threading, time
@@ -59,41 +57,8 @@ def slow(tmp_path):
     return tmp_path
 
 
-def _interrupted(cmd: list[str], cwd, marker: str, on_stderr: bool,
-                 until: str | None = None) -> tuple[int, float, str, str]:
-    """Run ``cmd``, wait for ``marker`` (on stderr or stdout), let the solve run, send SIGINT:
-    ``(exit code, seconds from SIGINT to exit — or to a stdout line starting with ``until`` —,
-    stdout, stderr)``."""
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        seen = []
-        for line in (p.stderr if on_stderr else p.stdout):
-            seen.append(line)
-            if marker in line:
-                break
-        assert p.poll() is None, "".join(seen)
-        time.sleep(1.5)
-        p.send_signal(signal.SIGINT)
-        t0 = time.perf_counter()
-        early = ""
-        if until is not None:
-            for line in p.stdout:
-                early += line
-                if line.startswith(until):
-                    break
-        else:
-            p.wait(timeout=30)
-        waited = time.perf_counter() - t0
-        p.wait(timeout=30)
-        return p.returncode, waited, early + p.stdout.read(), p.stderr.read()
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
 def test_cli_ctrl_c_exits_130_within_a_second(slow):
-    code, waited, out, err = _interrupted(
+    code, waited, out, err = interrupted(
         [sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--backend", "highs", "--option",
          "verbose=true"], slow, "Solving MIP model", on_stderr=True)
     assert code == 130
@@ -104,7 +69,7 @@ def test_cli_ctrl_c_exits_130_within_a_second(slow):
 
 def test_api_ctrl_c_stops_highs_and_raises_keyboard_interrupt(slow):
     (slow / "run.py").write_text(API_SCRIPT)
-    code, waited, out, err = _interrupted([sys.executable, "run.py"], slow, "solving", on_stderr=False,
+    code, waited, out, err = interrupted([sys.executable, "run.py"], slow, "solving", on_stderr=False,
                                           until="interrupted")
     assert code == 0, err
     assert "after optimal 3.0" in out
@@ -113,7 +78,7 @@ def test_api_ctrl_c_stops_highs_and_raises_keyboard_interrupt(slow):
 
 def test_api_ctrl_c_leaves_no_solve_running_on_the_kept_highs_object(slow):
     (slow / "run.py").write_text(PENDING_SCRIPT)
-    code, waited, out, err = _interrupted([sys.executable, "run.py"], slow, "solving", on_stderr=False,
+    code, waited, out, err = interrupted([sys.executable, "run.py"], slow, "solving", on_stderr=False,
                                           until="interrupted")
     assert code == 0, err
     assert waited < 1.0, waited

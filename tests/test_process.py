@@ -50,27 +50,46 @@ def small(tmp_path):
     return tmp_path
 
 
-def test_ctrl_c_during_a_solve_in_c_exits_130_within_two_seconds(slow):
-    p = subprocess.Popen([sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--option",
-                          "verbose=true"], cwd=slow, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+def interrupted(cmd: list[str], cwd, marker: str, on_stderr: bool, until: str | None = None,
+                settle: float = 1.5) -> tuple[int, float, str, str]:
+    """Run ``cmd``, wait for ``marker`` (on stderr or stdout), let the solve run ``settle``
+    seconds, send SIGINT:
+    ``(exit code, seconds from SIGINT to exit — or to a stdout line starting with ``until`` —,
+    stdout, stderr)``."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         seen = []
-        for line in p.stderr:          # HiGHS's log (on stderr): the solve is under way
+        for line in (p.stderr if on_stderr else p.stdout):
             seen.append(line)
-            if "Solving MIP model" in line:
+            if marker in line:
                 break
         assert p.poll() is None, "".join(seen)
-        time.sleep(0.5)
+        time.sleep(settle)
         p.send_signal(signal.SIGINT)
         t0 = time.perf_counter()
-        out, err = p.communicate(timeout=30)
+        early = ""
+        if until is not None:
+            for line in p.stdout:
+                early += line
+                if line.startswith(until):
+                    break
+        else:
+            p.wait(timeout=30)
         waited = time.perf_counter() - t0
+        p.wait(timeout=30)
+        return p.returncode, waited, early + p.stdout.read(), p.stderr.read()
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert p.returncode == 130
+
+
+def test_ctrl_c_during_a_solve_in_c_exits_130_within_two_seconds(slow):
+    # HiGHS's log (on stderr) says the solve is under way
+    code, waited, out, err = interrupted(
+        [sys.executable, "-m", "lagdsl", "solve", "slow.lag", "--option", "verbose=true"], slow,
+        "Solving MIP model", on_stderr=True, settle=0.5)
+    assert code == 130
     assert waited < 2.0, waited
     assert err.rstrip().endswith("interrupted")
     assert "Traceback" not in err and "terminate called" not in err
