@@ -863,18 +863,24 @@ class Checker:
         return fam.members[pos]
 
     # --- conditions ----------------------------------------------------------------------
-    def condition(self, node, scope: Scope):
-        """A data condition as sympy (relationals, And/Or/Not, :class:`Member`)."""
+    def condition(self, node, scope: Scope, what: str = "a condition"):
+        """A data condition as sympy (relationals, And/Or/Not, :class:`Member`); ``what``
+        names it in the error for an unknown in it."""
         if isinstance(node, ast.BoolOp):
             # `a and b and c ...` as one n-ary And: no recursion along the chain
-            parts = [self.condition(o, scope) for _op, o in chain(node, (node.op,))]
+            parts = [self.condition(o, scope, what) for _op, o in chain(node, (node.op,))]
             return sympy.And(*parts) if node.op == "and" else sympy.Or(*parts)
         if isinstance(node, ast.Not):
             negate = False
             while isinstance(node, ast.Not):
                 node, negate = node.operand, not negate
-            inner = self.condition(node, scope)
+            inner = self.condition(node, scope, what)
             return sympy.Not(inner) if negate else inner
+        if isinstance(node, ast.IfExpr):
+            # a conditional between conditions: (c and a) or (not c and b)
+            c = self.condition(node.cond, scope, "the condition of 'if'")
+            a, b = self.condition(node.then_, scope, what), self.condition(node.else_, scope, what)
+            return sympy.Or(sympy.And(c, a), sympy.And(sympy.Not(c), b))
         if not isinstance(node, ast.Compare):
             raise self.error("expected a condition", node.span,
                              "a condition compares data (i < j, c[i] == 0) or tests i in S")
@@ -882,23 +888,23 @@ class Checker:
         for k, op in enumerate(node.ops):
             a, b = node.operands[k], node.operands[k + 1]
             if op in ("in", "not in"):
-                member = Member(self.element_expr(a, scope), self.set_term(b, scope))
+                member = Member(self.element_expr(a, scope, what), self.set_term(b, scope))
                 parts.append(member if op == "in" else sympy.Not(member))
                 continue
             la, lb = self.expr(a, scope), self.expr(b, scope)
-            self.require_data(la, a, "a condition", scope.owner)
-            self.require_data(lb, b, "a condition", scope.owner)
+            self.require_data(la, a, what, scope.owner)
+            self.require_data(lb, b, what, scope.owner)
             rel = _RELATIONS[op](la, lb)
             if isinstance(rel, Relational):     # where an element compared with data fails
                 scope.note(rel, Span(a.span.file, a.span.line, a.span.col, b.span.end_line, b.span.end_col))
             parts.append(rel)
         return sympy.And(*parts)
 
-    def element_expr(self, node, scope: Scope):
+    def element_expr(self, node, scope: Scope, what: str = "a condition"):
         """The left side of ``in``: a data expression or a tuple of them."""
         if isinstance(node, ast.TupleExpr):
-            return sympy.Tuple(*(self.data_expr(i, scope, "a condition") for i in node.items))
-        return self.data_expr(node, scope, "a condition")
+            return sympy.Tuple(*(self.data_expr(i, scope, what) for i in node.items))
+        return self.data_expr(node, scope, what)
 
     # --- expressions ---------------------------------------------------------------------
     def data_expr(self, node, scope: Scope, what: str):
@@ -1072,6 +1078,21 @@ class Checker:
 
     def _x_Neg(self, node: ast.Neg, scope: Scope):
         return self.arithmetic(node, scope)
+
+    def _x_IfExpr(self, node: ast.IfExpr, scope: Scope):
+        """``if c then a else b`` (``else if`` chains walked with a loop) as a sympy
+        ``Piecewise``; the conditions are data, the branches any expression.  The
+        evaluator computes each branch only on the rows that take it, so a branch may hold
+        what has no value elsewhere (``if i < n then x[i + 1] else 0``)."""
+        pairs, at = [], node
+        while isinstance(at, ast.IfExpr):
+            cond = self.condition(at.cond, scope, "the condition of 'if'")
+            pairs.append((self.expr(at.then_, scope), cond))
+            at = at.else_
+        pairs.append((self.expr(at, scope), sympy.true))
+        out = sympy.Piecewise(*pairs)
+        scope.note(out, node.span)
+        return out
 
     def arithmetic(self, root, scope: Scope):
         """Arithmetic (``+ - * / mod ^`` and unary ``-``) as sympy, walked with an explicit
