@@ -321,7 +321,8 @@ def coerce_overrides(model: IRModel, raw: dict) -> dict:
         pv = model.params[key]
         default = d.defaults.get(key) if d is not None else None
         out[key] = coerce_param(key, pv.index, [model.sets[a] for a in pv.index], value,
-                                default, model.decl_spans.get(key), model.source)
+                                default, model.decl_spans.get(key), model.source,
+                                d.graph_dir if d is not None else None)
     return out
 
 

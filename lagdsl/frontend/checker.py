@@ -372,7 +372,7 @@ class Checker:
             self.derivation.defaults[st.name] = default
         if st.name in self.data:
             values = coerce_param(st.name, tuple(axes), sets, self.data[st.name], default,
-                                  st.name_span, self.source)
+                                  st.name_span, self.source, self.graph_dir)
             self.derivation.data_names.add(st.name)
         elif isinstance(st.value, ast.ListLiteral):
             values = coerce_param(st.name, tuple(axes), sets, self.list_values(st.value), default,
