@@ -243,6 +243,7 @@ class CompiledModel:
         data = {n: (_raw_values(self._base.params[n].values) if n in self._base.params else
                     list(self._base.sets[n].elements)) for n in d.data_names}
         data.update(d.graphs)
+        data.update(d.strings)
         data.update(raw)
         return check_program(d.program, self._base.source, data, d.graph_dir)
 

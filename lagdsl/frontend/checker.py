@@ -17,6 +17,7 @@ Every mistake raises :class:`LagSemanticError` (or the :class:`LagDataError` of
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
@@ -38,7 +39,8 @@ from ..lower.evaluate import FLOAT_MAX, Evaluator
 from ..limits import MAX_EXPRESSION_DEPTH, check_size, expression_depth
 from ..lower.rows import Rows
 from . import ast
-from .data import check_element_number, coerce_param, coerce_set, expand_graph, load_graph
+from .data import (DIRECTED_MEMBERS, check_element_number, coerce_param, coerce_set,
+                   expand_graph, load_graph)
 
 #: Words a user reads in messages for each kind of name.
 KIND_WORDS = {"set": "set", "param": "param", "var": "var", "graph": "graph", "domain": "domain",
@@ -123,6 +125,7 @@ class Checker:
         self.later: dict[str, Span] = {}
         self.coordinates: dict[str, Span] = {}
         self.bases: dict[str, sympy.IndexedBase] = {}
+        self.strings: dict[str, str] = {}      # string-valued scalar params
         self.string_indices: dict[sympy.Symbol, str] = {}
         # what re-solves with new data need to know (lagdsl.ir.derivation); ``reads``
         # collects the params read by whatever is being evaluated now
@@ -211,6 +214,11 @@ class Checker:
             return self.error("%s is used before it is declared" % name, node.span,
                               "it is declared at %s; declare names before using them" % _where(at))
         head = name.split(".")[0]
+        member = name[len(head) + 1:]
+        if "." in name and self.kind(head) == "graph" and member in DIRECTED_MEMBERS:
+            return self.error("%s.%s needs a directed graph; graph %s is undirected" % (head, member, head),
+                              node.span, "use %s.neighbors(v) and %s.arcs on an undirected graph, or "
+                              "give the graph's data \"directed\": true" % (head, head))
         if "." in name and self.kind(head) == "graph":
             members = sorted(n for n in self.decls if n.startswith(head + "."))
             return self.error("graph %s has no member %s" % (head, name[len(head) + 1:]), node.span,
@@ -363,6 +371,8 @@ class Checker:
     def _stmt_ParamDecl(self, st: ast.ParamDecl, k: int) -> None:
         self.check_new(st.name, st.name_span)
         self.no_index_cond(st)
+        if self.string_param(st):
+            return
         axes, scope, rows = self.decl_axes(st.name, st.index, "param")
         sets = [self.model.sets[a] for a in axes]
         shape = tuple(len(s) for s in sets)
@@ -383,6 +393,25 @@ class Checker:
             values = coerce_param(st.name, tuple(axes), sets, None, default, st.name_span, self.source)
         self.model.params[st.name] = ParamValue(tuple(axes), np.asarray(values, dtype=np.float64))
         self.declare(st.name, "param", st.name_span)
+
+    def string_param(self, st: ast.ParamDecl) -> bool:
+        """``param s`` whose value is a string (``"s": "a"`` in the data, or ``param s =
+        "a"``): an element, such as a graph's source node, written into every body that
+        uses it (a new value means elaborating again: ``Derivation.strings``)."""
+        raw = self.data.get(st.name, st.value.value if isinstance(st.value, ast.String) else None)
+        if not isinstance(raw, str):
+            return False
+        if st.index:
+            raise LagDataError("param %s is indexed; data gives it the string %s" % (
+                st.name, json.dumps(raw)), st.name_span, "string values are for scalar params "
+                "(an element such as a source node); an indexed param holds numbers", self.source)
+        if st.default is not None:
+            raise self.error("param %s takes a string; a default must be a number" % st.name,
+                             st.default.span)
+        self.strings[st.name] = raw
+        self.derivation.strings[st.name] = raw
+        self.declare(st.name, "param", st.name_span)
+        return True
 
     def formula(self, st: ast.ParamDecl, rows: Rows, scope: Scope) -> np.ndarray:
         """Evaluate ``param NAME[...] = expr`` and record it (its body, binding and reads)
@@ -741,6 +770,8 @@ class Checker:
             return term
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
             return self.family_ref(node, scope)
+        if isinstance(node, ast.Call) and self.kind(node.func.name) is None:
+            raise self.undeclared(node.func, scope, "set family")
         raise self.error("this set depends on the index %s" % dep.name, node.span,
                          "a set that changes with an outer index must be a range lo..hi or "
                          "a neighbour set G.neighbors(v); filter with ':' instead")
@@ -789,6 +820,8 @@ class Checker:
             return self.comprehension(node) if node.is_comprehension else self.set_literal(node)
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
             return self.family_member(node)
+        if isinstance(node, ast.Call) and self.kind(node.func.name) is None:
+            raise self.undeclared(node.func, Scope(), "set family")
         raise self.error("expected a set", node.span,
                          "a set is a name, a range 1..n, a literal {\"a\", \"b\"}, a comprehension "
                          "{i in I : cond} or a combination with cross, union, inter, diff")
@@ -822,6 +855,8 @@ class Checker:
         """A constant set element: a number, a string or a tuple of them."""
         if isinstance(node, ast.String):
             return node.value
+        if isinstance(node, ast.Name) and node.name in self.strings:
+            return self.strings[node.name]
         if isinstance(node, ast.TupleExpr):
             return tuple(self.element(i) for i in node.items)
         if isinstance(node, ast.Compare):
@@ -941,6 +976,8 @@ class Checker:
         kind = self.kind(name)
         if kind is None:
             raise self.undeclared(node, scope)
+        if name in self.strings:
+            return Str(self.strings[name])
         if kind in ("param", "var"):
             decl = self.model.params[name] if kind == "param" else self.model.vars[name]
             if decl.index:
@@ -958,6 +995,9 @@ class Checker:
             raise self.error("%s is an index and takes no subscripts" % name, node.span)
         if kind is None:
             raise self.undeclared(node.base, scope)
+        if name in self.strings:
+            raise self.error("param %s is a string (%s) and takes no subscripts" % (
+                name, json.dumps(self.strings[name])), node.span)
         if kind not in ("param", "var"):
             raise self.error("%s is a %s; only params and vars take subscripts" % (name, KIND_WORDS[kind]),
                              node.span, "write %s(...) to evaluate a field" % name if kind == "field" else None)

@@ -40,7 +40,8 @@ __all__ = ["load_data", "data_base_dir", "apply_overrides", "coerce_set", "coerc
            "load_graph", "expand_graph"]
 
 # Names a graph expands into; attributes may not shadow them.
-GRAPH_MEMBERS = ("nodes", "edges", "arcs", "neighbors")
+GRAPH_MEMBERS = ("nodes", "edges", "arcs", "neighbors", "successors", "predecessors",
+                 "out_edges", "in_edges")
 EDGE_LIST_EXTS = (".txt", ".edgelist", ".csv")
 GRAPH_DICT_KEYS = ("nodes", "edges", "directed", "weights", "edge_attrs", "node_attrs")
 _INT_RE = re.compile(r"-?[0-9]+\Z")
@@ -965,8 +966,29 @@ def expand_graph(name, G) -> tuple[dict, dict, dict]:
             raise _err("graph %s: %s is both a node and an edge attribute" % (name, _show(attr)))
         params[name + "." + attr] = ParamValue((name + ".nodes",), vals)
     neighbors = [_set_or_empty([norm[w] for w in G.neighbors(v)], 1) for v in G.nodes]
-    families = {name + ".neighbors": SetFamilyValue(sets[name + ".nodes"], neighbors)}
+    nodes = sets[name + ".nodes"]
+    families = {name + ".neighbors": SetFamilyValue(nodes, neighbors)}
+    if G.is_directed():
+        families.update(_directed_families(name, G, norm, nodes, neighbors))
     return sets, params, families
+
+
+#: The set families of a directed graph only: on an undirected graph "successor" and "in
+#: edge" have no meaning, and a model using them most likely forgot "directed": true.
+DIRECTED_MEMBERS = ("successors", "predecessors", "out_edges", "in_edges")
+
+
+def _directed_families(name, G, norm, nodes, successors) -> dict:
+    """``NAME.successors(v)`` (= ``neighbors``), ``NAME.predecessors(v)``, and the arcs
+    leaving and entering ``v``, ``NAME.out_edges(v)`` = {(v, w)}, ``NAME.in_edges(v)`` =
+    {(u, v)}, each in the graph's own order."""
+    preds = [_set_or_empty([norm[u] for u in G.predecessors(v)], 1) for v in G.nodes]
+    outs = [_set_or_empty([(norm[v], norm[w]) for w in G.successors(v)], 2) for v in G.nodes]
+    ins = [_set_or_empty([(norm[u], norm[v]) for u in G.predecessors(v)], 2) for v in G.nodes]
+    return {name + ".successors": SetFamilyValue(nodes, successors),
+            name + ".predecessors": SetFamilyValue(nodes, preds),
+            name + ".out_edges": SetFamilyValue(nodes, outs),
+            name + ".in_edges": SetFamilyValue(nodes, ins)}
 
 
 def _set_or_empty(elements, arity) -> SetValue:
