@@ -399,8 +399,8 @@ class Checker:
         "a"``): an element, such as a graph's source node, written into every body that
         uses it (a new value means elaborating again: ``Derivation.strings``)."""
         raw = self.data.get(st.name, st.value.value if isinstance(st.value, ast.String) else None)
-        if not isinstance(raw, str):
-            return False
+        if not isinstance(raw, str) or not (st.value is None or isinstance(st.value, ast.String)):
+            return False        # a param declared with a number takes numbers only
         if st.index:
             raise LagDataError("param %s is indexed; data gives it the string %s" % (
                 st.name, json.dumps(raw)), st.name_span, "string values are for scalar params "

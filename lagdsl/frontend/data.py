@@ -506,17 +506,17 @@ class _Nested:
 
     def fill(self, raw) -> np.ndarray:
         """The dense array (NaN where not given) of ``raw``."""
-        stack = [(raw, ())]         # an explicit stack: one level per index set at most
+        stack = [(raw, (), None)]   # an explicit stack: one level per index set at most
         while stack:
-            x, pos = stack.pop()
+            x, pos, key = stack.pop()
             if len(pos) == len(self.sets):
-                self.leaf(x, pos, None)
+                self.leaf(x, pos, key)
             elif isinstance(x, dict):
                 for key, value in reversed(list(x.items())):
                     stack.append(self.entry(key, value, pos))
             elif isinstance(x, (list, tuple, np.ndarray)):
                 self.check_length(x, pos)
-                stack.extend((item, pos + (k,)) for k, item in reversed(list(enumerate(x))))
+                stack.extend((item, pos + (k,), None) for k, item in reversed(list(enumerate(x))))
             else:
                 raise _err("%s: data %s is %s; expected a list of %d entries, one per element of "
                            "%s" % (self.decl, _row(self.name, self.sets, pos), _show_kind(x),
@@ -532,13 +532,13 @@ class _Nested:
             # a number or null: the key names every remaining index (the joined form)
             rest = _key_position(self.decl, self.index_names[depth:], self.lookups[depth:],
                                  key, self.span, self.source, self.where(pos))
-            return value, pos + rest
+            return value, pos + rest, key
         # an object or a list below: the key names one index set (the whole key first, so
         # that an element may hold a comma), else as many as its components fill
         whole = self.lookups[depth].find([key] if self.lookups[depth].arity == 1 else
                                          _key_parts(key, self.lookups[depth].arity))
         if whole is not None and depth + 1 < len(self.sets):
-            return value, pos + (whole,)
+            return value, pos + (whole,), None
         parts = _key_parts(key, 2)
         covered, n = 0, 0
         while depth + n < len(self.sets) - 1 and covered < len(parts):
@@ -547,7 +547,7 @@ class _Nested:
         if n and covered == len(parts):
             return value, pos + _key_position(
                 self.decl, self.index_names[depth:depth + n], self.lookups[depth:depth + n], key,
-                self.span, self.source, self.where(pos))
+                self.span, self.source, self.where(pos)), None
         if depth + 1 == len(self.sets):
             raise _err("%s expects a number at %s; data has %s"
                        % (self.decl, self.at_key(pos, key), _show_kind(value)), self.span, self.source)
@@ -572,7 +572,8 @@ class _Nested:
 
     def leaf(self, value, pos, key) -> None:
         if self.given[pos]:
-            raise _err("%s: data gives %s twice" % (self.decl, _at(self.name, self.sets, pos)),
+            raise _err("%s: data gives %s twice%s" % (self.decl, _at(self.name, self.sets, pos),
+                                                     " (key %s)" % _show(key) if key is not None else ""),
                        self.span, self.source)
         self.given[pos] = True
         if value is None:
