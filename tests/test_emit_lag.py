@@ -65,6 +65,10 @@ def test_every_example_round_trips(name, tmp_path):
             assert np.array_equal(v.start, w.start)
     assert list(ir.constraints) == list(ir2.constraints)
     assert m.classify().kind == m2.classify().kind
+    if not ir.set_families and "__" not in text:
+        # a fixed point: the emitted model emits itself (but for the header naming the file;
+        # helper params such as x__start become params of the emitted model, families sets)
+        assert m2.emit("lag").splitlines()[1:] == text.splitlines()[1:]
     if ir.fields:
         # field models: the same domains, fields and checked bodies (no data sets to rename)
         assert {k: d.coords for k, d in ir.domains.items()} == {k: d.coords for k, d in ir2.domains.items()}
