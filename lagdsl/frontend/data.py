@@ -378,7 +378,13 @@ def coerce_param(name, index_names, sets, raw, default=None, span=None, source=N
         return np.array(np.broadcast_to(np.asarray(default, dtype=np.float64), shape))
     if is_table(raw):
         arr = table_values(name, decl, index_names, sets, raw, files, span, source)
-    elif not sets:
+        try:
+            return _fill_missing(name, decl, sets, arr, default, span, source)
+        except LagDataError as err:
+            err.hint = ("the table %s has no row for it (or an empty value cell); add the row "
+                        "or declare a default" % _show(raw["file"]))
+            raise
+    if not sets:
         arr = _scalar_value(decl, raw, span, source)
     elif isinstance(raw, dict):
         arr = _from_dict(name, decl, index_names, sets, raw, span, source)
