@@ -185,8 +185,11 @@ class Model:
         key = str(fmt).lower().lstrip(".")
         if key in ("ir", "json"):
             return self.to_json(indent=1) + "\n"
-        if key in ("text", "lag"):
+        if key == "text":
             return self.to_text()
+        if key == "lag":
+            from .export.lag import to_lag
+            return to_lag(self.ir)
         if key in ("latex", "tex"):
             return self.to_latex() + "\n"
         b = _backend.get_backend(backend) if backend is not None else None

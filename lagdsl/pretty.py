@@ -69,6 +69,16 @@ class LagPrinter(StrPrinter):
         s = self._print(a)
         return "(%s)" % s if isinstance(a, (sympy.And, sympy.Or)) else s
 
+    def _print_Piecewise(self, expr):
+        """``(if c then a else if c2 then b else d)`` (the last condition is always true)."""
+        parts = []
+        for k, (val, cond) in enumerate(expr.args):
+            if cond is sympy.true or k == len(expr.args) - 1 and cond == sympy.true:
+                parts.append(self._print(val))
+                break
+            parts.append("if %s then %s else " % (self._print(cond), self._print(val)))
+        return "(%s)" % "".join(parts)
+
     def _print_BooleanTrue(self, expr):
         return "true"
 

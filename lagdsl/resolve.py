@@ -243,6 +243,7 @@ class CompiledModel:
         data = {n: (_raw_values(self._base.params[n].values) if n in self._base.params else
                     list(self._base.sets[n].elements)) for n in d.data_names}
         data.update(d.graphs)
+        data.update(d.strings)
         data.update(raw)
         return check_program(d.program, self._base.source, data, d.graph_dir)
 
@@ -321,7 +322,8 @@ def coerce_overrides(model: IRModel, raw: dict) -> dict:
         pv = model.params[key]
         default = d.defaults.get(key) if d is not None else None
         out[key] = coerce_param(key, pv.index, [model.sets[a] for a in pv.index], value,
-                                default, model.decl_spans.get(key), model.source)
+                                default, model.decl_spans.get(key), model.source,
+                                d.graph_dir if d is not None else None)
     return out
 
 

@@ -72,6 +72,9 @@ EXPECTED = {
     "inventory": dict(objective=3750.0,
                       values={"make": {"1": 60, "2": 50, "3": 60, "4": 30, "5": 60, "6": 60},
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
+    "maxflow": dict(objective=23.0),
+    "shortest_path": dict(objective=9.0, values={"x": {"a,c": 1, "c,b": 1, "b,d": 1, "d,f": 1,
+                                                      "a,b": 0, "d,e": 0, "e,f": 0}}),
 }
 #: Examples the cvxpy backend must refuse, with the class the compiler must give them.
 REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039": "NLP",
@@ -84,7 +87,7 @@ CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "bin
            "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
            "hs028": "QP", "hs048": "QP", "hs051": "QP", "hs076": "QP",
            "maxcut": "binary quadratic", "vertex_cover": "binary linear", "coloring": "binary linear",
-           "tsp4_qubo": "binary quadratic"}
+           "tsp4_qubo": "binary quadratic", "maxflow": "LP", "shortest_path": "LP"}
 HS71_OPT = 17.0140173                          # REFERENCES.md
 HS71_X = (1.0, 4.74299963, 3.82114998, 1.37940829)
 
@@ -367,6 +370,30 @@ def ref_tsp4_qubo():
     d = data("tsp4_qubo")["dist"]
     tours = [(0,) + p for p in itertools.permutations(range(1, 4))]
     return float(min(sum(d[t[k]][t[(k + 1) % 4]] for k in range(4)) for t in tours)), {}
+
+
+def _digraph(name: str, attr: str):
+    d = data(name)["G"]
+    G = nx.DiGraph()
+    G.add_nodes_from(d["nodes"])
+    values = d["weights"] if attr == "weight" else d["edge_attrs"][attr]
+    G.add_edges_from((u, v, {attr: w}) for (u, v), w in zip(d["edges"], values))
+    return G, data(name)["s"], data(name)["t"]
+
+
+def ref_maxflow():
+    G, s, t = _digraph("maxflow", "capacity")
+    return float(nx.maximum_flow_value(G, s, t, capacity="capacity")), {}
+
+
+def ref_shortest_path():
+    G, s, t = _digraph("shortest_path", "weight")
+    path = nx.shortest_path(G, s, t, weight="weight")
+    on = set(zip(path, path[1:]))
+    return float(nx.shortest_path_length(G, s, t, weight="weight")), {
+        "x": {"%s,%s" % (u, v): float((u, v) in on)
+              for u, v in [("a", "c"), ("c", "b"), ("b", "d"), ("d", "f"), ("a", "b"), ("d", "e"),
+                           ("e", "f")]}}
 
 
 REFERENCES = {name[4:]: fn for name, fn in list(globals().items()) if name.startswith("ref_")}

@@ -34,6 +34,9 @@ from lagdsl.lower.torch_segments import segment_reduce
 
 from .sampling import box_points
 
+_TORCH_RELATIONS = {"<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge,
+                    "==": torch.eq, "!=": torch.ne}
+
 _TORCH_FUNCS = {
     sympy.exp: torch.exp, sympy.log: torch.log, sympy.sin: torch.sin, sympy.cos: torch.cos,
     sympy.tan: torch.tan, sympy.tanh: torch.tanh, sympy.Abs: torch.abs, sigmoid: torch.sigmoid,
@@ -155,6 +158,8 @@ class TorchEvaluator:
             return self.integral(e, b)
         if isinstance(e, Agg):
             return self.aggregate(e, b)
+        if isinstance(e, sympy.Piecewise):
+            return self.piecewise(e, b)
         f = _TORCH_FUNCS.get(type(e))
         if f is not None:
             return f(self.value(e.args[0], b))
@@ -165,6 +170,33 @@ class TorchEvaluator:
                 out = f(*torch.broadcast_tensors(out, self.value(a, b)))
             return out
         self.fail("the pinn backend cannot evaluate %s" % e, e)
+
+    def piecewise(self, e: sympy.Piecewise, b: Batch) -> torch.Tensor:
+        """``if c then a else b`` whose branches or conditions hold fields or coordinates
+        (``if x < 0.5 then 1 else 2``): every branch on every point, chosen by ``where``."""
+        out = None
+        for val, cond in reversed(e.args):
+            v = self.value(val, b)
+            out = v if out is None else torch.where(self.truth(cond, b), v, out)
+        return out
+
+    def truth(self, c, b: Batch) -> torch.Tensor:
+        """A condition of a ``Piecewise`` on every point of ``b`` (a bool tensor)."""
+        if isinstance(c, (sympy.logic.boolalg.BooleanTrue, sympy.logic.boolalg.BooleanFalse)):
+            return torch.tensor(bool(c))
+        if not self.dynamic(c):
+            return torch.as_tensor(np.asarray(self.ev.data(c, b.rows), dtype=bool))
+        if isinstance(c, (sympy.And, sympy.Or)):
+            parts = [self.truth(a, b) for a in c.args]
+            out = parts[0]
+            for p in parts[1:]:
+                out = (out & p) if isinstance(c, sympy.And) else (out | p)
+            return out
+        if isinstance(c, sympy.Not):
+            return ~self.truth(c.args[0], b)
+        if isinstance(c, sympy.core.relational.Relational) and c.rel_op in _TORCH_RELATIONS:
+            return _TORCH_RELATIONS[c.rel_op](self.value(c.lhs, b), self.value(c.rhs, b))
+        self.fail("the pinn backend cannot evaluate the condition %s" % c, c)
 
     def field(self, e, b: Batch) -> torch.Tensor:
         """A field applied to arguments: one network call on the batch (cached).  When the

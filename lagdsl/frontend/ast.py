@@ -113,6 +113,15 @@ class Not(Node):
 
 
 @dataclass(frozen=True)
+class IfExpr(Node):
+    """``if cond then then_ else else_`` — a conditional on data (``else if`` nests)."""
+
+    cond: "Expr"
+    then_: "Expr"
+    else_: "Expr"
+
+
+@dataclass(frozen=True)
 class TupleExpr(Node):
     """``(a, b, ...)`` — a tuple element or a tuple of indices in a binding."""
 
@@ -141,7 +150,7 @@ class ListLiteral(Node):
 
 
 Expr = Union[Number, String, Name, Subscript, Call, Aggregate, BinOp, Neg, Compare, BoolOp,
-             Not, TupleExpr, SetLiteral]
+             Not, IfExpr, TupleExpr, SetLiteral]
 
 
 def is_binding(e) -> bool:

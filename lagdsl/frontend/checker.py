@@ -17,6 +17,7 @@ Every mistake raises :class:`LagSemanticError` (or the :class:`LagDataError` of
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
@@ -38,7 +39,8 @@ from ..lower.evaluate import FLOAT_MAX, Evaluator
 from ..limits import MAX_EXPRESSION_DEPTH, check_size, expression_depth
 from ..lower.rows import Rows
 from . import ast
-from .data import check_element_number, coerce_param, coerce_set, expand_graph, load_graph
+from .data import (DIRECTED_MEMBERS, check_element_number, coerce_param, coerce_set,
+                   expand_graph, load_graph)
 
 #: Words a user reads in messages for each kind of name.
 KIND_WORDS = {"set": "set", "param": "param", "var": "var", "graph": "graph", "domain": "domain",
@@ -123,6 +125,7 @@ class Checker:
         self.later: dict[str, Span] = {}
         self.coordinates: dict[str, Span] = {}
         self.bases: dict[str, sympy.IndexedBase] = {}
+        self.strings: dict[str, str] = {}      # string-valued scalar params
         self.string_indices: dict[sympy.Symbol, str] = {}
         # what re-solves with new data need to know (lagdsl.ir.derivation); ``reads``
         # collects the params read by whatever is being evaluated now
@@ -211,6 +214,11 @@ class Checker:
             return self.error("%s is used before it is declared" % name, node.span,
                               "it is declared at %s; declare names before using them" % _where(at))
         head = name.split(".")[0]
+        member = name[len(head) + 1:]
+        if "." in name and self.kind(head) == "graph" and member in DIRECTED_MEMBERS:
+            return self.error("%s.%s needs a directed graph; graph %s is undirected" % (head, member, head),
+                              node.span, "use %s.neighbors(v) and %s.arcs on an undirected graph, or "
+                              "give the graph's data \"directed\": true" % (head, head))
         if "." in name and self.kind(head) == "graph":
             members = sorted(n for n in self.decls if n.startswith(head + "."))
             return self.error("graph %s has no member %s" % (head, name[len(head) + 1:]), node.span,
@@ -363,6 +371,8 @@ class Checker:
     def _stmt_ParamDecl(self, st: ast.ParamDecl, k: int) -> None:
         self.check_new(st.name, st.name_span)
         self.no_index_cond(st)
+        if self.string_param(st):
+            return
         axes, scope, rows = self.decl_axes(st.name, st.index, "param")
         sets = [self.model.sets[a] for a in axes]
         shape = tuple(len(s) for s in sets)
@@ -372,7 +382,7 @@ class Checker:
             self.derivation.defaults[st.name] = default
         if st.name in self.data:
             values = coerce_param(st.name, tuple(axes), sets, self.data[st.name], default,
-                                  st.name_span, self.source)
+                                  st.name_span, self.source, self.graph_dir)
             self.derivation.data_names.add(st.name)
         elif isinstance(st.value, ast.ListLiteral):
             values = coerce_param(st.name, tuple(axes), sets, self.list_values(st.value), default,
@@ -383,6 +393,25 @@ class Checker:
             values = coerce_param(st.name, tuple(axes), sets, None, default, st.name_span, self.source)
         self.model.params[st.name] = ParamValue(tuple(axes), np.asarray(values, dtype=np.float64))
         self.declare(st.name, "param", st.name_span)
+
+    def string_param(self, st: ast.ParamDecl) -> bool:
+        """``param s`` whose value is a string (``"s": "a"`` in the data, or ``param s =
+        "a"``): an element, such as a graph's source node, written into every body that
+        uses it (a new value means elaborating again: ``Derivation.strings``)."""
+        raw = self.data.get(st.name, st.value.value if isinstance(st.value, ast.String) else None)
+        if not isinstance(raw, str) or not (st.value is None or isinstance(st.value, ast.String)):
+            return False        # a param declared with a number takes numbers only
+        if st.index:
+            raise LagDataError("param %s is indexed; data gives it the string %s" % (
+                st.name, json.dumps(raw)), st.name_span, "string values are for scalar params "
+                "(an element such as a source node); an indexed param holds numbers", self.source)
+        if st.default is not None:
+            raise self.error("param %s takes a string; a default must be a number" % st.name,
+                             st.default.span)
+        self.strings[st.name] = raw
+        self.derivation.strings[st.name] = raw
+        self.declare(st.name, "param", st.name_span)
+        return True
 
     def formula(self, st: ast.ParamDecl, rows: Rows, scope: Scope) -> np.ndarray:
         """Evaluate ``param NAME[...] = expr`` and record it (its body, binding and reads)
@@ -741,6 +770,8 @@ class Checker:
             return term
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
             return self.family_ref(node, scope)
+        if isinstance(node, ast.Call) and self.kind(node.func.name) is None:
+            raise self.undeclared(node.func, scope, "set family")
         raise self.error("this set depends on the index %s" % dep.name, node.span,
                          "a set that changes with an outer index must be a range lo..hi or "
                          "a neighbour set G.neighbors(v); filter with ':' instead")
@@ -789,6 +820,8 @@ class Checker:
             return self.comprehension(node) if node.is_comprehension else self.set_literal(node)
         if isinstance(node, ast.Call) and self.kind(node.func.name) == "family":
             return self.family_member(node)
+        if isinstance(node, ast.Call) and self.kind(node.func.name) is None:
+            raise self.undeclared(node.func, Scope(), "set family")
         raise self.error("expected a set", node.span,
                          "a set is a name, a range 1..n, a literal {\"a\", \"b\"}, a comprehension "
                          "{i in I : cond} or a combination with cross, union, inter, diff")
@@ -822,6 +855,8 @@ class Checker:
         """A constant set element: a number, a string or a tuple of them."""
         if isinstance(node, ast.String):
             return node.value
+        if isinstance(node, ast.Name) and node.name in self.strings:
+            return self.strings[node.name]
         if isinstance(node, ast.TupleExpr):
             return tuple(self.element(i) for i in node.items)
         if isinstance(node, ast.Compare):
@@ -863,18 +898,24 @@ class Checker:
         return fam.members[pos]
 
     # --- conditions ----------------------------------------------------------------------
-    def condition(self, node, scope: Scope):
-        """A data condition as sympy (relationals, And/Or/Not, :class:`Member`)."""
+    def condition(self, node, scope: Scope, what: str = "a condition"):
+        """A data condition as sympy (relationals, And/Or/Not, :class:`Member`); ``what``
+        names it in the error for an unknown in it."""
         if isinstance(node, ast.BoolOp):
             # `a and b and c ...` as one n-ary And: no recursion along the chain
-            parts = [self.condition(o, scope) for _op, o in chain(node, (node.op,))]
+            parts = [self.condition(o, scope, what) for _op, o in chain(node, (node.op,))]
             return sympy.And(*parts) if node.op == "and" else sympy.Or(*parts)
         if isinstance(node, ast.Not):
             negate = False
             while isinstance(node, ast.Not):
                 node, negate = node.operand, not negate
-            inner = self.condition(node, scope)
+            inner = self.condition(node, scope, what)
             return sympy.Not(inner) if negate else inner
+        if isinstance(node, ast.IfExpr):
+            # a conditional between conditions: (c and a) or (not c and b)
+            c = self.condition(node.cond, scope, "the condition of 'if'")
+            a, b = self.condition(node.then_, scope, what), self.condition(node.else_, scope, what)
+            return sympy.Or(sympy.And(c, a), sympy.And(sympy.Not(c), b))
         if not isinstance(node, ast.Compare):
             raise self.error("expected a condition", node.span,
                              "a condition compares data (i < j, c[i] == 0) or tests i in S")
@@ -882,23 +923,23 @@ class Checker:
         for k, op in enumerate(node.ops):
             a, b = node.operands[k], node.operands[k + 1]
             if op in ("in", "not in"):
-                member = Member(self.element_expr(a, scope), self.set_term(b, scope))
+                member = Member(self.element_expr(a, scope, what), self.set_term(b, scope))
                 parts.append(member if op == "in" else sympy.Not(member))
                 continue
             la, lb = self.expr(a, scope), self.expr(b, scope)
-            self.require_data(la, a, "a condition", scope.owner)
-            self.require_data(lb, b, "a condition", scope.owner)
+            self.require_data(la, a, what, scope.owner)
+            self.require_data(lb, b, what, scope.owner)
             rel = _RELATIONS[op](la, lb)
             if isinstance(rel, Relational):     # where an element compared with data fails
                 scope.note(rel, Span(a.span.file, a.span.line, a.span.col, b.span.end_line, b.span.end_col))
             parts.append(rel)
         return sympy.And(*parts)
 
-    def element_expr(self, node, scope: Scope):
+    def element_expr(self, node, scope: Scope, what: str = "a condition"):
         """The left side of ``in``: a data expression or a tuple of them."""
         if isinstance(node, ast.TupleExpr):
-            return sympy.Tuple(*(self.data_expr(i, scope, "a condition") for i in node.items))
-        return self.data_expr(node, scope, "a condition")
+            return sympy.Tuple(*(self.data_expr(i, scope, what) for i in node.items))
+        return self.data_expr(node, scope, what)
 
     # --- expressions ---------------------------------------------------------------------
     def data_expr(self, node, scope: Scope, what: str):
@@ -935,6 +976,8 @@ class Checker:
         kind = self.kind(name)
         if kind is None:
             raise self.undeclared(node, scope)
+        if name in self.strings:
+            return Str(self.strings[name])
         if kind in ("param", "var"):
             decl = self.model.params[name] if kind == "param" else self.model.vars[name]
             if decl.index:
@@ -952,6 +995,9 @@ class Checker:
             raise self.error("%s is an index and takes no subscripts" % name, node.span)
         if kind is None:
             raise self.undeclared(node.base, scope)
+        if name in self.strings:
+            raise self.error("param %s is a string (%s) and takes no subscripts" % (
+                name, json.dumps(self.strings[name])), node.span)
         if kind not in ("param", "var"):
             raise self.error("%s is a %s; only params and vars take subscripts" % (name, KIND_WORDS[kind]),
                              node.span, "write %s(...) to evaluate a field" % name if kind == "field" else None)
@@ -1072,6 +1118,21 @@ class Checker:
 
     def _x_Neg(self, node: ast.Neg, scope: Scope):
         return self.arithmetic(node, scope)
+
+    def _x_IfExpr(self, node: ast.IfExpr, scope: Scope):
+        """``if c then a else b`` (``else if`` chains walked with a loop) as a sympy
+        ``Piecewise``; the conditions are data, the branches any expression.  The
+        evaluator computes each branch only on the rows that take it, so a branch may hold
+        what has no value elsewhere (``if i < n then x[i + 1] else 0``)."""
+        pairs, at = [], node
+        while isinstance(at, ast.IfExpr):
+            cond = self.condition(at.cond, scope, "the condition of 'if'")
+            pairs.append((self.expr(at.then_, scope), cond))
+            at = at.else_
+        pairs.append((self.expr(at, scope), sympy.true))
+        out = sympy.Piecewise(*pairs)
+        scope.note(out, node.span)
+        return out
 
     def arithmetic(self, root, scope: Scope):
         """Arithmetic (``+ - * / mod ^`` and unary ``-``) as sympy, walked with an explicit

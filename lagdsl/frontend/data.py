@@ -32,6 +32,7 @@ from ..ir.values import ParamValue, SetFamilyValue, SetValue, norm_element
 from ..limits import check_graph_generator
 from .files import FileScope, check_regular, read_text
 from .jsontext import parse_object
+from .tables import is_table, table_values
 
 nx = lazy_import("networkx")
 
@@ -39,7 +40,8 @@ __all__ = ["load_data", "data_base_dir", "apply_overrides", "coerce_set", "coerc
            "load_graph", "expand_graph"]
 
 # Names a graph expands into; attributes may not shadow them.
-GRAPH_MEMBERS = ("nodes", "edges", "arcs", "neighbors")
+GRAPH_MEMBERS = ("nodes", "edges", "arcs", "neighbors", "successors", "predecessors",
+                 "out_edges", "in_edges")
 EDGE_LIST_EXTS = (".txt", ".edgelist", ".csv")
 GRAPH_DICT_KEYS = ("nodes", "edges", "directed", "weights", "edge_attrs", "node_attrs")
 _INT_RE = re.compile(r"-?[0-9]+\Z")
@@ -354,14 +356,18 @@ def _at(name, sets, pos) -> str:
     return "%s[%s]" % (name, ", ".join(parts))
 
 
-def coerce_param(name, index_names, sets, raw, default=None, span=None, source=None) -> np.ndarray:
+def coerce_param(name, index_names, sets, raw, default=None, span=None, source=None,
+                 files=None) -> np.ndarray:
     """The data of ``param NAME[index_names]`` as a dense float64 array.
 
     The shape is ``tuple(len(s) for s in sets)`` (0-d for a scalar).  ``raw`` is a number
-    (scalar param only), a nested list in set order (one level per index set), or a dict keyed
-    by element (tuple keys joined by ``,``; numeric keys may be strings).  ``null`` or a
-    missing key means "not given" and takes ``default`` (a number or an array broadcastable to
-    the shape); with no default it is an error naming the first missing index.
+    (scalar param only), a nested list in set order (one level per index set), a dict keyed
+    by element (tuple keys joined by ``,``; numeric keys may be strings), objects and lists
+    nested and mixed (``{"seattle": {"new-york": 2.5}}``: :class:`_Nested`), or a CSV table
+    ``{"file": "dist.csv"}`` found through ``files`` (a :class:`FileScope` or directory, as
+    for graph files: :mod:`.tables`).  ``null``, an empty table cell or a missing key means
+    "not given" and takes ``default`` (a number or an array broadcastable to the shape); with
+    no default it is an error naming the first missing index.
     """
     decl = _decl(name, index_names)
     shape = tuple(len(s) for s in sets)
@@ -370,6 +376,14 @@ def coerce_param(name, index_names, sets, raw, default=None, span=None, source=N
             raise _err("param %s has no value: give it in the data or declare a default" % name,
                        span, source)
         return np.array(np.broadcast_to(np.asarray(default, dtype=np.float64), shape))
+    if is_table(raw):
+        arr = table_values(name, decl, index_names, sets, raw, files, span, source)
+        try:
+            return _fill_missing(name, decl, sets, arr, default, span, source)
+        except LagDataError as err:
+            err.hint = ("the table %s has no row for it (or an empty value cell); add the row "
+                        "or declare a default" % _show(raw["file"]))
+            raise
     if not sets:
         arr = _scalar_value(decl, raw, span, source)
     elif isinstance(raw, dict):
@@ -434,40 +448,8 @@ def _from_list(name, decl, index_names, sets, raw, span, source) -> np.ndarray:
         if out is not None:
             _check_finite(name, decl, sets, out, np.equal(arr, None), raw, span, source)
             return out
-    flat: list = []
-    _walk(name, decl, index_names, sets, raw, (), flat, span, source)
-    return np.array(flat, dtype=np.float64).reshape(shape)
-
-
-def _walk(name, decl, index_names, sets, x, pos, flat, span, source):
-    """Check one level of nested data against the declaration and append its numbers."""
-    depth = len(pos)
-    if depth == len(sets):
-        if x is None:
-            flat.append(math.nan)                   # null: not given
-        elif _is_number(x) and not isinstance(x, np.ndarray):
-            f = _as_float(x)
-            if f is None:
-                raise _not_finite("%s: %s" % (decl, _at(name, sets, pos)), x, span, source)
-            flat.append(f)
-        elif isinstance(x, (list, tuple, np.ndarray)):
-            raise _err("%s expects a number at %s; data has a list %s (more nesting than the "
-                       "%d index set(s))" % (decl, _at(name, sets, pos), _show(_plain(x)),
-                                             len(sets)), span, source)
-        else:
-            raise _err("%s expects a number at %s; data has %s"
-                       % (decl, _at(name, sets, pos), _show_kind(x)), span, source)
-        return
-    n = len(sets[depth])
-    if not isinstance(x, (list, tuple, np.ndarray)):
-        raise _err("%s: data %s is %s; expected a list of %d entries, one per element of %s"
-                   % (decl, _row(name, sets, pos), _show_kind(x), n, index_names[depth]),
-                   span, source)
-    if len(x) != n:
-        raise _err(_length_message(name, decl, index_names, sets, pos, len(x)), span, source,
-                   hint=_shape_hint(name, index_names, sets))
-    for k, item in enumerate(x):
-        _walk(name, decl, index_names, sets, item, pos + (k,), flat, span, source)
+    # ragged, with nulls or non-numbers, or with objects inside: the walk finds the problem
+    return _Nested(name, decl, index_names, sets, span, source).fill(raw)
 
 
 def _check_finite(name, decl, sets, arr, missing, raw, span, source) -> None:
@@ -509,27 +491,113 @@ def _shape_hint(name, index_names, sets) -> str:
 
 
 def _from_dict(name, decl, index_names, sets, raw, span, source) -> np.ndarray:
-    """An object keyed by element; per key, since keys must be matched one by one."""
-    shape = tuple(len(s) for s in sets)
-    arr = np.full(shape, np.nan)
-    given = np.zeros(shape, dtype=bool)
-    lookups = [_KeyLookup(s) for s in sets]
-    for key, value in raw.items():
-        pos = _key_position(decl, index_names, lookups, key, span, source)
-        if given[pos]:
-            raise _err("%s: data gives %s twice (key %s)" % (decl, _at(name, sets, pos),
-                                                            _show(key)), span, source)
-        given[pos] = True
-        if value is None:
-            continue                                # null: not given
-        if not _is_number(value) or isinstance(value, np.ndarray):
+    """Objects keyed by element, nested or not, mixed freely with lists: see :class:`_Nested`."""
+    return _Nested(name, decl, index_names, sets, span, source).fill(raw)
+
+
+class _Nested:
+    """Nested data for a param: at each level an object keyed by element or a list in set
+    order.  An object's key names the elements of one or more index sets (``"seattle"``,
+    or joined by ``,``: ``"seattle,new-york"``); a number (or null) under a key needs the
+    key to name all the remaining ones, an object or a list names the rest.  A position given
+    twice, by whichever route, is an error, as is a key that is no element."""
+
+    def __init__(self, name, decl, index_names, sets, span, source):
+        self.name, self.decl, self.index_names, self.sets = name, decl, index_names, sets
+        self.span, self.source = span, source
+        self.lookups = [_KeyLookup(s) for s in sets]
+        shape = tuple(len(s) for s in sets)
+        self.arr = np.full(shape, np.nan)
+        self.given = np.zeros(shape, dtype=bool)
+
+    def fill(self, raw) -> np.ndarray:
+        """The dense array (NaN where not given) of ``raw``."""
+        stack = [(raw, (), None)]   # an explicit stack: one level per index set at most
+        while stack:
+            x, pos, key = stack.pop()
+            if len(pos) == len(self.sets):
+                self.leaf(x, pos, key)
+            elif isinstance(x, dict):
+                for key, value in reversed(list(x.items())):
+                    stack.append(self.entry(key, value, pos))
+            elif isinstance(x, (list, tuple, np.ndarray)):
+                self.check_length(x, pos)
+                stack.extend((item, pos + (k,), None) for k, item in reversed(list(enumerate(x))))
+            else:
+                raise _err("%s: data %s is %s; expected a list of %d entries, one per element of "
+                           "%s" % (self.decl, _row(self.name, self.sets, pos), _show_kind(x),
+                                   len(self.sets[len(pos)]), self.index_names[len(pos)]),
+                           self.span, self.source, hint="or an object keyed by the elements of %s"
+                           % self.index_names[len(pos)])
+        return self.arr
+
+    def entry(self, key, value, pos) -> tuple:
+        """``(value, position reached)`` of one key of an object at ``pos``."""
+        depth = len(pos)
+        if not isinstance(value, (dict, list, tuple, np.ndarray)):
+            # a number or null: the key names every remaining index (the joined form)
+            rest = _key_position(self.decl, self.index_names[depth:], self.lookups[depth:],
+                                 key, self.span, self.source, self.where(pos))
+            return value, pos + rest, key
+        # an object or a list below: the key names one index set (the whole key first, so
+        # that an element may hold a comma), else as many as its components fill
+        whole = self.lookups[depth].find([key] if self.lookups[depth].arity == 1 else
+                                         _key_parts(key, self.lookups[depth].arity))
+        if whole is not None and depth + 1 < len(self.sets):
+            return value, pos + (whole,), None
+        parts = _key_parts(key, 2)
+        covered, n = 0, 0
+        while depth + n < len(self.sets) - 1 and covered < len(parts):
+            covered += self.lookups[depth + n].arity
+            n += 1
+        if n and covered == len(parts):
+            return value, pos + _key_position(
+                self.decl, self.index_names[depth:depth + n], self.lookups[depth:depth + n], key,
+                self.span, self.source, self.where(pos)), None
+        if depth + 1 == len(self.sets):
             raise _err("%s expects a number at %s; data has %s"
-                       % (decl, _at(name, sets, pos), _show_kind(value)), span, source)
+                       % (self.decl, self.at_key(pos, key), _show_kind(value)), self.span, self.source)
+        raise _err("%s: data key %s%s is not an element of %s"
+                   % (self.decl, _show(key), self.where(pos), self.index_names[depth]),
+                   self.span, self.source)
+
+    def at_key(self, pos, key) -> str:
+        pos_key = self.lookups[len(pos)].find([key])
+        return _at(self.name, self.sets, pos + (pos_key,)) if pos_key is not None else \
+            "key %s" % _show(key)
+
+    def where(self, pos) -> str:
+        """`` (under dist["seattle", :])`` for a key inside a nested object."""
+        return " (under %s)" % _row(self.name, self.sets, pos) if pos else ""
+
+    def check_length(self, x, pos) -> None:
+        if len(x) != len(self.sets[len(pos)]):
+            raise _err(_length_message(self.name, self.decl, self.index_names, self.sets, pos,
+                                       len(x)), self.span, self.source,
+                       hint=_shape_hint(self.name, self.index_names, self.sets))
+
+    def leaf(self, value, pos, key) -> None:
+        if self.given[pos]:
+            raise _err("%s: data gives %s twice%s" % (self.decl, _at(self.name, self.sets, pos),
+                                                     " (key %s)" % _show(key) if key is not None else ""),
+                       self.span, self.source)
+        self.given[pos] = True
+        if value is None:
+            return                                  # null: not given
+        if isinstance(value, (list, tuple, np.ndarray)):
+            raise _err("%s expects a number at %s; data has a list %s (more nesting than the "
+                       "%d index set(s))" % (self.decl, _at(self.name, self.sets, pos),
+                                             _show(_plain(value)), len(self.sets)),
+                       self.span, self.source)
+        if not _is_number(value):
+            raise _err("%s expects a number at %s; data has %s"
+                       % (self.decl, _at(self.name, self.sets, pos), _show_kind(value)),
+                       self.span, self.source)
         f = _as_float(value)
         if f is None:
-            raise _not_finite("%s: %s" % (decl, _at(name, sets, pos)), value, span, source)
-        arr[pos] = f
-    return arr
+            raise _not_finite("%s: %s" % (self.decl, _at(self.name, self.sets, pos)), value,
+                              self.span, self.source)
+        self.arr[pos] = f
 
 
 class _KeyLookup:
@@ -565,12 +633,12 @@ def _key_parts(key, total: int) -> list:
     return [key]
 
 
-def _key_position(decl, index_names, lookups, key, span, source) -> tuple:
+def _key_position(decl, index_names, lookups, key, span, source, where="") -> tuple:
     total = sum(lk.arity for lk in lookups)
     parts = _key_parts(key, total)
     if len(parts) != total:
-        raise _err("%s: data key %s has %d component(s) but the index has %d"
-                   % (decl, _show(key), len(parts), total), span, source,
+        raise _err("%s: data key %s%s has %d component(s) but the index has %d"
+                   % (decl, _show(key), where, len(parts), total), span, source,
                    hint='join the components of a key with ",", e.g. "%s"'
                    % ",".join(str(k + 1) for k in range(total)))
     pos, k = [], 0
@@ -580,11 +648,21 @@ def _key_position(decl, index_names, lookups, key, span, source) -> tuple:
         if p is None:
             what = "" if total == 1 else ": %s" % (_show(comp[0]) if len(comp) == 1
                                                    else _show(tuple(comp)))
-            raise _err("%s: data key %s%s is not an element of %s"
-                       % (decl, _show(key), what, set_name), span, source)
+            raise _err("%s: data key %s%s%s is not an element of %s"
+                       % (decl, _show(key), what, where, set_name), span, source,
+                       hint=_close_element(comp, lk))
         pos.append(p)
         k += lk.arity
     return tuple(pos)
+
+
+def _close_element(comp, lookup) -> str | None:
+    """``did you mean "seattle"?`` for a misspelt string key of a set of modest size."""
+    if len(comp) != 1 or not isinstance(comp[0], str) or len(lookup.index) > 10000:
+        return None
+    labels = [e for e in lookup.index if isinstance(e, str)]
+    close = difflib.get_close_matches(comp[0], labels, n=1, cutoff=0.7)
+    return "did you mean %s?" % _show(close[0]) if close else None
 
 
 # --------------------------------------------------------------------------- graphs: loading
@@ -895,8 +973,29 @@ def expand_graph(name, G) -> tuple[dict, dict, dict]:
             raise _err("graph %s: %s is both a node and an edge attribute" % (name, _show(attr)))
         params[name + "." + attr] = ParamValue((name + ".nodes",), vals)
     neighbors = [_set_or_empty([norm[w] for w in G.neighbors(v)], 1) for v in G.nodes]
-    families = {name + ".neighbors": SetFamilyValue(sets[name + ".nodes"], neighbors)}
+    nodes = sets[name + ".nodes"]
+    families = {name + ".neighbors": SetFamilyValue(nodes, neighbors)}
+    if G.is_directed():
+        families.update(_directed_families(name, G, norm, nodes, neighbors))
     return sets, params, families
+
+
+#: The set families of a directed graph only: on an undirected graph "successor" and "in
+#: edge" have no meaning, and a model using them most likely forgot "directed": true.
+DIRECTED_MEMBERS = ("successors", "predecessors", "out_edges", "in_edges")
+
+
+def _directed_families(name, G, norm, nodes, successors) -> dict:
+    """``NAME.successors(v)`` (= ``neighbors``), ``NAME.predecessors(v)``, and the arcs
+    leaving and entering ``v``, ``NAME.out_edges(v)`` = {(v, w)}, ``NAME.in_edges(v)`` =
+    {(u, v)}, each in the graph's own order."""
+    preds = [_set_or_empty([norm[u] for u in G.predecessors(v)], 1) for v in G.nodes]
+    outs = [_set_or_empty([(norm[v], norm[w]) for w in G.successors(v)], 2) for v in G.nodes]
+    ins = [_set_or_empty([(norm[u], norm[v]) for u in G.predecessors(v)], 2) for v in G.nodes]
+    return {name + ".successors": SetFamilyValue(nodes, successors),
+            name + ".predecessors": SetFamilyValue(nodes, preds),
+            name + ".out_edges": SetFamilyValue(nodes, outs),
+            name + ".in_edges": SetFamilyValue(nodes, ins)}
 
 
 def _set_or_empty(elements, arity) -> SetValue:

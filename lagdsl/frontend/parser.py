@@ -22,7 +22,7 @@ from . import ast
 #: The reserved words of the language (``subject to`` is one keyword).
 KEYWORDS = ("model", "set", "param", "var", "graph", "domain", "field", "minimize", "maximize",
             "subject to", "on", "where", "in", "cross", "union", "inter", "diff", "and", "or",
-            "not", "mod", "binary", "integer", "real", "start", "default")
+            "not", "mod", "binary", "integer", "real", "start", "default", "if", "then", "else")
 
 #: Keywords that start a statement: a token of these after an open bracket means the
 #: bracket was never closed.
@@ -256,6 +256,9 @@ class _ToAst(Transformer):
     def neg(self, meta, c):
         return ast.Neg(self._span(meta), c[0])
 
+    def if_expr(self, meta, c):
+        return ast.IfExpr(self._span(meta), c[0], c[1], c[2])
+
     def subscript(self, meta, c):
         return ast.Subscript(self._span(meta), c[0], tuple(c[1:]))
 
@@ -307,6 +310,10 @@ _EXAMPLES = {
         "minimize - x", "minimize x[i]", "minimize sum(i in I) x[i]"],
     "a region is followed by ':' (subject to NAME on D: ...)": [
         "subject to c on D u == 0", "subject to c on D where x == 0 u == 0"],
+    "a conditional is 'if COND then A else B' (the 'else' part is required)": [
+        "param p = if n > 0 then 1", "param p = if n > 0 then 1 + 2",
+        "param p[i in I] = if i > 0 then x[i]", "param p = if n > 0 1 else 2",
+        "param p = if n > 0 else 2", "param p = (if n > 0 then 1)"],
     "two terms in a row: an operator (or a relation <=, >=, ==) is missing": [
         "subject to c: x y", "subject to c: x 1", "subject to c: x[i] y[i]"],
 }

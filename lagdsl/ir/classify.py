@@ -117,6 +117,12 @@ class _Walker:
                 return body
             kind = "prod" if e.kind == "prod" else e.kind
             return ExprInfo(math.inf, body.atoms | {kind})
+        if isinstance(e, sympy.Piecewise):
+            # `if` on data: the conditions are data (the checker refuses unknowns there),
+            # so the body is as polynomial as its most complex branch
+            vals = [self.info(v) for v, _c in e.args]
+            return ExprInfo(max(v.degree for v in vals),
+                            frozenset().union(*(v.atoms for v in vals)))
         if isinstance(e, sympy.Pow):
             base, ex = self.info(e.base), self.info(e.exp)
             if ex.degree != 0:
@@ -137,8 +143,6 @@ class _Walker:
         if all(a.degree == 0 for a in args):
             return ExprInfo()
         name = _FUNC.get(type(e)) or ("sigmoid" if type(e).__name__ == "sigmoid" else None)
-        if isinstance(e, sympy.Piecewise):
-            name = "piecewise"
         return ExprInfo(math.inf, atoms | {name or type(e).__name__})
 
 

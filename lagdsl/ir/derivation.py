@@ -41,7 +41,9 @@ class Derivation:
     evaluated ``default`` of each param that has one; ``formulas`` in declaration order;
     ``structural`` the params that something evaluated while checking reads (set
     definitions, ranges, defaults, variable bounds and starts, domain boxes, inline lists):
-    a new value for one of them means elaborating again."""
+    a new value for one of them means elaborating again; ``strings`` the string-valued
+    scalar params (``param s`` with ``"s": "a"``), which the checker writes into the bodies
+    as elements, so that a new value for one means elaborating again too."""
 
     program: object
     graph_dir: object = None
@@ -50,6 +52,7 @@ class Derivation:
     defaults: dict[str, np.ndarray] = field(default_factory=dict)
     formulas: dict[str, Formula] = field(default_factory=dict)
     structural: set[str] = field(default_factory=set)
+    strings: dict[str, str] = field(default_factory=dict)
 
 
 def param_reads(e, params) -> set[str]:

@@ -300,12 +300,29 @@ class Evaluator:
             vals = _bcast(self.data(e.body, inner), inner.n).astype(np.float64)
             return self._reduce(e, vals, parent, rows)
         if isinstance(e, sympy.Piecewise):
-            out = None
-            for val, c in reversed(e.args):
-                v = _bcast(self.data(val, rows), rows.n)
-                out = v if out is None else np.where(_bcast(self.data(c, rows), rows.n), v, out)
+            pieces = [(sel, _bcast(self.data(val, rows.take(sel)), len(sel)))
+                      for val, sel in self.branches(e, rows)]
+            kinds = [v.dtype for _s, v in pieces]
+            dtype = object if any(k == object for k in kinds) else np.result_type(*kinds)
+            out = np.zeros(rows.n, dtype=dtype)
+            for sel, v in pieces:
+                out[sel] = v
             return out
         self.fail("cannot evaluate %s as data" % e, e)
+
+    def branches(self, e: sympy.Piecewise, rows: Rows) -> list:
+        """``[(value, rows it holds on)]`` of a ``Piecewise``: each condition is evaluated
+        only on the rows no earlier one took, and each branch gets its own rows, so that a
+        branch is never computed where it is not taken (``if i < n then c[i + 1] else 0``)."""
+        left = np.arange(rows.n, dtype=np.int64)
+        out = []
+        for val, c in e.args:
+            if not left.size:
+                break
+            hold = np.asarray(_bcast(self.data(c, rows.take(left)), left.size), dtype=bool)
+            out.append((val, left[hold]))
+            left = left[~hold]
+        return out
 
     def member(self, e: Member, rows: Rows) -> np.ndarray:
         elem, term = e.args
@@ -452,6 +469,14 @@ class Evaluator:
         if isinstance(e, Agg):
             inner, parent = self.bind(rows, e.bindings, e.cond)
             return alg.reduce(e.kind, self.value(e.body, inner, alg), parent, rows.n)
+        if isinstance(e, sympy.Piecewise):
+            # each branch on its own rows, scattered back by a segment sum (every algebra
+            # has one); a row no branch takes cannot occur (the last condition is True)
+            out = None
+            for val, sel in self.branches(e, rows):
+                v = alg.reduce("sum", self.value(val, rows.take(sel), alg), sel, rows.n)
+                out = v if out is None else alg.add(out, v)
+            return out
         fname = FUNC_NAMES.get(type(e))
         if fname is not None:
             return alg.func(fname, [self.value(a, rows, alg) for a in e.args])
