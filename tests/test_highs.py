@@ -403,3 +403,12 @@ def test_changed_is_reported_by_the_solve_after_a_rebind_only():
     r = prog.solve(data={"demand": (np.asarray(data["demand"]) + 1).tolist()})
     assert r.stats["changed"] == {"row_bounds": 4}
     assert "changed" not in prog.solve().stats
+
+
+def test_thread_counts_may_change_between_solves_in_one_process():
+    # HiGHS sizes one process-wide pool at the first run; a later run asking another size used
+    # to end in `error` ("HiGHS stopped with status Not Set") until the pool is restarted
+    m = lagdsl.parse("var x >= 0\nminimize f: x + 1\nsubject to c: x >= 2\n")
+    for threads in (None, 1, 2, None, 1):
+        r = m.solve("highs") if threads is None else m.solve("highs", threads=threads)
+        assert (r.status, r.objective) == ("optimal", 3.0), (threads, r.stats.get("message"))

@@ -74,6 +74,10 @@ class HighsProgram(Program):
         status = HIGHS_STATUS.get(name, "error")
         if status == "error" and message is None:
             message = "HiGHS stopped with status %s" % self.h.modelStatusToString(self.h.getModelStatus())
+            if name == "kNotset" and "threads" in self.settings:
+                message += (" (HiGHS runs one thread pool per process; another solve running in this "
+                            "process uses it with another thread count than threads=%d)"
+                            % self.settings["threads"])
         info = self.h.getInfo()
         stats = {"solver": "HiGHS %s" % self.h.version(), "class": self.kind,
                  "unknowns": self.model.num_unknowns, "rows": int(sum(b.n for b in self.low.inst.blocks)),

@@ -31,6 +31,7 @@ LPs.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -103,6 +104,41 @@ class _Watch:
             self.bar.close()
 
 
+#: HiGHS runs runs in threads of one process-wide pool, sized by the first run's ``threads``;
+#: a later run asking another size fails at once (model status "not set").  Runs of lagdsl's
+#: are counted so that the pool is only restarted when no other one is using it.
+_runs_lock = threading.Lock()
+_runs = 0
+
+
+@contextlib.contextmanager
+def _one_more_run():
+    global _runs
+    with _runs_lock:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _runs_lock:
+            _runs -= 1
+
+
+def _restart_pool() -> bool:
+    """Restart HiGHS's process-wide thread pool for a run that asked another thread count,
+    when that run is lagdsl's only one (True); else leave it (False)."""
+    with _runs_lock:
+        if _runs != 1:
+            return False
+        highspy.Highs.resetGlobalScheduler(True)
+        return True
+
+
+def pool_busy() -> bool:
+    """Whether another lagdsl HiGHS run is in progress in this process (for messages)."""
+    with _runs_lock:
+        return _runs > 0
+
+
 class Runner:
     """Runs the solves of one kept ``highspy.Highs`` object (see the module docstring)."""
 
@@ -140,7 +176,13 @@ class Runner:
 
     def _run_here(self, watch: _Watch) -> highspy.HighsStatus:
         try:
-            return self.h.run()
+            with _one_more_run():
+                status = self.h.run()
+                if (status == highspy.HighsStatus.kError
+                        and self.h.getModelStatus() == highspy.HighsModelStatus.kNotset
+                        and _restart_pool()):
+                    status = self.h.run()
+            return status
         finally:
             watch.close()
             if watch.installed:
