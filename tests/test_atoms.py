@@ -229,3 +229,15 @@ def test_pinn_trains_through_an_atom():
     loss = np.asarray(r.stats["history"]["loss"], dtype=float)
     assert np.all(np.isfinite(loss)) and loss[-1] < loss[0]
     assert np.all(np.isfinite(r.fields["u"](x=np.linspace(0, 1, 5))))
+
+
+def test_the_docs_table_lists_every_atom_as_declared():
+    from pathlib import Path
+    text = (Path(__file__).parent.parent / "docs" / "language.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`").split("(")[0]: [c.strip() for c in line.split("|")[1:-1]]
+            for line in text.splitlines() if line.startswith("| `") and "(" in line.split("|")[1]}
+    for name, a in ATOMS.items():
+        cells = rows[name]
+        assert cells[0] == "`%s(%s)`" % (name, a.signature)
+        assert cells[2] == a.curvature and cells[6] == a.cone
+        assert {"nonnegative": "≥ 0", "positive": "> 0", "unknown": "any"}[a.sign] == cells[3]
