@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BackendRefusal
+from .errors import BackendRefusal, LagError
 from .ir.model import Model, Span
 from .result import Result
 
@@ -207,18 +207,19 @@ def acceptance(model: Model, skip: str | None = None) -> dict[str, tuple[Backend
     for name in available():
         if name == skip:
             continue
+        b = None
         try:
             b = get_backend(name)
             out[name] = (b, b.accepts(model))
-        except BackendRefusal as exc:
-            out[name] = (None, [Refusal(exc.message)])
+        except LagError as exc:         # not importable, or the model's data is wrong for it
+            out[name] = (b, [Refusal(exc.message, exc.span)])
     return out
 
 
 def takers_hint(model: Model, refused: str) -> str | None:
     """The hint of a refusal by ``refused``: the backends that take ``model``, those
     ``auto`` would try first for its class in front (``the lagrangian backend accepts this
-    model: --backend lagrangian``); None when no other one does."""
+    model: --backend lagrangian``), or that none does."""
     try:
         from .ir.classify import classify
         kind = classify(model).kind
@@ -226,7 +227,7 @@ def takers_hint(model: Model, refused: str) -> str | None:
         kind = None
     takers = [n for n, (_b, refusals) in acceptance(model, skip=refused).items() if not refusals]
     if not takers:
-        return None
+        return "no other backend accepts this model either: lagdsl check lists why"
     first = [n for n in AUTO_PREFERENCE.get(kind, ()) if n in takers]
     takers = first + [n for n in takers if n not in first]
     if len(takers) == 1:

@@ -71,13 +71,11 @@ MIP_NO_DUALS = ("duals of a mixed-integer program are not defined: solve its LP 
 
 def no_mip_duals(res) -> None:
     """Mark ``res`` (a mixed-integer solve) as having no duals, saying why: an empty
-    :class:`~lagdsl.result.NoDuals`, ``stats["no_duals"]`` and a note."""
+    :class:`~lagdsl.result.NoDuals` and ``stats["no_duals"]`` (``solve --duals`` prints
+    it; highs also notes it, as it always has)."""
     from .result import NoDuals
     res.duals = NoDuals(MIP_NO_DUALS)
     res.stats["no_duals"] = MIP_NO_DUALS
-    notes = res.stats.setdefault("notes", [])
-    if MIP_NO_DUALS not in notes:
-        notes.append(MIP_NO_DUALS)
 
 
 def no_nan(res, x: np.ndarray) -> None:

@@ -16,7 +16,7 @@ import highspy
 from lagdsl.lower.instance import max_violation, per_row, unflatten
 from lagdsl.passes.base import Chain, Solution
 from lagdsl.result import Result
-from lagdsl.solution import mip_stats, no_mip_duals, no_nan
+from lagdsl.solution import MIP_NO_DUALS, mip_stats, no_mip_duals, no_nan
 
 
 
@@ -63,6 +63,7 @@ def build(h: highspy.Highs, low, model, status: str, stats: dict, times: dict) -
     res.duals = duals(sol, low)
     if form.integer:
         no_mip_duals(res)
+        stats.setdefault("notes", []).append(MIP_NO_DUALS)
         info = h.getInfo()
         stats["nodes"] = int(info.mip_node_count)
         if status != "optimal" and res.objective is not None:
