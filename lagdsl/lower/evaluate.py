@@ -18,7 +18,7 @@ from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from ..errors import LagDataError, LagError
-from ..ir.atoms import ATOM_FUNCTIONS, atom_of
+from ..ir.atoms import ATOM_FUNCTIONS, ATOMS, atom_of
 from ..ir.model import Model, Span
 from ..ir.sym import Agg, Member, SetFamilyRef, SetName, SetRange, Str, sigmoid
 from ..ir.values import flat_positions
@@ -559,9 +559,6 @@ def _may_wrap(op: str, a, b) -> bool:
     return (big[0] + big[1] if op == "+" else big[0] * big[1]) >= 2.0 ** 62
 
 
-from ..ir.atoms import ATOMS as ATOM_NAMES  # noqa: E402  (beside the rule that uses it)
-
-
 def _domain_error(op: str, a, b):
     """``(mask, message)`` for operands outside an operation's domain, checked before
     computing so that the message names the cause rather than the nan it would give."""
@@ -579,8 +576,8 @@ def _domain_error(op: str, a, b):
         zero = b == 0
         if np.any(zero):
             return zero, "mod 0 (division by zero)"
-    elif op in ATOM_NAMES:
-        return ATOM_NAMES[op].domain_error([a] if b is None else [a, b])
+    elif op in ATOMS:
+        return ATOMS[op].domain_error([a] if b is None else [a, b])
     elif op == "log":
         neg = a <= 0
         if np.any(neg):
