@@ -36,6 +36,7 @@ INSTANCES = {
     "mknap1": ("mknap1.lag", "mknap1.json", 3800.0),
     "pet2": ("mknap1.lag", "pet2.json", 87061.0),
     "pet3": ("mknap1.lag", "pet3.json", 4015.0),
+    "sac94_pb5": ("mknap1.lag", "sac94_pb5.json", 2139.0),
     "mis_petersen": ("mis_petersen.lag", "mis_petersen.json", 4.0),
     "mis_grid4x4": ("mis_petersen.lag", "mis_grid4x4.json", 8.0),
     "mis_dodecahedral": ("mis_petersen.lag", "mis_dodecahedral.json", 8.0),

@@ -74,17 +74,11 @@ class Model:
         info["class"] = {"kind": mc.kind, "reasons": [str(r) for r in mc.reasons],
                          "integer": mc.integer, "feasibility": mc.feasibility}
         backends, said = {}, {}
-        for name in _backend.available():
-            entry: dict[str, Any] = {"accepts": False, "reasons": []}
-            try:
-                b = _backend.get_backend(name)
+        for name, (b, refusals) in _backend.acceptance(self.ir).items():
+            entry: dict[str, Any] = {"accepts": not refusals,
+                                     "reasons": [_refusal_text(r) for r in refusals]}
+            if b is not None:
                 entry["description"] = b.description
-                refusals = b.accepts(self.ir)
-                entry["accepts"] = not refusals
-                entry["reasons"] = [_refusal_text(r) for r in refusals]
-            except LagError as exc:
-                refusals = [_backend.Refusal(exc.message)]
-                entry["reasons"] = [exc.message]
             said[name] = refusals
             backends[name] = entry
         info["backends"] = backends

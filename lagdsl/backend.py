@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BackendRefusal
+from .errors import BackendRefusal, LagError
 from .ir.model import Model, Span
 from .result import Result
 
@@ -120,9 +120,14 @@ class Backend:
         reasons = self.accepts_with(model, options)
         if reasons:
             r = reasons[0]
-            more = "" if len(reasons) == 1 else " (and %d more reason%s)" % (
-                len(reasons) - 1, "" if len(reasons) == 2 else "s")
-            raise self.refusal(r.reason + more, r.span, source=model.source)
+            more = "" if len(reasons) == 1 else " (and %d more reason%s: --all lists every " \
+                "one, as does lagdsl check)" % (len(reasons) - 1, "" if len(reasons) == 2 else "s")
+            exc = self.refusal(r.reason + more, r.span, hint=takers_hint(model, self.name),
+                               source=model.source)
+            exc.alone = exc.message[:len(exc.message) - len(more)]
+            exc.others = tuple("%s: %s" % (o.span, o.reason) if o.span is not None else o.reason
+                               for o in reasons[1:])
+            raise exc
 
 
 #: Model class (:func:`lagdsl.ir.classify.classify`) -> backends ``auto`` tries, in order.
@@ -192,6 +197,43 @@ def choose_backend(model: Model, options: dict | None = None, accepts=None) -> A
         ": " + detail if detail else ""),
         next((r[0].span for r in tried.values() if r), None),
         "name one with --backend (lagdsl check lists what each backend says)", model.source)
+
+
+def acceptance(model: Model, skip: str | None = None) -> dict[str, tuple[Backend | None, list[Refusal]]]:
+    """Per registered backend (but ``skip``): the backend and its refusals of ``model``
+    (empty: it accepts); one that cannot be loaded refuses with why.  What ``lagdsl check``
+    reports and what a refusal's hint names."""
+    out: dict = {}
+    for name in available():
+        if name == skip:
+            continue
+        b = None
+        try:
+            b = get_backend(name)
+            out[name] = (b, b.accepts(model))
+        except LagError as exc:         # not importable, or the model's data is wrong for it
+            out[name] = (b, [Refusal(exc.message, exc.span)])
+    return out
+
+
+def takers_hint(model: Model, refused: str) -> str | None:
+    """The hint of a refusal by ``refused``: the backends that take ``model``, those
+    ``auto`` would try first for its class in front (``the lagrangian backend accepts this
+    model: --backend lagrangian``), or that none does."""
+    try:
+        from .ir.classify import classify
+        kind = classify(model).kind
+    except Exception:        # a model classify cannot read still gets its refusal
+        kind = None
+    takers = [n for n, (_b, refusals) in acceptance(model, skip=refused).items() if not refusals]
+    if not takers:
+        return "no other backend accepts this model either: lagdsl check lists why"
+    first = [n for n in AUTO_PREFERENCE.get(kind, ()) if n in takers]
+    takers = first + [n for n in takers if n not in first]
+    if len(takers) == 1:
+        return "the %s backend accepts this model: --backend %s" % (takers[0], takers[0])
+    return "the %s and %s backends accept this model: --backend %s" % (
+        ", ".join(takers[:-1]), takers[-1], takers[0])
 
 
 def available() -> list[str]:

@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     k.add_argument("--option", "-O", metavar="K=V", action="append", default=[], dest="options",
                    help="backend option (repeatable)")
+    k.add_argument("--all", action="store_true", help="list every reason of a refusal")
 
     v = sub.add_parser("solve", parents=[model_args], help="solve the model with a backend")
     v.add_argument("--backend", "-b", default="auto",
@@ -105,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="random seed for backends that use one (an integer in [0, 2^32 - 1])")
     v.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the status line")
-    v.add_argument("--all", action="store_true", help="print every non-zero value (no truncation)")
+    v.add_argument("--all", action="store_true",
+                   help="print every non-zero value (no truncation) and every reason of a refusal")
     v.add_argument("--duals", action="store_true", help="also print the duals")
     v.add_argument("--save", metavar="DIR",
                    help="write the trained fields (weights and configuration) and the model's IR to DIR "
@@ -468,6 +470,8 @@ def _print_result(args, model, result) -> None:
         out.write("duals:\n")
         for name, val in result.duals.items():
             _print_values(name, val, None if args.all else SHOW_VALUES, out)
+    elif args.duals and getattr(result.duals, "reason", None):
+        out.write("duals: none: %s\n" % result.duals.reason)
 
 
 def _allowed(spec: tuple, name: str = "") -> str | None:
@@ -618,6 +622,8 @@ def _run(args) -> int:
         print("error: %s" % printable(str(exc)), file=sys.stderr)
         return _json_error(args, EXIT_USER, str(exc))
     except LagError as exc:  # type: ignore[misc]
+        if getattr(args, "all", False) and getattr(exc, "others", None):
+            exc = exc.every_reason()            # --all: every reason of a refusal
         print(exc.format(), file=sys.stderr)
         if debug:
             traceback.print_exc()

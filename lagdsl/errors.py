@@ -133,6 +133,26 @@ class LagDataError(LagError):
 
 
 class BackendRefusal(LagError):
-    """A backend cannot take the model (its class, or a construct it does not support)."""
+    """A backend cannot take the model (its class, or a construct it does not support).
+
+    A backend that refuses for several reasons (``Backend.refuse_unless_accepted``) puts the
+    first in the message, says how many more there are, and keeps them in ``others``
+    (``file:line:col: reason`` lines); :meth:`every_reason` is the refusal that lists them
+    all (``lagdsl solve/compile --all``)."""
 
     kind = "refused"
+    others: tuple = ()
+    alone: str | None = None        # the message without the "(and N more reasons …)"
+    also: tuple = ()                # lines printed after the hint
+
+    def every_reason(self) -> "BackendRefusal":
+        """This refusal with every reason listed (itself when it has one)."""
+        if not self.others:
+            return self
+        import copy
+        new = copy.copy(self)
+        new.message, new.also, new.others = self.alone or self.message, self.others, ()
+        return new
+
+    def format(self) -> str:
+        return super().format() + "".join("\n" + printable("also: " + line) for line in self.also)

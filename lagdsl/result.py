@@ -15,13 +15,26 @@ STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "limit", "error")
 SOLVED = ("optimal", "feasible")
 
 
+class NoDuals(dict):
+    """The empty ``Result.duals`` of a solve that has none, saying why in ``reason`` (and in
+    its repr): ``r.duals == {}``, ``r.duals.reason`` is the sentence."""
+
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return "NoDuals(%r)" % self.reason
+
+
 @dataclass
 class Result:
     """The outcome of ``Program.solve()``.
 
     ``values[name]`` is a float for a scalar variable, else a dict keyed by the element label
     (tuple indices joined by ``,``).  ``duals`` has the same shape per constraint name, where
-    the backend has them.  ``objective`` is in the user's sense (a maximum is reported as
+    the backend has them; a mixed-integer solve has :class:`NoDuals` (empty, with the
+    reason, also in ``stats["no_duals"]``).  ``objective`` is in the user's sense (a maximum is reported as
     the maximum).  ``times`` holds wall seconds per phase (``compile``, ``solve``, ...).
     Iterative backends put ``History.to_dict()`` in ``stats["history"]`` (:mod:`lagdsl.history`)
     and may add drawings to ``panels`` for ``--plot`` (:mod:`lagdsl.plot`).

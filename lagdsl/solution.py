@@ -63,6 +63,21 @@ def mip_stats(gap: float, solver_bound: float, solver_incumbent: float, objectiv
             "bound": float(objective + sign * (solver_bound - solver_incumbent) / scale)}
 
 
+#: Why a mixed-integer solve reports no duals (highs and cvxpy alike).
+MIP_NO_DUALS = ("duals of a mixed-integer program are not defined: solve its LP relaxation "
+                "(declare the unknowns real), or fix the integers at the answer and solve the "
+                "LP, for prices")
+
+
+def no_mip_duals(res) -> None:
+    """Mark ``res`` (a mixed-integer solve) as having no duals, saying why: an empty
+    :class:`~lagdsl.result.NoDuals` and ``stats["no_duals"]`` (``solve --duals`` prints
+    it; highs also notes it, as it always has)."""
+    from .result import NoDuals
+    res.duals = NoDuals(MIP_NO_DUALS)
+    res.stats["no_duals"] = MIP_NO_DUALS
+
+
 def no_nan(res, x: np.ndarray) -> None:
     """A point with nan in it, or a nan objective or violation, is not an answer: a solved
     ``res`` becomes ``error`` with the reason in ``stats["message"]`` and the notes."""

@@ -162,7 +162,9 @@ def test_refusal_is_positioned_and_exits_2(stubdir, tmp_path):
     # --json: the error as one object on stdout too, positioned like the text on stderr
     assert json.loads(p.stdout) == {"status": "error", "exit": 2, "error": {
         "message": "backend stub cannot take this model: constraint bad_pair is not allowed here",
-        "file": "knap.lag", "line": 2, "col": 12, "hint": None}}
+        "file": "knap.lag", "line": 2, "col": 12,
+        # the refusal names the backends that take the model (binary linear: auto's order first)
+        "hint": "the highs, cvxpy and qubo backends accept this model: --backend highs"}}
     lines = p.stderr.splitlines()
     assert lines[0].startswith("knap.lag:2:12: refused: backend stub cannot take this model")
     assert lines[1].strip() == "subject to bad_pair: x[1] + x[2] <= 1"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import lagdsl
+from lagdsl.solution import MIP_NO_DUALS
 from lagdsl.errors import BackendRefusal, LagError
 
 TRANSPORT = """\
@@ -80,8 +81,24 @@ def test_a_time_limited_milp_returns_limit_with_incumbent_gap_and_bound():
 def test_milp_duals_are_empty_with_the_reason():
     r = solve("var x integer >= 0, <= 10\nmaximize f: x\nsubject to c: 2*x <= 7\n")
     assert r.status == "optimal" and r.values["x"] == 3.0 and r.duals == {}
-    assert any("no duals" in n for n in r.stats["notes"])
+    assert any("duals of a mixed-integer program are not defined" in n for n in r.stats["notes"])
+    assert r.duals.reason == r.stats["no_duals"] == MIP_NO_DUALS
     assert "mip_gap" not in r.stats      # proven optimal: nothing left open to report
+
+
+@pytest.mark.parametrize("backend", ["highs", "cvxpy"])
+def test_milp_duals_say_why_on_every_backend_and_in_the_cli(backend, tmp_path, capsys):
+    from lagdsl.cli import main
+    text = "var x integer >= 0, <= 10\nmaximize f: x\nsubject to c: 2*x <= 7\n"
+    r = lagdsl.parse(text).solve(backend)
+    assert r.duals == {} and r.duals.reason == MIP_NO_DUALS and "NoDuals(" in repr(r.duals)
+    assert r.to_json_dict()["stats"]["no_duals"] == MIP_NO_DUALS
+    (tmp_path / "m.lag").write_text(text)
+    assert main(["solve", str(tmp_path / "m.lag"), "--backend", backend, "--duals"]) == 0
+    assert "duals: none: " + MIP_NO_DUALS + "\n" in capsys.readouterr().out
+    # an LP has its duals and no reason
+    lp = lagdsl.parse(text.replace("integer ", "")).solve(backend)
+    assert lp.duals["c"] == pytest.approx(0.5) and "no_duals" not in lp.stats
 
 
 def test_empty_model_is_optimal():

@@ -27,6 +27,7 @@ INSTANCES = {
     "mknap1": ("mknap1.lag", "mknap1.json", 3800.0, 6, 62),
     "pet2": ("mknap1.lag", "pet2.json", 87061.0, 10, 99),
     "pet3": ("mknap1.lag", "pet3.json", 4015.0, 15, 102),
+    "sac94_pb5": ("mknap1.lag", "sac94_pb5.json", 2139.0, 20, 116),
     "mis_petersen": ("mis_petersen.lag", "mis_petersen.json", 4.0, 10, 10),
     "mis_grid4x4": ("mis_petersen.lag", "mis_grid4x4.json", 8.0, 16, 16),
     "mis_dodecahedral": ("mis_petersen.lag", "mis_dodecahedral.json", 8.0, 20, 20),
@@ -44,12 +45,18 @@ def load(name):
 
 
 def brute_force_mknap(data: dict) -> float:
-    X = ((np.arange(1 << data["n"])[:, None] >> np.arange(data["n"])) & 1).astype(float)
-    ok = np.all(X @ np.array(data["W"], float).T <= np.array(data["cap"]), axis=1)
-    return float(np.max(X[ok] @ np.array(data["p"], float)))
+    best = -np.inf
+    W, cap, p = np.array(data["W"], float), np.array(data["cap"], float), np.array(data["p"], float)
+    for lo in range(0, 1 << data["n"], 1 << 16):        # in chunks: 2^20 subsets for sac94_pb5
+        X = ((np.arange(lo, min(lo + (1 << 16), 1 << data["n"]))[:, None] >> np.arange(data["n"])) & 1).astype(float)
+        ok = np.all(X @ W.T <= cap, axis=1)
+        if ok.any():
+            best = max(best, float(np.max(X[ok] @ p)))
+    return best
 
 
-@pytest.mark.parametrize("data,opt", [("mknap1.json", 3800.0), ("pet2.json", 87061.0), ("pet3.json", 4015.0)])
+@pytest.mark.parametrize("data,opt", [("mknap1.json", 3800.0), ("pet2.json", 87061.0), ("pet3.json", 4015.0),
+                                      ("sac94_pb5.json", 2139.0)])
 def test_knapsack_optima_by_brute_force(data, opt):
     assert brute_force_mknap(json.loads((EX / data).read_text())) == opt
 
@@ -102,6 +109,17 @@ def test_known_optimum_exact_and_anneal(name, sampler):
     assert res.objective == opt
     assert res.max_violation == 0.0
     assert res.stats["qubits"] == binaries and res.stats["slack_qubits"] == 0
+
+
+@pytest.mark.parametrize("sampler,opts", [("exact", dict(max_iter=3, bound_qubits=0, num_samples=20)),
+                                          ("anneal", dict(max_iter=4, num_reads=50))])
+def test_known_optimum_sac94_pb5(sampler, opts):
+    """SAC-94 pb5 (20 items x 10 rows, optimum 2139) slack-free on 20 qubits; small budgets
+    and a fixed seed keep it to seconds (bound_qubits=0: no 2^20 dual-bound enumeration)."""
+    res = load("sac94_pb5").solve("qubo", sampler=sampler, seed=0, **opts)
+    assert res.status in ("optimal", "feasible")
+    assert res.objective == 2139.0 and res.max_violation == 0.0
+    assert res.stats["qubits"] == 20 and res.stats["slack_qubits"] == 0
 
 
 @pytest.mark.slow

@@ -67,7 +67,7 @@ import time
 import weakref
 
 from lagdsl.backend import Backend, Refusal, coerce_options, fields_refusal
-from lagdsl.errors import LagError
+from lagdsl.errors import LagDataError, LagError
 from lagdsl.ir.classify import NONCONVEX_ATOMS, ModelClass, classify
 from lagdsl.ir.model import Model
 from lagdsl.lower.instance import lower_instance, owner_label
@@ -143,6 +143,8 @@ class CvxpyBackend(Backend):
             return out
         try:
             self._lower(model, coerce_options(self, None))
+        except LagDataError:
+            raise           # the data is wrong for every backend: a data error, not a refusal
         except LagError as exc:
             out.append(Refusal(getattr(exc, "reason", exc.message), exc.span))
         return out

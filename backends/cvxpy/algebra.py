@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from lagdsl.ir.atoms import ATOMS
 from lagdsl.ir.model import Model
 from lagdsl.lower.evaluate import reduce_data
 from lagdsl.lower.rows import segment_matrix
@@ -113,6 +114,12 @@ class CvxpyAlgebra:
         if name in ("exp", "log"):
             self.cones.add("exp")
             return cp.exp(args[0]) if name == "exp" else cp.log(args[0])
+        if name in ATOMS:
+            atom = ATOMS[name]
+            if not any(is_expr(a) for a in args):
+                return atom.numpy(*args)
+            self.cones.add(atom.cone)
+            return atom.cvxpy(cp, _same_length(args))
         raise NotRepresentable("%s of an unknown" % name)
 
     def take(self, a, idx):
@@ -131,6 +138,19 @@ class CvxpyAlgebra:
             raise NotRepresentable("prod of unknowns")
         self.cones.add("exp" if kind == "logsumexp" else "soc")
         return _segment_atom(kind, values, parent, n)
+
+
+def _same_length(args: list) -> list:
+    """Per-row arguments of one length: a one-row value repeated over the rows (CVXPY's
+    two-argument atoms take equal shapes)."""
+    n = max(a.shape[0] if a.shape else 1 for a in args)
+    out = []
+    for a in args:
+        m = a.shape[0] if a.shape else 1
+        if m != n:
+            a = a[np.zeros(n, dtype=np.int64)] if is_expr(a) else np.broadcast_to(np.reshape(a, (-1,)), (n,))
+        out.append(a)
+    return out
 
 
 _AXIS_ATOMS = {

@@ -16,7 +16,7 @@ from lagdsl.lower.matrix import HIGHS_SMALL
 from lagdsl.lower.numeric import objective_value, point_violation
 from lagdsl.passes.base import Chain, Solution
 from lagdsl.result import Result
-from lagdsl.solution import multiplier_duals, no_nan
+from lagdsl.solution import multiplier_duals, no_mip_duals, no_nan
 
 import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
@@ -258,6 +258,8 @@ class CvxpyProgram(Program):
         if status != cp.SOLVER_ERROR and low.problem.compilation_time is not None:
             res.times["canonicalize"] = float(low.problem.compilation_time)
         res.times.update({"lower": self.t_lower, "solve": t_solve, "total": self.t_lower + t_solve})
+        if low.integer:
+            no_mip_duals(res)
         if low.integer and res.objective is not None and lstatus in ("limit", "feasible"):
             stats.update(mip_progress(ss, res.objective, isinstance(low.problem.objective, cp.Maximize),
                                       low.objective_scale))

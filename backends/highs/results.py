@@ -16,10 +16,8 @@ import highspy
 from lagdsl.lower.instance import max_violation, per_row, unflatten
 from lagdsl.passes.base import Chain, Solution
 from lagdsl.result import Result
-from lagdsl.solution import mip_stats, no_nan
+from lagdsl.solution import MIP_NO_DUALS, mip_stats, no_mip_duals, no_nan
 
-NO_MIP_DUALS = ("a mixed-integer model has no duals (HiGHS solves it by branch and bound; "
-                "fix the integers and solve the LP for prices)")
 
 
 def point(h: highspy.Highs, sol, low) -> np.ndarray | None:
@@ -64,7 +62,8 @@ def build(h: highspy.Highs, low, model, status: str, stats: dict, times: dict) -
         res.max_violation = max_violation(low.inst, x)
     res.duals = duals(sol, low)
     if form.integer:
-        stats.setdefault("notes", []).append(NO_MIP_DUALS)
+        no_mip_duals(res)
+        stats.setdefault("notes", []).append(MIP_NO_DUALS)
         info = h.getInfo()
         stats["nodes"] = int(info.mip_node_count)
         if status != "optimal" and res.objective is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lagdsl.ir.atoms import ATOMS
 from lagdsl.lower.evaluate import reduce_data
 
 
@@ -269,6 +270,8 @@ def _generate(nodes: list[Node], N: int, outputs: list[Ref]):
             if nd.data in ("min", "max"):
                 e = "np.%s.reduce(np.broadcast_arrays(%s))" % (
                     "minimum" if nd.data == "min" else "maximum", ", ".join(a))
+            elif nd.data in ATOMS:
+                e = "%s(%s)" % (const(ATOMS[nd.data].numpy), ", ".join(a))
             else:
                 e = "%s(%s)" % (const(_FWD[nd.data]), a[0])
         elif op == "take":
@@ -340,6 +343,10 @@ def _generate(nodes: list[Node], N: int, outputs: list[Ref]):
             if nd.data in ("min", "max"):
                 for k, r in enumerate(nd.args):
                     give(r, "%s * _minmax_grad([%s], %s, %d, %d)" % (d, ", ".join(a), v, k, nd.n))
+            elif nd.data in ATOMS:
+                # the atom's own partials: infinite on the boundary, 0 where the adjoint is
+                for k, r in enumerate(nd.args):
+                    give(r, "%s(%d, %s, %s)" % (const(ATOMS[nd.data].numpy_grad), k, d, ", ".join(a)))
             else:
                 give(nd.args[0], _DERIV[nd.data].format(d=d, a=a[0], v=v))
         elif op == "take":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lagdsl.ir.atoms import ATOMS
+from lagdsl.lower.torch_atoms import atom as torch_atom
 from lagdsl.lower.torch_segments import segment_reduce
 
 from .tape import Node, Ref, replay
@@ -60,6 +62,8 @@ class TorchAlgebra:
             for b in args[1:]:
                 out = f(out, b)
             return out
+        if name in ATOMS:
+            return torch_atom(name, [self.tensor(a) for a in args])
         return _FUNCS[name](args[0])
 
     def take(self, a, idx):

@@ -27,7 +27,9 @@ from sympy.core.function import AppliedUndef
 
 from lagdsl.errors import LagDataError, LagError
 from lagdsl.ir.model import Model
+from lagdsl.ir.atoms import AtomFunction
 from lagdsl.ir.sym import AGG_KINDS, VECTOR_AGG_KINDS, Agg, sigmoid
+from lagdsl.lower.torch_atoms import atom as torch_atom
 from lagdsl.lower.evaluate import Evaluator, empty_aggregate
 from lagdsl.lower.rows import Rows
 from lagdsl.lower.torch_segments import segment_reduce
@@ -163,6 +165,8 @@ class TorchEvaluator:
         f = _TORCH_FUNCS.get(type(e))
         if f is not None:
             return f(self.value(e.args[0], b))
+        if isinstance(e, AtomFunction):
+            return torch_atom(e.atom.name, [self.value(a, b) for a in e.args])
         if isinstance(e, (sympy.Min, sympy.Max)):
             f = torch.minimum if isinstance(e, sympy.Min) else torch.maximum
             out = self.value(e.args[0], b)

@@ -46,6 +46,7 @@ class QuboProgram(Program):
         check_sizes(self.opts, low.n, low.G.shape[0])
         self.sampler = self._sampler()
         self.run = None
+        self.estimate = None                 # the last qaoa run's time estimate
 
     def _sampler(self):
         o = self.opts
@@ -191,6 +192,9 @@ class QuboProgram(Program):
         """Run the method with the sampler and return the best feasible sample."""
         if len(self.low.impossible):
             return self._impossible()
+        self.estimate = None
+        if self.opts["sampler"] == "qaoa":
+            self.estimate = self._announce()
         try:
             run = run_method(self.opts["method"], self.low, self.sampler, self.opts)
         except TooManyQubits as exc:
@@ -207,6 +211,24 @@ class QuboProgram(Program):
             raise self._backend.refusal(str(exc), source=self.model.source) from None
         self.run = run
         return self._result(run)
+
+    def _announce(self):
+        """The QAOA run's time estimate (:mod:`.estimate`); a long one is printed on stderr
+        first, with how to shorten it, where progress is shown (``lagdsl solve`` without
+        ``--quiet`` or ``--json``)."""
+        from lagdsl.progress import progress_enabled
+
+        from .estimate import estimate
+        qubits = self.low.n
+        if self.opts["method"] == "penalty":
+            try:
+                qubits = self.first_qubo()[0].n
+            except FractionalSlack:
+                return None                 # refused by the run itself, with the reason
+        est = estimate(qubits, self.opts)
+        if est.long and progress_enabled() and qubits <= self.sampler.max_qubits:
+            print("note: " + est.message(), file=sys.stderr, flush=True)
+        return est
 
     def _impossible(self) -> Result:
         """``infeasible`` without sampling: some row holds for no 0/1 values (notes say which)."""
@@ -235,6 +257,8 @@ class QuboProgram(Program):
             stats.update(circuit_depth=self.sampler.depth, reps=self.opts["reps"],
                          simulator=self.opts["simulator"], shots=self.opts["shots"],
                          circuit_evaluations=self.sampler.evaluations)
+            if self.estimate is not None:
+                stats["qaoa_estimate"] = self.estimate.to_dict()
         if run.stopped == "time_limit":
             stats["notes"].append("stopped at the time limit of %g s after %d iteration(s)"
                                   % (self.opts["time_limit"], run.iterations))

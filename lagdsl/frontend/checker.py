@@ -28,6 +28,7 @@ from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 
 from ..errors import LagDataError, LagError, LagSemanticError
+from ..ir.atoms import ATOMS
 from ..ir.builder import constraint_parts, mentions_unknown
 from ..ir.derivation import Derivation, Formula, param_reads
 from ..ir.model import (Constraint, DomainDecl, FieldDecl, Model, Objective, Region, Source, Span,
@@ -1051,13 +1052,29 @@ class Checker:
     def function(self, node: ast.Call, scope: Scope):
         f = node.func.name
         n = len(node.args)
-        if (f in ("min", "max") and n < 2) or (f not in ("min", "max") and n != 1):
+        atom = ATOMS.get(f)
+        if atom is not None:
+            lo, hi = atom.nargs
+            if not lo <= n <= hi:
+                want = "%d argument%s" % (lo, "" if lo == 1 else "s") if lo == hi else \
+                    "%d or %d arguments" % (lo, hi)
+                raise self.error("%s takes %s, got %d" % (f, want, n), node.span,
+                                 "%s(%s) = %s" % (f, atom.signature, atom.meaning))
+        elif (f in ("min", "max") and n < 2) or (f not in ("min", "max") and n != 1):
             want = "at least 2 arguments" if f in ("min", "max") else "1 argument"
             hint = "for the %s over a set write %s(i in I) body" % (f, f) if f in ("min", "max") else None
             raise self.error("%s takes %s, got %d" % (f, want, n), node.span, hint)
         args = [self.expr(a, scope) for a in node.args]
         for a, an in zip(args, node.args):
             self.numeric(a, an)
+        if atom is not None:
+            for k in atom.data_args:
+                if k < n and (mentions_unknown(self.model, args[k])):
+                    raise self.error("argument %d of %s must be data, not an expression of unknowns"
+                                     % (k + 1, f), node.args[k].span,
+                                     "%s's threshold is a constant: %s" % (f, atom.domain))
+            args += [sympy.sympify(d) for d in atom.defaults[len(atom.defaults) - (atom.nargs[1] - n):]] \
+                if n < atom.nargs[1] else []
         if all(_is_num(a) for a in args):
             self.guard_function(f, args, node)
         out = FUNCTIONS[f](*args)
@@ -1289,6 +1306,12 @@ class Checker:
     def guard_function(self, f: str, args, node) -> None:
         """Refuse a function of constants outside its domain (``log(0)``, ``sqrt(-1)``)."""
         a = args[0]
+        atom = ATOMS.get(f)
+        if atom is not None and all(x.is_finite for x in args):
+            bad = atom.domain_error([float(x) for x in args])
+            if bad is not None:
+                raise self.error(bad[1], node.span)
+            return
         if f == "log" and a.is_finite and a <= 0:
             raise self.error("log of %s" % ("0 (it is -inf)" if a == 0 else "a negative number (%s)"
                                             % _short_text(str(a))), node.span)

@@ -14,7 +14,9 @@ Kinds, first match wins:
   equality or ranged row (``norm2(x) == 1`` is not convex);
 * ``SOCP`` / ``MISOCP`` — otherwise, when the non-polynomial atoms are only abs/min/max,
   norm1/norm2/norminf/sumsq, sqrt and other powers;
-* ``convex`` / ``mixed-integer convex`` — also exp/log/logsumexp (exponential cone);
+* ``SOCP`` also takes the atoms quad_over_lin, inv_pos and huber (:mod:`.atoms`);
+* ``convex`` / ``mixed-integer convex`` — also exp/log/logsumexp and entr, xlogx, kl_div,
+  rel_entr (exponential cone);
 * ``binary quadratic`` / ``binary linear`` — all unknowns binary, objective of degree <= 2
   and linear constraints;
 * ``QCQP`` / ``MIQCQP`` (quadratic rows), ``QP`` / ``MIQP`` (quadratic objective only),
@@ -31,6 +33,7 @@ import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
 
+from .atoms import ATOMS, AtomFunction
 from .model import Model
 from .sym import Agg, Str
 
@@ -39,9 +42,9 @@ NONCONVEX_ATOMS = frozenset({"sin", "cos", "tan", "tanh", "sigmoid", "prod", "po
                              "piecewise"})
 #: Atoms representable with linear and second-order cones.
 SOC_ATOMS = frozenset({"abs", "min", "max", "norm1", "norm2", "norminf", "sumsq", "sqrt",
-                       "inverse", "power"})
+                       "inverse", "power"} | {a.name for a in ATOMS.values() if a.cone == "soc"})
 #: Atoms that need the exponential cone.
-EXP_ATOMS = frozenset({"exp", "log", "logsumexp"})
+EXP_ATOMS = frozenset({"exp", "log", "logsumexp"} | {a.name for a in ATOMS.values() if a.cone == "exp"})
 
 _FUNC = {sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos",
          sympy.tan: "tan", sympy.tanh: "tanh", sympy.Abs: "abs", sympy.Min: "min",
@@ -143,6 +146,8 @@ class _Walker:
         if all(a.degree == 0 for a in args):
             return ExprInfo()
         name = _FUNC.get(type(e)) or ("sigmoid" if type(e).__name__ == "sigmoid" else None)
+        if isinstance(e, AtomFunction):
+            name = e.atom.name
         return ExprInfo(math.inf, atoms | {name or type(e).__name__})
 
 

@@ -33,6 +33,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
 from ..errors import LagError
+from .atoms import ATOM_FUNCTIONS, ATOMS
 from ..limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_NODES, power_too_large
 from .sym import AGG_KINDS, VECTOR_AGG_KINDS, Agg, Member, Over, SetFamilyRef, SetName, SetRange, \
     SetTerm, Str, sigmoid
@@ -72,7 +73,10 @@ CLASSES = {
     "tan": (sympy.tan, (E,), None, 1), "tanh": (sympy.tanh, (E,), None, 1),
     "sign": (sympy.sign, (E,), None, 1), "floor": (sympy.floor, (E,), None, 1),
     "ceiling": (sympy.ceiling, (E,), None, 1), "Heaviside": (sympy.Heaviside, (E,), E, 1),
-    "sigmoid": (sigmoid, (E,), None, 1), "Min": (sympy.Min, (), E, 1), "Max": (sympy.Max, (), E, 1),
+    "sigmoid": (sigmoid, (E,), None, 1),
+    # the atoms, each with all its arguments (huber(x) is stored as huber(x, 1))
+    **{name: (cls, (E,) * ATOMS[name].nargs[1], None, ATOMS[name].nargs[1])
+       for name, cls in ATOM_FUNCTIONS.items()}, "Min": (sympy.Min, (), E, 1), "Max": (sympy.Max, (), E, 1),
     "Piecewise": (sympy.Piecewise, (), PAIR, 1), "ExprCondPair": (ExprCondPair, (E, B), None, 2),
     "Indexed": (sympy.Indexed, (ANY,), E, 2),
     "Equality": (sympy.Eq, (E, E), None, 2), "Unequality": (sympy.Ne, (E, E), None, 2),

@@ -8,8 +8,8 @@ Every objective, constraint and formula body in the IR is a sympy expression bui
 * ``sympy.Indexed(IndexedBase(name), *subscripts)`` — an element of an indexed parameter or
   variable (``x[i, j]``).  Graph attributes are ordinary names with a dot (``G.weight``);
 * :class:`Str` — a string element such as ``"north"``;
-* numbers, arithmetic, ``Mod``, ``exp log sqrt sin cos tan tanh Abs Min Max`` and
-  :class:`sigmoid`;
+* numbers, arithmetic, ``Mod``, ``exp log sqrt sin cos tan tanh Abs Min Max``,
+  :class:`sigmoid` and the convex-modelling atoms of :mod:`lagdsl.ir.atoms` (``entr`` …);
 * :class:`Agg` — an aggregate ``sum/prod/max/min`` or a vector aggregate
   ``norm1/norm2/norminf/sumsq/logsumexp`` over :class:`Over` bindings with a condition;
 * relationals, ``And/Or/Not`` and :class:`Member` for data conditions;
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import sympy
 from sympy.logic.boolalg import Boolean
+
+from .atoms import ATOM_FUNCTIONS
 
 AGG_KINDS = ("sum", "prod", "max", "min")
 VECTOR_AGG_KINDS = ("norm1", "norm2", "norminf", "sumsq", "logsumexp")
@@ -260,4 +262,5 @@ FUNCTIONS = {
     "abs": sympy.Abs, "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt,
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "tanh": sympy.tanh,
     "sigmoid": sigmoid, "min": sympy.Min, "max": sympy.Max,
+    **ATOM_FUNCTIONS,          # entr xlogx kl_div rel_entr quad_over_lin inv_pos huber
 }

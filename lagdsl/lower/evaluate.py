@@ -18,6 +18,7 @@ from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from ..errors import LagDataError, LagError
+from ..ir.atoms import ATOM_FUNCTIONS, ATOMS, atom_of
 from ..ir.model import Model, Span
 from ..ir.sym import Agg, Member, SetFamilyRef, SetName, SetRange, Str, sigmoid
 from ..ir.values import flat_positions
@@ -47,6 +48,7 @@ _NP_FUNCS = {
 FUNC_NAMES = {
     sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos", sympy.tan: "tan",
     sympy.tanh: "tanh", sympy.Abs: "abs", sigmoid: "sigmoid", sympy.Min: "min", sympy.Max: "max",
+    **{cls: name for name, cls in ATOM_FUNCTIONS.items()},
 }
 
 
@@ -271,6 +273,10 @@ class Evaluator:
         if type(e) in _NP_FUNCS:
             a = np.asarray(self.data(e.args[0], rows), dtype=np.float64)
             return self._op(e, FUNC_NAMES[type(e)], a, None, _NP_FUNCS[type(e)], rows)
+        atom = atom_of(e)
+        if atom is not None:
+            args = [np.asarray(self.data(a, rows), dtype=np.float64) for a in e.args]
+            return self._op(e, atom.name, args[0], args[1] if len(args) > 1 else None, atom.numpy, rows)
         if isinstance(e, Relational):
             a, b = self.data(e.lhs, rows), self.data(e.rhs, rows)
             op = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
@@ -323,6 +329,23 @@ class Evaluator:
             out.append((val, left[hold]))
             left = left[~hold]
         return out
+
+    def atom_args(self, e, atom, rows: Rows, alg) -> list:
+        """The arguments of an atom of unknowns: its data arguments checked against the
+        atom's domain (``huber``'s threshold, a data ``y`` of ``quad_over_lin`` or
+        ``kl_div``), so that a data error points at the atom rather than at an infinite
+        value."""
+        data = [None if self.has_var(a) else np.asarray(self.data(a, rows), dtype=np.float64)
+                for a in e.args]
+        for k in atom.data_args:
+            if data[k] is None:
+                self.fail("argument %d of %s must be data, not an expression of unknowns"
+                          % (k + 1, atom.name), e.args[k])
+        bad = atom.domain_error(data)
+        if bad is not None:
+            self._arith(bad[0], bad[1], [d for d in data if d is not None], rows, atom.name)
+        return [alg.const(self.finite(a, d, rows)) if d is not None else self.value(a, rows, alg)
+                for a, d in zip(e.args, data)]
 
     def member(self, e: Member, rows: Rows) -> np.ndarray:
         elem, term = e.args
@@ -477,6 +500,9 @@ class Evaluator:
                 v = alg.reduce("sum", self.value(val, rows.take(sel), alg), sel, rows.n)
                 out = v if out is None else alg.add(out, v)
             return out
+        atom = atom_of(e)
+        if atom is not None:
+            return alg.func(atom.name, self.atom_args(e, atom, rows, alg))
         fname = FUNC_NAMES.get(type(e))
         if fname is not None:
             return alg.func(fname, [self.value(a, rows, alg) for a in e.args])
@@ -575,6 +601,8 @@ def _domain_error(op: str, a, b):
         zero = b == 0
         if np.any(zero):
             return zero, "mod 0 (division by zero)"
+    elif op in ATOMS:
+        return ATOMS[op].domain_error([a] if b is None else [a, b])
     elif op == "log":
         neg = a <= 0
         if np.any(neg):

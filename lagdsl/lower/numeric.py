@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.atoms import ATOMS
 from ..ir.model import Constraint, Model
 from .evaluate import Evaluator, reduce_data
 from .rows import Rows
@@ -45,6 +46,8 @@ class NumericAlgebra:
             return np.minimum.reduce(args)
         if name == "max":
             return np.maximum.reduce(args)
+        if name in ATOMS:
+            return ATOMS[name].numpy(*args)
         with np.errstate(divide="ignore", invalid="ignore"):
             return _FUNCS[name](args[0])
 

@@ -133,3 +133,15 @@ def test_nlp_literature_values():
     f = x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2]
     assert f == pytest.approx(exp("nlp_hs71")["objective"], abs=2e-3)      # the rounded x*
     assert x.prod() == pytest.approx(25, abs=2e-3) and (x ** 2).sum() == pytest.approx(40, abs=2e-3)
+
+
+def test_convex_entropy():
+    """Jaynes' dice: the maximum-entropy distribution on 1..6 with mean 4.5 is
+    p_i = exp(lam i) / Z, lam the root of the mean condition."""
+    from scipy.optimize import brentq
+    i = np.arange(1, 7)
+    lam = brentq(lambda t: (i * np.exp(t * i)).sum() / np.exp(t * i).sum() - 4.5, -5, 5)
+    p = np.exp(lam * i) / np.exp(lam * i).sum()
+    e = exp("convex_entropy")
+    assert e["objective"] == pytest.approx(-(p * np.log(p)).sum(), abs=1e-11)
+    assert [e["values"]["p"][str(k)] for k in i] == pytest.approx(p, abs=1e-8)
