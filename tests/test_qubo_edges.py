@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -328,3 +330,28 @@ def test_string_element_compared_with_number_is_a_positioned_error():
     assert (e.value.span.line, e.value.span.col, e.value.span.end_col) == (3, 26, 31)
     ok = parse("set C\nvar x[C] binary\nmaximize s: sum(c in C : c > \"a\") x[c]\n", data={"C": ["a", "b"]})
     assert ok.solve("qubo", sampler="exact").objective == 1.0
+
+
+THREADS_SCRIPT = """\\
+import threading
+import lagdsl
+m = lagdsl.parse("set I = 1..4\\nvar x[I] binary\\nmaximize f: sum(i in I) x[i]\\n"
+                 "subject to c: x[1] + x[2] <= 1\\n")
+def solve(k):
+    r = m.solve("qubo", sampler="qaoa", seed=0, max_iter=1, reps=1, shots=64)
+    print(k, r.status, r.objective, flush=True)
+for k in range(4):
+    t = threading.Thread(target=solve, args=(k,))
+    t.start()
+    t.join()
+"""
+
+
+def test_qaoa_on_successive_short_lived_threads_does_not_crash(tmp_path):
+    # qiskit's allocator segfaulted in the second or third thread once the thread that first
+    # used it had ended (the CLI's main() run twice in one process did exactly this)
+    (tmp_path / "run.py").write_text(THREADS_SCRIPT)
+    p = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+    assert p.stdout.splitlines() == ["%d optimal 3.0" % k for k in range(4)]

@@ -15,7 +15,6 @@ the construct's position.
 from __future__ import annotations
 
 from lagdsl.backend import Backend, Refusal, coerce_options, fields_refusal
-from lagdsl.errors import LagError
 from lagdsl.ir.classify import classify
 from lagdsl.ir.model import Model
 from lagdsl.lower.poly import NotPolynomial

@@ -28,6 +28,7 @@ from lagdsl.jsonnum import dumps
 
 from .form import Qubo
 from .lowering import Lowered
+from .qiskit_home import qiskit_ready
 
 
 def qubo_json(low: Lowered, q: Qubo, names: list[str], extra: dict) -> str:
@@ -82,6 +83,7 @@ def bqm_json(q: Qubo, names: list[str], info: dict | None = None) -> str:
 
 def qasm(circuit) -> str:
     """OpenQASM 3 text of a circuit (decomposed to standard gates first)."""
+    qiskit_ready()
     from qiskit import qasm3, transpile
     qc = transpile(circuit, basis_gates=["h", "rx", "rz", "rzz", "cx"], optimization_level=0)
     return qasm3.dumps(qc) + "\n"
@@ -94,6 +96,7 @@ def _qp_name(name: str) -> str:
 def quadratic_program(low: Lowered, name: str = "lagdsl"):
     """The binary model (integers expanded to their qubits) as a qiskit-optimization
     ``QuadraticProgram`` in the user's sense, constraints as linear rows."""
+    qiskit_ready()
     from qiskit_optimization import QuadraticProgram
     qp = QuadraticProgram(name)
     names = [_qp_name(n) for n in low.names]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .qiskit_home import qiskit_ready
+
 #: Bitstrings enumerated per chunk (keeps the work arrays near 2^20 x n bytes).
 CHUNK = 1 << 20
 
@@ -110,6 +112,7 @@ class Qubo:
     def pauli(self, scale: float = 1.0):
         """The Ising Hamiltonian ``E / scale`` as a qiskit ``SparsePauliOp`` over ``n`` qubits
         (identity term included, so its eigenvalues are exactly the energies)."""
+        qiskit_ready()
         from qiskit.quantum_info import SparsePauliOp
         h, i, j, J, const = self.ising()
         terms = [("", [], const / scale)]

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .form import Qubo, all_energies, bits_of
+from .qiskit_home import qiskit_ready
 from .samplers import Samples
 
 #: Total evolution time of the linear-ramp starting angles (for costs scaled to |coef| <= 1).
@@ -145,6 +146,7 @@ def cvar(probs: np.ndarray, E: np.ndarray, order: np.ndarray, alpha: float) -> f
 def build_circuit(qubo: Qubo, reps: int, scale: float):
     """``qaoa_ansatz`` for ``qubo / scale`` with ``reps`` layers, and its (beta, gamma)
     parameter vectors."""
+    qiskit_ready()
     from qiskit.circuit.library import qaoa_ansatz
     circ = qaoa_ansatz(qubo.pauli(scale), reps=reps)
     params = sorted(circ.parameters, key=lambda p: p.name)
@@ -161,12 +163,14 @@ def bind(circ, betas, gammas, angles: np.ndarray):
 
 def statevector_probs(circ, betas, gammas, angles) -> np.ndarray:
     """Probabilities of qiskit's ``Statevector`` of the bound circuit (little-endian)."""
+    qiskit_ready()
     from qiskit.quantum_info import Statevector
     return np.abs(Statevector(bind(circ, betas, gammas, angles)).data) ** 2
 
 
 def noise_model(p: float):
     """Depolarising errors: ``p`` on one-qubit gates, ``min(2p, 1)`` on two-qubit gates."""
+    qiskit_ready()
     from qiskit_aer.noise import NoiseModel, depolarizing_error
     nm = NoiseModel()
     nm.add_all_qubit_quantum_error(depolarizing_error(p, 1), ["rx", "rz", "h", "sx", "x", "u", "u3"])
@@ -176,6 +180,7 @@ def noise_model(p: float):
 
 def aer_counts(circ, betas, gammas, angles, shots: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Measured basis-state indices and counts from Aer (noisy when ``noise > 0``)."""
+    qiskit_ready()
     from qiskit import transpile
     from qiskit_aer import AerSimulator
     sim = AerSimulator(noise_model=noise_model(noise) if noise > 0 else None, seed_simulator=int(seed))
@@ -300,5 +305,6 @@ class _Clock:
 
 def circuit_depth(circ) -> int:
     """Depth of the circuit in the gates ``h``, ``rx``, ``rz``, ``rzz``."""
+    qiskit_ready()
     from qiskit import transpile
     return int(transpile(circ, basis_gates=["h", "rx", "rz", "rzz", "cx"], optimization_level=0).depth())
