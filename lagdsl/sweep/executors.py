@@ -107,7 +107,8 @@ class ProcessExecutor:
     def wait(self, handles, timeout):
         from concurrent.futures import FIRST_COMPLETED, wait
         done, _ = wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
-        return list(done)
+        # in the order submitted: two chunks finished together are written in scenario order
+        return [h for h in handles if h in done]
 
     def result(self, handle):
         from concurrent.futures.process import BrokenProcessPool
