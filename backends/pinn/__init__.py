@@ -59,9 +59,14 @@ class PinnBackend(Backend):
                         "per constraint without a model objective, per point with one", choice("auto", "constraint", "point")),
         # step counts are capped where no run reaches (time_limit ends long runs), so that the
         # budget arithmetic (evaluations = 1.25 x iterations) stays in float64
-        "epochs": (2000, "Adam steps", integer(0, 10 ** 9)),
-        "lbfgs": (1000, "L-BFGS iterations after Adam (ending in float64, see precision)", integer(0, 10 ** 9)),
-        "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction (0: never)",
+        "epochs": (None, "Adam steps (none: until the loss and every constraint residual on held-out points "
+                   "change by less than 10%% over two checks of 100 steps, at most 2000)",
+                   optional(integer(0, 10 ** 9))),
+        "lbfgs": (None, "L-BFGS iterations after Adam, ending in float64, see precision (none: until the "
+                  "held-out loss and residuals change by less than stall over two chunks of 50, at most 1000)",
+                  optional(integer(0, 10 ** 9))),
+        "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction, and (default "
+                  "lbfgs) when the held-out loss and residuals change by less than it (0: never)",
                   number(0, 1)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),
         "width": (32, "neurons per hidden layer (the networks with their optimiser state, about depth * width^2 "
@@ -252,7 +257,8 @@ class PinnProgram(Program):
         fields = {k: FieldFunction(k, net) for k, net in self.nets.items()}
         final = {k: v[-1] for k, v in trainer.history.to_dict().items() if k != "step" and v and v[-1] is not None}
         stats = {"solver": "pinn", "method": self.opts["method"], "class": "PDE",
-                 "epochs": int(min(trainer.step, self.opts["epochs"])), "lbfgs_iterations": int(max(0, trainer.step - self.opts["epochs"])),
+                 "epochs": int(trainer.adam_steps), "lbfgs_iterations": int(max(0, trainer.step - trainer.adam_steps)),
+                 "stop_reason": trainer.stop_reason,
                  "lbfgs_float32_iterations": int(trainer.float32_iterations),
                  "lbfgs_stops": ["%s: %s" % st for st in trainer.stops],
                  "time_limit_reached": bool(trainer.hit_limit),
