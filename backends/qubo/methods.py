@@ -27,8 +27,11 @@ computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or
 The default is ``augmented-lagrangian``: on the knapsack benchmarks it is the only method
 whose raw samples (``repair=false``) reach the optimum, and its QUBOs have the couplings that
 give QAOA something to do (``bench/README.md``); ``bundle`` and ``cutting-plane`` give the
-tightest dual bounds.  A method stops before ``max_iter`` when the dual bound proves the
-incumbent optimal or when the multipliers have not moved for two iterations.  Every sample
+tightest dual bounds.  A method stops when the dual bound proves the incumbent optimal, when
+the multipliers have not moved for two iterations, or — with the default ``max_iter`` (none:
+at most :data:`AUTO_MAX_ITER`) — when the best feasible objective, the dual bound, the round's
+violation and the multipliers' norm have plateaued (:class:`lagdsl.plateau.Plateau`); a given
+``max_iter`` is a cap.  Every sample
 of every iteration is checked against the original rows; the best feasible one is kept,
 after the greedy repair-and-improve of :mod:`.repair` when ``repair`` is on.
 """
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lagdsl.history import History
+from lagdsl.plateau import BUDGET, TIME_LIMIT, Plateau
 from lagdsl.progress import progress
 
 from .form import Qubo, all_energies, all_rows
@@ -47,6 +51,27 @@ from .lowering import Lowered, slack_form
 from .repair import Repairer
 
 METHODS = ("augmented-lagrangian", "dual-ascent", "bundle", "cutting-plane", "penalty")
+
+#: The cap of the default budget (``max_iter`` none), which ends on a plateau of the best
+#: feasible objective, dual bound, violation and multipliers' norm: relative changes below
+#: PLATEAU_RTOL over the last PLATEAU_WINDOW rounds (violations below 1e-9 count as settled).
+AUTO_MAX_ITER = 20
+PLATEAU_RTOL, PLATEAU_WINDOW = 1e-3, 3
+
+
+def stop_reason(stopped: str, method: str) -> str:
+    """``stats["stop_reason"]`` from a run's ``stopped``: converged (and how), ``budget`` or
+    ``time_limit`` (:mod:`lagdsl.plateau`'s words)."""
+    if stopped == "time_limit":
+        return TIME_LIMIT
+    if stopped == "max_iter" or (stopped == "single round" and method == "penalty"):
+        return BUDGET        # penalty samples once: that round is its whole budget
+    if stopped.startswith("converged"):
+        return stopped
+    return {"optimal": "converged: the dual bound proves the incumbent optimal",
+            "multipliers settled": "converged: the multipliers did not move for two iterations",
+            "single round": "converged: no relaxed rows, so one round decides",
+            }.get(stopped, stopped)
 
 
 @dataclass
@@ -277,13 +302,15 @@ def check_sizes(opts: dict, qubits: int, rows: int) -> None:
     def setting(name):
         return "%s=%s" % (name, opts[name])
     for name in ("max_iter", "repair_samples") + own:
-        check_option_size(int(opts[name]), setting(name), *what[name])
+        if opts[name] is not None:           # max_iter none: the default cap, AUTO_MAX_ITER
+            check_option_size(int(opts[name]), setting(name), *what[name])
     per = samples_per_round(opts, qubits)
     option = {"anneal": "num_reads", "exact": "num_samples", "qaoa": "shots"}[sampler]
     check_option_size(int(per) * n, setting(option),
                       "the samples of one round (%s x %d qubits)" % (option, n), "bits")
     if opts["method"] in ("bundle", "cutting-plane") and rows:
-        check_option_size(min(int(opts["max_iter"]), 10 ** 12) * int(per) * (rows + 1), setting("max_iter"),
+        rounds = AUTO_MAX_ITER if opts["max_iter"] is None else int(opts["max_iter"])
+        check_option_size(min(rounds, 10 ** 12) * int(per) * (rows + 1), setting("max_iter"),
                           "the stored cuts (max_iter x samples per round x %d rows)" % (rows + 1), "values")
 
 
@@ -342,7 +369,10 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     active = np.ones(m, dtype=bool)
     rho0 = rho
     still = 0                                       # iterations without a multiplier change
-    iters = opts["max_iter"] if m else 1
+    auto = opts["max_iter"] is None
+    iters = (AUTO_MAX_ITER if auto else opts["max_iter"]) if m else 1
+    plateau = Plateau(PLATEAU_RTOL, PLATEAU_WINDOW, floor=1e-9,
+                      what="best objective, dual bound, violation and multipliers")
     with progress(iters, desc="qubo " + method) as bar:
         for it in range(iters):
             L = plain(lam, s.strength)
@@ -371,6 +401,12 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
                 break
             if s.expired():
                 run.stopped = "time_limit"
+                break
+            # the incumbent is nan (never settled) until a feasible sample is found
+            if auto and plateau.update(objective=run.f if run.x is not None else np.nan, violation=viol,
+                                       dual_bound=0.0 if run.dual_bound is None else run.dual_bound,
+                                       multipliers=float(np.linalg.norm(lam))):
+                run.stopped = plateau.reason
                 break
             if method in ("bundle", "cutting-plane"):
                 Fx = L.energy(X) - X.astype(np.float64) @ (np.asarray(low.G.T @ lam).ravel()) + lam @ low.h

@@ -26,7 +26,8 @@ from lagdsl.result import Result
 from . import export
 from .form import Qubo
 from .lowering import FractionalSlack, Lowered, slack_form
-from .methods import NonFiniteQubo, TooManyQubits, check_finite, check_sizes, default_rho, run_method
+from .methods import (NonFiniteQubo, TooManyQubits, check_finite, check_sizes, default_rho, run_method,
+                      stop_reason)
 from .samplers import AnnealSampler, ExactSampler
 
 #: Internal constants of the multiplier methods (not user options).
@@ -217,6 +218,7 @@ class QuboProgram(Program):
         return Result(status="infeasible", backend="qubo",
                       stats={"method": self.opts["method"], "sampler": self.opts["sampler"],
                              "model_binaries": low.n, "samples": 0, "stopped": "infeasible rows",
+                             "stop_reason": "infeasible rows",
                              "notes": notes})
 
     def _result(self, run) -> Result:
@@ -230,6 +232,7 @@ class QuboProgram(Program):
                  "relaxed_rows": int(low.G.shape[0]),
                  "dual_bound": None if run.dual_bound is None else low.sign * run.dual_bound,
                  "seconds": run.seconds, "history": run.history.to_dict(), "stopped": run.stopped,
+                 "stop_reason": stop_reason(run.stopped, self.opts["method"]),
                  "notes": list(low.notes) + list(run.notes)}
         if self.sampler.name == "qaoa":
             stats.update(circuit_depth=self.sampler.depth, reps=self.opts["reps"],
