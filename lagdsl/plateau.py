@@ -11,10 +11,10 @@ epoch block, an L-BFGS chunk, a multiplier round) and stops when none of them mo
             stop_reason = plateau.reason
             break
 
-A metric has settled when, over its last ``window + 1`` values, ``max - min <= rtol * max|v|``
-(a relative change, robust to the oscillation of stochastic steps), or when all of them are at
-most ``floor`` in magnitude (a residual already at rounding level cannot plateau in relative
-terms); the run has converged when every metric has.  The count options of a backend stay caps
+A metric has settled when, over its last ``window + 1`` values, ``max - min <= rtol * max|v| +
+atol`` (a relative change, robust to the oscillation of stochastic steps; ``atol`` for values
+already at the level of a tolerance or of rounding, which cannot plateau in relative terms);
+the run has converged when every metric has.  The count options of a backend stay caps
 on top of this (``stop_reason`` is then ``"budget"``), and ``time_limit`` stops it earlier
 (``"time_limit"``): :func:`stop_reason` is the one wording of all three for ``stats``.
 """
@@ -32,10 +32,10 @@ TIME_LIMIT = "time_limit"
 class Plateau:
     """A plateau detector over named scalar metrics (see the module docstring)."""
 
-    def __init__(self, rtol: float, window: int = 3, floor: float = 0.0, what: str = "loss and residuals"):
-        if not rtol >= 0 or window < 1:
-            raise ValueError("Plateau needs rtol >= 0 and window >= 1")
-        self.rtol, self.window, self.floor, self.what = float(rtol), int(window), float(floor), what
+    def __init__(self, rtol: float, window: int = 3, atol: float = 0.0, what: str = "loss and residuals"):
+        if not rtol >= 0 or not atol >= 0 or window < 1:
+            raise ValueError("Plateau needs rtol >= 0, atol >= 0 and window >= 1")
+        self.rtol, self.window, self.atol, self.what = float(rtol), int(window), float(atol), what
         self._values: dict[str, deque] = {}
         self.checks = 0
 
@@ -64,7 +64,7 @@ class Plateau:
         if len(q) < self.window + 1 or not all(math.isfinite(v) for v in q):
             return False
         big = max(abs(v) for v in q)
-        return big <= self.floor or max(q) - min(q) <= self.rtol * big
+        return max(q) - min(q) <= self.rtol * big + self.atol
 
     @property
     def reason(self) -> str:

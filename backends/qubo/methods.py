@@ -54,7 +54,7 @@ METHODS = ("augmented-lagrangian", "dual-ascent", "bundle", "cutting-plane", "pe
 
 #: The cap of the default budget (``max_iter`` none), which ends on a plateau of the best
 #: feasible objective, dual bound, violation and multipliers' norm: relative changes below
-#: PLATEAU_RTOL over the last PLATEAU_WINDOW rounds (violations below 1e-9 count as settled).
+#: PLATEAU_RTOL (plus 1e-9) over the last PLATEAU_WINDOW rounds.
 AUTO_MAX_ITER = 20
 PLATEAU_RTOL, PLATEAU_WINDOW = 1e-3, 3
 
@@ -371,7 +371,7 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     still = 0                                       # iterations without a multiplier change
     auto = opts["max_iter"] is None
     iters = (AUTO_MAX_ITER if auto else opts["max_iter"]) if m else 1
-    plateau = Plateau(PLATEAU_RTOL, PLATEAU_WINDOW, floor=1e-9,
+    plateau = Plateau(PLATEAU_RTOL, PLATEAU_WINDOW, atol=1e-9,
                       what="best objective, dual bound, violation and multipliers")
     with progress(iters, desc="qubo " + method) as bar:
         for it in range(iters):
