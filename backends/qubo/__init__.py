@@ -65,7 +65,9 @@ class QuboBackend(Backend):
         "shots": (1024, "qaoa: samples drawn from the final state", integer(1)),
         "simulator": ("fast", "qaoa: fast (exact numpy statevector), statevector (qiskit) or aer "
                               "(shots, optional noise)", choice("fast", "statevector", "aer")),
-        "restarts": (2, "qaoa: starts of the angle training (a linear ramp, then random)", integer(1)),
+        "restarts": (1, "qaoa: starts of the angle training (the schedule-based start: depth 1 from a linear "
+                        "ramp, each further layer interpolated from the depth below; then random ones)",
+                     integer(1)),
         "train_iter": (60, "qaoa: optimiser iterations per start (BFGS; COBYLA for "
                            "simulator=statevector)", integer(1)),
         "cvar": (1.0, "qaoa: CVaR fraction trained on (1: the expectation)",

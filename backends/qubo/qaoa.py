@@ -29,11 +29,17 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
+from lagdsl.plateau import Plateau
+
 from .form import Qubo, all_energies, bits_of
 from .samplers import Samples
 
 #: Total evolution time of the linear-ramp starting angles (for costs scaled to |coef| <= 1).
 RAMP = 0.75
+
+#: Angle training ends when the energy changed by less than TRAIN_RTOL (relative) over the
+#: last TRAIN_WINDOW BFGS iterations, or after ``train_iter`` iterations.
+TRAIN_RTOL, TRAIN_WINDOW = 1e-3, 2
 
 #: qubit limits per simulator (a statevector of 2^n complex128 numbers).
 MAX_QUBITS = {"fast": 24, "statevector": 20, "aer": 24}
@@ -63,12 +69,29 @@ def mixer(psi: np.ndarray, beta: float, n: int) -> np.ndarray:
     return out
 
 
-def fast_state(E: np.ndarray, betas, gammas, n: int, phases: list | None = None) -> np.ndarray:
+def energy_levels(E: np.ndarray):
+    """``(levels, index)`` with ``E == levels[index]`` when ``E`` takes few distinct values (at
+    most a quarter of its length: integer data over many bitstrings), else None.  A cost
+    layer's phase vector is then ``exp(-i gamma levels)[index]``: a gather instead of
+    ``2^n`` complex exponentials, which cost most of a small-depth evaluation."""
+    levels, index = np.unique(E, return_inverse=True)
+    return (levels, index.reshape(-1)) if len(levels) <= len(E) // 4 else None
+
+
+def phase(E: np.ndarray, g: float, levels=None) -> np.ndarray:
+    """``exp(-i g E)`` (through :func:`energy_levels`' table when given)."""
+    if levels is not None:
+        return np.exp(-1j * g * levels[0]).astype(DTYPE)[levels[1]]
+    return np.exp(-1j * g * E).astype(DTYPE)
+
+
+def fast_state(E: np.ndarray, betas, gammas, n: int, phases: list | None = None, levels=None) -> np.ndarray:
     """The QAOA state for diagonal energies ``E`` (already scaled) and the given angles;
-    the layers' phase vectors are appended to ``phases`` when given (for the gradient)."""
+    the layers' phase vectors are appended to ``phases`` when given (for the gradient);
+    ``levels``: :func:`energy_levels` of ``E``, or None."""
     psi = np.full(1 << n, (1 << n) ** -0.5, dtype=DTYPE)
     for b, g in zip(betas, gammas):
-        ph = np.exp(-1j * g * E).astype(DTYPE)
+        ph = phase(E, g, levels)
         if phases is not None:
             phases.append(ph)
         psi *= ph
@@ -105,7 +128,7 @@ def cvar_weights(probs: np.ndarray, E: np.ndarray, order: np.ndarray, alpha: flo
     return value, w
 
 
-def fast_value_grad(E: np.ndarray, a: np.ndarray, n: int, order: np.ndarray, alpha: float):
+def fast_value_grad(E: np.ndarray, a: np.ndarray, n: int, order: np.ndarray, alpha: float, levels=None):
     """CVaR (or expectation) of ``E`` and its gradient in ``a = [beta..., gamma...]`` by the
     adjoint method: the state and the costate ``w E |psi>`` are run back through the layers
     (the gates are unitary, so only the phase vectors are kept), each angle's derivative
@@ -114,7 +137,7 @@ def fast_value_grad(E: np.ndarray, a: np.ndarray, n: int, order: np.ndarray, alp
     p = len(a) // 2
     betas, gammas = a[:p], a[p:]
     phases: list = []
-    psi = fast_state(E, betas, gammas, n, phases)
+    psi = fast_state(E, betas, gammas, n, phases, levels)
     probs = np.abs(psi) ** 2
     if alpha >= 1.0:
         w, value = E, float(probs @ E)
@@ -210,6 +233,7 @@ class QaoaSampler:
         scale = qubo.scale()
         E = all_energies(qubo) / scale
         order = np.argsort(E, kind="stable")
+        levels = energy_levels(E)
         self.qubo, self.scale = qubo, scale
         circ = betas = gammas = None
         if self.simulator != "fast" or self.depth is None:
@@ -221,36 +245,41 @@ class QaoaSampler:
             self.evaluations += 1
             if self.simulator == "statevector":
                 return statevector_probs(circ, betas, gammas, a)
-            return np.abs(fast_state(E, a[:p], a[p:], n)) ** 2
+            return np.abs(fast_state(E, a[:p], a[p:], n, levels=levels)) ** 2
 
         def loss(a):
             return cvar(probs(a), E, order, self.cvar_alpha)
 
         def value_grad(a):
             self.evaluations += 1
-            return fast_value_grad(E, a, n, order, self.cvar_alpha)
+            return fast_value_grad(E, a, n, order, self.cvar_alpha, levels)
 
-        # A linear ramp (the discretised annealing path of TQA initialisation) and then
-        # random angles; the ramp alone often lands in a good basin.
-        f = np.arange(1, p + 1) / (p + 1)
-        starts = [np.concatenate([(1 - f) * RAMP, f * RAMP])]
-        starts += [np.concatenate([rng.uniform(0, np.pi / 2, p), rng.uniform(0, np.pi, p)])
-                   for _ in range(self.restarts - 1)]
-        if self.angles is not None:
-            starts.insert(0, self.angles)
         clock = _Clock(self.deadline)
-        for a0 in starts:
-            if clock.expired() and clock.best is not None:
-                break
-            try:
-                if self.simulator == "statevector":
+        starts = [] if self.angles is None else [self.angles]
+        try:
+            if self.simulator == "statevector":
+                starts += [ramp(p)] + [random_angles(rng, p) for _ in range(self.restarts - 1)]
+                for a0 in starts:
+                    if clock.expired() and clock.best is not None:
+                        break
                     minimize(clock.wrap(loss), a0, method="COBYLA",
                              options={"maxiter": self.train_iter, "rhobeg": 0.3})
-                else:
-                    minimize(clock.wrap(value_grad, grad=True), a0, jac=True,
-                             method="BFGS", options={"maxiter": self.train_iter, "gtol": 1e-5})
-            except _TimeUp:
-                break
+            else:
+                # the schedule-based start: depth 1 from the ramp, then each depth from the last
+                # one's trained angles interpolated onto one more layer (INTERP), so that the
+                # final depth starts next to its optimum instead of from a guess
+                if self.angles is None:
+                    a = ramp(1)
+                    for depth in range(1, p):
+                        a = interpolate(self._bfgs(clock.wrap(value_grad, grad=True, record=False), a))
+                    starts.append(a)
+                starts += [random_angles(rng, p) for _ in range(self.restarts - 1)]
+                for a0 in starts:
+                    if clock.expired() and clock.best is not None:
+                        break
+                    self._bfgs(clock.wrap(value_grad, grad=True), a0)
+        except _TimeUp:
+            pass
         self.angles = np.asarray(clock.best, dtype=np.float64)
         if self.simulator == "aer":
             idx, counts = aer_counts(circ, betas, gammas, self.angles, self.shots, self.noise,
@@ -260,6 +289,25 @@ class QaoaSampler:
             draws = rng.choice(len(pr), size=self.shots, p=pr / pr.sum())
             idx, counts = np.unique(draws, return_counts=True)
         return Samples(bits_of(idx, n), counts.astype(np.int64))
+
+    def _bfgs(self, fun, a0: np.ndarray) -> np.ndarray:
+        """BFGS on ``fun`` (value and gradient) from ``a0`` for at most ``train_iter``
+        iterations, ended early when the value has plateaued (relative changes below
+        ``TRAIN_RTOL`` over ``TRAIN_WINDOW`` iterations); returns the last iterate."""
+        plateau = Plateau(TRAIN_RTOL, TRAIN_WINDOW, atol=1e-9, what="the energy")
+        last = {"x": np.asarray(a0, dtype=np.float64)}
+
+        def callback(xk):
+            last["x"] = np.array(xk, dtype=np.float64)
+            if plateau.update(energy=fun.last_value):
+                raise _Settled
+
+        try:
+            res = minimize(fun, a0, jac=True, method="BFGS", callback=callback,
+                           options={"maxiter": self.train_iter, "gtol": 1e-5})
+            return np.asarray(res.x, dtype=np.float64)
+        except _Settled:
+            return last["x"]
 
     def bound_circuit(self):
         """The last circuit with its trained angles (None before a run)."""
@@ -271,6 +319,35 @@ class QaoaSampler:
 
 class _TimeUp(Exception):
     """The time limit passed during angle training."""
+
+
+class _Settled(Exception):
+    """Angle training has converged (a plateau of the energy)."""
+
+
+def ramp(p: int) -> np.ndarray:
+    """The linear-ramp angles ``[beta..., gamma...]`` of depth ``p``: the discretised
+    annealing path of TQA initialisation (beta falls, gamma rises over a total time RAMP)."""
+    f = np.arange(1, p + 1) / (p + 1)
+    return np.concatenate([(1 - f) * RAMP, f * RAMP])
+
+
+def random_angles(rng, p: int) -> np.ndarray:
+    """A random start of depth ``p`` (beta in [0, pi/2], gamma in [0, pi])."""
+    return np.concatenate([rng.uniform(0, np.pi / 2, p), rng.uniform(0, np.pi, p)])
+
+
+def interpolate(a: np.ndarray) -> np.ndarray:
+    """Trained angles of depth ``p`` as a start of depth ``p + 1`` (INTERP, Zhou et al. 2020):
+    each schedule, read as a function of the layer's position, linearly interpolated at
+    ``p + 1`` points: ``x'_i = (i - 1)/p x_{i-1} + (p - i + 1)/p x_i``, ``x_0 = x_{p+1} = 0``."""
+    p = len(a) // 2
+    out = []
+    for x in (a[:p], a[p:]):
+        padded = np.concatenate([[0.0], x, [0.0]])
+        i = np.arange(1, p + 2)
+        out.append((i - 1) / p * padded[i - 1] + (p - i + 1) / p * padded[i])
+    return np.concatenate(out)
 
 
 class _Clock:
@@ -286,15 +363,20 @@ class _Clock:
     def expired(self) -> bool:
         return self.deadline is not None and self.now() >= self.deadline
 
-    def wrap(self, fn, grad: bool = False):
+    def wrap(self, fn, grad: bool = False, record: bool = True):
+        """``fn`` checking the deadline first; with ``record``, the best angles it sees are
+        kept (a lower depth's angles, of another length, are not); ``.last_value`` is the
+        latest value."""
         def inner(a):
             if self.best is not None and self.expired():
                 raise _TimeUp
             out = fn(a)
             value = out[0] if grad else out
-            if value < self.best_value or self.best is None:
+            inner.last_value = float(value)
+            if record and (value < self.best_value or self.best is None):
                 self.best, self.best_value = np.array(a, dtype=np.float64), value
             return out
+        inner.last_value = np.nan
         return inner
 
 
