@@ -40,8 +40,8 @@ class QuboBackend(Backend):
                    choice(*METHODS)),
         "sampler": ("anneal", "anneal (dwave-samplers), exact (enumeration, <= 24 qubits) or qaoa",
                     choice("anneal", "exact", "qaoa")),
-        "max_iter": (None, "multiplier iterations, each sampling one QUBO (none: until the best objective, "
-                           "dual bound, violation and multipliers plateau, at most 20)", optional(integer(1))),
+        "max_iter": (None, "multiplier iterations, each sampling one QUBO (none: until the best feasible "
+                           "objective and the dual bound plateau, at most 20)", optional(integer(1))),
         "penalty": (None, "strength of exact and slack penalties (none: qiskit-optimization's "
                           "1 + sum |objective coefficients|)", optional(number(0, MAX_WEIGHT, low_open=True))),
         "rho": (None, "initial quadratic weight of the augmented Lagrangian (none: automatic)",

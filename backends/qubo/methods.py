@@ -29,9 +29,8 @@ whose raw samples (``repair=false``) reach the optimum, and its QUBOs have the c
 give QAOA something to do (``bench/README.md``); ``bundle`` and ``cutting-plane`` give the
 tightest dual bounds.  A method stops when the dual bound proves the incumbent optimal, when
 the multipliers have not moved for two iterations, or — with the default ``max_iter`` (none:
-at most :data:`AUTO_MAX_ITER`) — when the best feasible objective, the dual bound, the round's
-violation and the multipliers' norm have plateaued (:class:`lagdsl.plateau.Plateau`); a given
-``max_iter`` is a cap.  Every sample
+at most :data:`AUTO_MAX_ITER`) — when the best feasible objective (every row of it met) and
+the dual bound have plateaued (:class:`lagdsl.plateau.Plateau`); a given ``max_iter`` is a cap.  Every sample
 of every iteration is checked against the original rows; the best feasible one is kept,
 after the greedy repair-and-improve of :mod:`.repair` when ``repair`` is on.
 """
@@ -53,8 +52,8 @@ from .repair import Repairer
 METHODS = ("augmented-lagrangian", "dual-ascent", "bundle", "cutting-plane", "penalty")
 
 #: The cap of the default budget (``max_iter`` none), which ends on a plateau of the best
-#: feasible objective, dual bound, violation and multipliers' norm: relative changes below
-#: PLATEAU_RTOL (plus 1e-9) over the last PLATEAU_WINDOW rounds.
+#: feasible objective and the dual bound: relative changes below PLATEAU_RTOL (plus 1e-9) over
+#: the last PLATEAU_WINDOW rounds.
 AUTO_MAX_ITER = 20
 PLATEAU_RTOL, PLATEAU_WINDOW = 1e-3, 3
 
@@ -372,7 +371,7 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     auto = opts["max_iter"] is None
     iters = (AUTO_MAX_ITER if auto else opts["max_iter"]) if m else 1
     plateau = Plateau(PLATEAU_RTOL, PLATEAU_WINDOW, atol=1e-9,
-                      what="best objective, dual bound, violation and multipliers")
+                      what="best feasible objective and dual bound")
     with progress(iters, desc="qubo " + method) as bar:
         for it in range(iters):
             L = plain(lam, s.strength)
@@ -403,9 +402,10 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
                 run.stopped = "time_limit"
                 break
             # the incumbent is nan (never settled) until a feasible sample is found
-            if auto and plateau.update(objective=run.f if run.x is not None else np.nan, violation=viol,
-                                       dual_bound=0.0 if run.dual_bound is None else run.dual_bound,
-                                       multipliers=float(np.linalg.norm(lam))):
+            # (the round's own violation and the multipliers are left out: a subgradient
+            # loop's samples and steps oscillate around the dual optimum for ever)
+            if auto and plateau.update(objective=run.f if run.x is not None else np.nan,
+                                       dual_bound=0.0 if run.dual_bound is None else run.dual_bound):
                 run.stopped = plateau.reason
                 break
             if method in ("bundle", "cutting-plane"):
