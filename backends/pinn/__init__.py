@@ -264,6 +264,11 @@ class PinnProgram(Program):
                  "time_limit_reached": bool(trainer.hit_limit),
                  "final_loss": final.get("loss"), "residuals": residuals,
                  "history": trainer.history.to_dict(), "notes": notes}
+        if stats["lbfgs_iterations"] > 0:
+            # where --plot marks the switch from Adam to L-BFGS (and from float32 to float64)
+            stats["phase_starts"] = {"L-BFGS": stats["epochs"]}
+            if 0 < trainer.float32_iterations < stats["lbfgs_iterations"]:
+                stats["phase_starts"]["L-BFGS float64"] = stats["epochs"] + trainer.float32_iterations
         if self.opts["method"] == "alm":
             if trainer.per_point:
                 stats["multipliers"] = {t.name: {"mean": float(trainer.point_lam[t.name].mean()),

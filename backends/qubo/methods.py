@@ -91,6 +91,7 @@ class Run:
     infeasible: bool = False              # proven: no bitstring satisfies the rows
     history: History = field(default_factory=History)
     last: tuple | None = None             # (values, feasible, counts) of the last round
+    rounds: list = field(default_factory=list)   # per round: (values, feasible), thinned (--plot)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str = ""                     # why the loop ended (``stats["stopped"]``)
@@ -181,6 +182,8 @@ class Search:
         run.feasible += int(counts[feas].sum())
         self._keep(X[feas], f[feas])
         run.last = (f, feas, counts)
+        if len(run.rounds) < MAX_ROUNDS_KEPT:
+            run.rounds.append(_thin(f, feas))
         if self.repair is not None:
             top = np.argsort(energy, kind="stable")[: self.opts["repair_samples"]]
             top = top[~feas[top]] if feas.any() else top
@@ -213,6 +216,20 @@ class Search:
         check_finite(qubo, self.strength)
         S = self.sampler.sample(qubo, self.seed + 7919 * it)
         return S.X, S.counts, qubo.energy(S.X)
+
+
+#: What a run keeps of each round's samples for the --plot objective panel: at most
+#: SAMPLES_KEPT distinct objective values (quantiles beyond) of MAX_ROUNDS_KEPT rounds.
+SAMPLES_KEPT, MAX_ROUNDS_KEPT = 200, 2000
+
+
+def _thin(f: np.ndarray, feas: np.ndarray):
+    """The distinct ``(value, feasible)`` pairs of one round, at most SAMPLES_KEPT of them
+    (evenly spaced in value order beyond that)."""
+    pairs = np.unique(np.column_stack([f, feas.astype(np.float64)]), axis=0)
+    if len(pairs) > SAMPLES_KEPT:
+        pairs = pairs[np.unique(np.linspace(0, len(pairs) - 1, SAMPLES_KEPT).round().astype(np.int64))]
+    return pairs[:, 0].copy(), pairs[:, 1] > 0.5
 
 
 def run_method(method: str, low: Lowered, sampler, opts: dict) -> Run:

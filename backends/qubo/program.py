@@ -242,6 +242,7 @@ class QuboProgram(Program):
             stats["notes"].append("stopped at the time limit of %g s after %d iteration(s)"
                                   % (self.opts["time_limit"], run.iterations))
         res = Result(status="limit", backend="qubo", stats=stats)
+        res.panels["objective"] = self._objective_panel(run)
         res.panels["final samples"] = self._panel(run)
         if run.x is None:
             res.status = "infeasible" if run.infeasible else "limit"
@@ -273,6 +274,36 @@ class QuboProgram(Program):
             out[b.name] = per_row(b.keys(), per[rows], not b.constraint.binding)
         return out
 
+    def _objective_panel(self, run):
+        """--plot's objective panel: each round's samples (dots: feasible green, infeasible
+        red), the best feasible objective so far and the dual bound, on one axis so that the
+        gap shows; it replaces the history's own objective and dual-bound panels."""
+        sign = self.low.sign
+
+        def draw(ax):
+            labelled = set()
+            for k, (f, feas) in enumerate(run.rounds):
+                for mask, colour, label in ((feas, "tab:green", "feasible samples"),
+                                            (~feas, "tab:red", "infeasible samples")):
+                    if mask.any():
+                        ax.scatter(np.full(int(mask.sum()), k), sign * f[mask], s=6, alpha=0.35, color=colour,
+                                   label=None if label in labelled else label)
+                        labelled.add(label)
+            h = run.history
+            steps = h.steps
+            if "objective" in h.names and np.isfinite(h.series("objective")).any():
+                ax.step(steps, h.series("objective"), where="post", lw=1.6, color="k", label="best feasible")
+            if "dual_bound" in h.names and np.isfinite(h.series("dual_bound")).any():
+                ax.step(steps, h.series("dual_bound"), where="post", lw=1.4, ls="--", color="tab:blue",
+                        label="dual bound")
+            ax.set_xlabel("round")
+            ax.set_ylabel("objective")
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="best", fontsize=7)
+        draw.replaces = ("objective", "dual_bound")
+        return draw
+
     def _panel(self, run):
         sign = self.low.sign
 
@@ -287,5 +318,5 @@ class QuboProgram(Program):
             ax.set_xlabel("objective of the last round's samples")
             ax.tick_params(axis="x", labelrotation=30)
             ax.set_ylabel("count")
-            ax.legend(fontsize=7)
+            ax.legend(loc="best", fontsize=7)
         return draw
