@@ -9,7 +9,11 @@ augmented Lagrangian with adaptive penalties (PECANN/CAPU) or per-point multipli
 trained by Adam and then L-BFGS, which ends in float64 (:mod:`.train`).  Results (:mod:`.results`): the
 fields as callables, scalar unknowns in ``values``, residual statistics, multipliers, the
 loss history and the L-BFGS stages (``lbfgs_iterations``, ``lbfgs_float32_iterations``,
-``lbfgs_stops``: why each stage ended) in ``stats``, field grids for ``--json``, plots for ``--plot``.
+``lbfgs_stops``: why each stage ended; ``stop_reason``: why training ended, converged, budget or
+time_limit; ``phase_starts``: the steps where L-BFGS and its float64 stage began) in ``stats``,
+field grids for ``--json``, plots for ``--plot``.  Left at their defaults, ``epochs`` and
+``lbfgs`` end on a plateau of the loss and every constraint residual on a held-out point set
+(:mod:`.train`); given, they are caps.
 
 Status: ``feasible`` when every constraint's root-mean-square residual on fresh points is at
 most ``tol`` times its scale, ``max(1, rms of its right-hand side)`` (a trained network is never certified ``optimal``), ``limit`` when training ended

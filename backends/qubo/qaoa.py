@@ -18,11 +18,15 @@ Simulators (``simulator=``):
   feasibility shows in ``feasible_fraction``).
 
 Training minimises the CVaR of the energy (the mean of the lowest ``cvar`` fraction of the
-distribution; ``cvar=1`` is the plain expectation) from ``restarts`` random starts plus the
-previous iteration's angles (a warm start across multiplier updates); the first start is a
-linear ramp, the others random: with BFGS and the
-exact adjoint gradient of :func:`fast_value_grad` on the fast path (also used to train for
-``aer``), with COBYLA through qiskit's ``Statevector`` for ``simulator=statevector``.
+distribution; ``cvar=1`` is the plain expectation) from the previous iteration's angles (a
+warm start across multiplier updates) or, on the first, from a schedule: on the fast path (also
+used to train for ``aer``), depth 1 is trained from a linear ramp (the discretised annealing
+path of TQA initialisation) and each further layer starts from the trained angles of the depth
+below interpolated onto one more layer (INTERP, Zhou et al. 2020; :func:`interpolate`), with
+BFGS, the exact adjoint gradient of :func:`fast_value_grad`, and a stop on a plateau of the
+energy (:class:`lagdsl.plateau.Plateau`) or after ``train_iter`` iterations; ``restarts - 1``
+random starts follow (one start by default).  ``simulator=statevector`` trains by COBYLA through
+qiskit's ``Statevector`` from the ramp of depth ``reps`` and the random starts.
 """
 from __future__ import annotations
 
