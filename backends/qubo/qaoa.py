@@ -275,7 +275,11 @@ class QaoaSampler:
                 if self.angles is None:
                     a = ramp(1)
                     for depth in range(1, p):
-                        a = interpolate(self._bfgs(clock.wrap(value_grad, grad=True, record=False), a))
+                        try:
+                            a = self._bfgs(clock.wrap(value_grad, grad=True, record=False), a)
+                        except _TimeUp:       # past the limit: the final depth gets one evaluation
+                            pass
+                        a = interpolate(a)
                     starts.append(a)
                 starts += [random_angles(rng, p) for _ in range(self.restarts - 1)]
                 for a0 in starts:
@@ -372,15 +376,17 @@ class _Clock:
         kept (a lower depth's angles, of another length, are not); ``.last_value`` is the
         latest value."""
         def inner(a):
-            if self.best is not None and self.expired():
+            # a run that keeps no best (a lower depth) stops after its own first evaluation
+            if (self.best is not None or (not record and inner.calls)) and self.expired():
                 raise _TimeUp
+            inner.calls += 1
             out = fn(a)
             value = out[0] if grad else out
             inner.last_value = float(value)
             if record and (value < self.best_value or self.best is None):
                 self.best, self.best_value = np.array(a, dtype=np.float64), value
             return out
-        inner.last_value = np.nan
+        inner.last_value, inner.calls = np.nan, 0
         return inner
 
 
