@@ -172,3 +172,15 @@ def test_qaoa_schedule_start_reaches_the_optimum_with_one_start():
     start = qaoa.ramp(3)
     ramped = np.abs(qaoa.fast_state(E, start[:3], start[3:], sam.qubo.n)) ** 2 @ E
     assert trained < ramped
+
+
+@pytest.mark.parametrize("name,data", [("mis_petersen", "mis_grid4x4"), ("tsp4_qubo", "tsp4_qubo"),
+                                       ("maxcut", "maxcut"), ("mknap1", "mknap1")])
+def test_fast_path_depth_without_qiskit_equals_qiskits_transpiled_depth(name, data):
+    from lagdsl.backends.qubo import qaoa
+    prog = example(name, data).compile("qubo", sampler="qaoa")
+    low = prog.low
+    q = low.objective + low.exact.scaled(prog.strength) + low.squared(np.full(low.G.shape[0], 3.0))
+    for reps in (1, 2, 3):
+        circ, _, _ = qaoa.build_circuit(q, reps, q.scale())
+        assert qaoa.ansatz_depth(q, reps) == qaoa.circuit_depth(circ)

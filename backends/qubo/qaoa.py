@@ -240,9 +240,13 @@ class QaoaSampler:
         levels = energy_levels(E)
         self.qubo, self.scale = qubo, scale
         circ = betas = gammas = None
-        if self.simulator != "fast" or self.depth is None:
+        if self.simulator != "fast":
             circ, betas, gammas = build_circuit(qubo, self.reps, scale)
             self.depth = circuit_depth(circ) if self.depth is None else self.depth
+        elif self.depth is None:
+            # the fast path needs no circuit: its depth is counted without qiskit (whose import
+            # and first circuit cost more than the whole training of a 16-qubit model)
+            self.depth = ansatz_depth(qubo, self.reps)
         p = self.reps
 
         def probs(a):
@@ -388,6 +392,23 @@ class _Clock:
             return out
         inner.last_value, inner.calls = np.nan, 0
         return inner
+
+
+def ansatz_depth(qubo: Qubo, reps: int) -> int:
+    """The depth :func:`circuit_depth` gives ``qaoa_ansatz`` of ``qubo``, counted without
+    building it: the Hadamard layer, then per layer each ``Z`` term's ``rz`` and each ``ZZ``
+    term's ``rzz`` placed as early as their qubits allow, in the order of
+    :meth:`~.form.Qubo.pauli`, and the ``rx`` mixer (tested equal to qiskit's count)."""
+    h, i, j, J, _ = qubo.ising()
+    d = np.ones(qubo.n, dtype=np.int64)
+    zs = np.flatnonzero(np.asarray(h) != 0)
+    pairs = [(a, b) for a, b, v in zip(np.asarray(i).tolist(), np.asarray(j).tolist(), np.asarray(J)) if v != 0]
+    for _ in range(reps):
+        d[zs] += 1
+        for a, b in pairs:
+            d[a] = d[b] = max(d[a], d[b]) + 1
+        d += 1
+    return int(d.max()) if qubo.n else 0
 
 
 def circuit_depth(circ) -> int:
