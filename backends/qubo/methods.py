@@ -58,6 +58,12 @@ AUTO_MAX_ITER = 20
 PLATEAU_RTOL, PLATEAU_WINDOW = 1e-3, 3
 
 
+def max_rounds(opts: dict) -> int:
+    """The most multiplier rounds a run may take: ``max_iter``, or :data:`AUTO_MAX_ITER` when it
+    is left at its default (none: the run ends on convergence before that)."""
+    return AUTO_MAX_ITER if opts["max_iter"] is None else int(opts["max_iter"])
+
+
 def stop_reason(stopped: str, method: str) -> str:
     """``stats["stop_reason"]`` from a run's ``stopped``: converged (and how), ``budget`` or
     ``time_limit`` (:mod:`lagdsl.plateau`'s words)."""
@@ -325,8 +331,7 @@ def check_sizes(opts: dict, qubits: int, rows: int) -> None:
     check_option_size(int(per) * n, setting(option),
                       "the samples of one round (%s x %d qubits)" % (option, n), "bits")
     if opts["method"] in ("bundle", "cutting-plane") and rows:
-        rounds = AUTO_MAX_ITER if opts["max_iter"] is None else int(opts["max_iter"])
-        check_option_size(min(rounds, 10 ** 12) * int(per) * (rows + 1), setting("max_iter"),
+        check_option_size(min(max_rounds(opts), 10 ** 12) * int(per) * (rows + 1), setting("max_iter"),
                           "the stored cuts (max_iter x samples per round x %d rows)" % (rows + 1), "values")
 
 
@@ -386,7 +391,7 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     rho0 = rho
     still = 0                                       # iterations without a multiplier change
     auto = opts["max_iter"] is None
-    iters = (AUTO_MAX_ITER if auto else opts["max_iter"]) if m else 1
+    iters = max_rounds(opts) if m else 1
     plateau = Plateau(PLATEAU_RTOL, PLATEAU_WINDOW, atol=1e-9,
                       what="best feasible objective and dual bound")
     with progress(iters, desc="qubo " + method) as bar:
