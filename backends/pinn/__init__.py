@@ -64,7 +64,7 @@ class PinnBackend(Backend):
         # step counts are capped where no run reaches (time_limit ends long runs), so that the
         # budget arithmetic (evaluations = 1.25 x iterations) stays in float64
         "epochs": (None, "Adam steps (none: until the loss and every constraint residual on held-out points "
-                   "change by less than 10%% over two checks of 100 steps, at most 2000)",
+                   "change by less than 25% over a check of 100 steps, at most 2000)",
                    optional(integer(0, 10 ** 9))),
         "lbfgs": (None, "L-BFGS iterations after Adam, ending in float64, see precision (none: until the "
                   "held-out loss and residuals change by less than stall over two chunks of 50, at most 1000)",
