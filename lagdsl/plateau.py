@@ -69,7 +69,8 @@ class Plateau:
     @property
     def reason(self) -> str:
         """``stats["stop_reason"]`` of a converged run."""
-        return "converged: %s changed < %g over the last %d checks" % (self.what, self.rtol, self.window)
+        span = "check" if self.window == 1 else "%d checks" % self.window
+        return "converged: %s changed < %g over the last %s" % (self.what, self.rtol, span)
 
 
 def stop_reason(converged: Plateau | str | None, time_limit: bool) -> str:

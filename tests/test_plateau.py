@@ -71,7 +71,7 @@ def test_pinn_default_adam_budget_stops_on_the_held_out_plateau():
     r = example("poisson1d").solve("pinn", lr=1e-12, lbfgs=0, **TINY_NET)
     st = r.stats
     assert st["epochs"] == 200 and st["lbfgs_iterations"] == 0
-    assert st["stop_reason"] == "converged: loss and residuals changed < 0.25 over the last 1 checks"
+    assert st["stop_reason"] == "converged: loss and residuals changed < 0.25 over the last check"
 
 
 def test_pinn_default_lbfgs_budget_ends_converged_and_the_answer_is_still_right():
