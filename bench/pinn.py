@@ -18,6 +18,11 @@ an error near 1e-6 compares methods, not precisions (``--deepxde-precision``).
 
     DDE_BACKEND=pytorch python bench/pinn.py [--only NAME] [--seeds N] [--epochs N] [--lbfgs N]
                                              [--no-deepxde] [--option KEY=VALUE ...]
+                                             [--defaults] [--no-budget-rows]
+
+``--defaults`` adds a row for lagdsl's defaults (``alm``, no ``epochs`` or ``lbfgs`` given:
+training ends on the held-out plateau, issue 18) beside the fixed-budget rows, which
+``--no-budget-rows`` leaves out; DeepXDE keeps the ``--epochs`` / ``--lbfgs`` budget.
 
 DeepXDE is a bench-only peer: ``pip install -c constraints.txt deepxde`` (the ``bench`` extra).
 """
@@ -68,6 +73,8 @@ def run_lagdsl(name, method, cfg, seed):
     t, c = time.perf_counter(), time.process_time()
     opts = dict(method=method, epochs=cfg["epochs"], lbfgs=cfg["lbfgs"], width=cfg["width"],
                 depth=cfg["depth"], points=cfg["points"], boundary_points=cfg["bpoints"], seed=seed)
+    if cfg.get("defaults"):            # the budgets left to the backend: stop on convergence
+        del opts["epochs"], opts["lbfgs"]
     opts.update(cfg["options"])
     r = m.solve("pinn", **opts)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
@@ -141,6 +148,10 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=2000)
     p.add_argument("--lbfgs", type=int, default=1000)
     p.add_argument("--no-deepxde", action="store_true")
+    p.add_argument("--defaults", action="store_true",
+                   help="add a row of lagdsl's defaults (alm, epochs and lbfgs not given: stop on convergence)")
+    p.add_argument("--no-budget-rows", action="store_true",
+                   help="leave out lagdsl's fixed-budget rows (penalty, alm at --epochs/--lbfgs)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per contender; medians are reported")
     p.add_argument("--deepxde-precision", default="float32,float64",
                    help="DeepXDE rows: comma-separated float32 / float64 (one row each)")
@@ -169,8 +180,12 @@ def main(argv=None) -> None:
     print("| problem | contender | precision | rel. L2 error: median [min, max] | wall s: median | CPU s: median [min, max] | L-BFGS iterations (median) |")
     print("|---|---|---|---|---:|---|---:|")
     for name in [a.only] if a.only else ["poisson1d", "heat", "burgers", "poisson2d"]:
-        rows = [("lagdsl pinn penalty", lag_precision, lambda s: run_lagdsl(name, "penalty", cfg, s)),
-                ("lagdsl pinn alm", lag_precision, lambda s: run_lagdsl(name, "alm", cfg, s))]
+        rows = [] if a.no_budget_rows else [
+            ("lagdsl pinn penalty", lag_precision, lambda s: run_lagdsl(name, "penalty", cfg, s)),
+            ("lagdsl pinn alm", lag_precision, lambda s: run_lagdsl(name, "alm", cfg, s))]
+        if a.defaults:
+            rows.append(("lagdsl pinn defaults (alm, stops on convergence)", lag_precision,
+                         lambda s: run_lagdsl(name, "alm", dict(cfg, defaults=True), s)))
         for prec in dde_precisions:
             rows.append(("DeepXDE %s" % __import__("deepxde").__version__, prec,
                          lambda s, prec=prec: run_deepxde(name, cfg, s, prec)))

@@ -20,6 +20,16 @@ statevector (the MDKP slack encodings need 62-116 qubits) are run.
     python bench/qubo.py --part 1 --sampler qaoa --only mknap1,pet2
     python bench/qubo.py --part 1 --no-repair --only mknap1,pet2,pet3
     python bench/qubo.py --part 2 --reps 2 --only mis_grid4x4
+    python bench/qubo.py --part peer --runs 3  # whole processes against a direct QuadraticProgram
+
+Part "peer" — maximum independent set of the 4x4 grid (16 qubits, p = 2), whole processes:
+lagdsl (``lagdsl.load(mis_petersen.lag, data=mis_grid4x4.json).solve("qubo",
+sampler="qaoa", reps=2)``, default options otherwise) against qiskit-optimization's
+``MinimumEigenOptimizer(QAOA(StatevectorSampler(), COBYLA(), reps=2))`` on a
+``QuadraticProgram`` written directly for the problem (one binary per node, one ``<= 1`` row
+per edge; not lagdsl's export).  Each contender is a fresh ``python`` process (imports, model
+building and solving included) started by this script with the same pinned thread counts, timed
+by wall clock from start to exit, ``--runs`` times, alternating.
 """
 from __future__ import annotations
 
@@ -144,9 +154,82 @@ def part2(names, reps: int, maxiter: int, qiskit: bool = True) -> None:
         sys.stdout.flush()
 
 
+def grid_edges(m: int = 4, n: int = 4) -> list:
+    """The 4-neighbour edges of an ``m x n`` grid, nodes numbered row by row."""
+    out = []
+    for i in range(m):
+        for j in range(n):
+            if j + 1 < n:
+                out.append((i * n + j, i * n + j + 1))
+            if i + 1 < m:
+                out.append((i * n + j, (i + 1) * n + j))
+    return out
+
+
+def contender(name: str, reps: int) -> None:
+    """One whole-process run of the peer part: solve MIS on the 4x4 grid and print
+    ``objective feasible seconds`` (the in-process part; the parent times the process)."""
+    t0 = time.perf_counter()
+    if name == "lagdsl":
+        import lagdsl
+        res = lagdsl.load(str(EX / "mis_petersen.lag"), data=str(EX / "mis_grid4x4.json")).solve(
+            "qubo", sampler="qaoa", reps=reps)
+        edges = grid_edges()
+        x = [res.values["x"][str(k)] for k in range(16)]     # grid nodes numbered row by row
+        ok = all(x[u] + x[v] <= 1 for u, v in edges)
+        print("RESULT %s %d %.3f" % (res.objective, ok, time.perf_counter() - t0))
+        return
+    from qiskit.primitives import StatevectorSampler
+    from qiskit_optimization import QuadraticProgram
+    from qiskit_optimization.algorithms import MinimumEigenOptimizer
+    from qiskit_optimization.minimum_eigensolvers import QAOA
+    from qiskit_optimization.optimizers import COBYLA
+    qp = QuadraticProgram("mis_grid4x4")
+    for k in range(16):
+        qp.binary_var("x%d" % k)
+    qp.maximize(linear={"x%d" % k: 1 for k in range(16)})
+    for u, v in grid_edges():
+        qp.linear_constraint({"x%d" % u: 1, "x%d" % v: 1}, "<=", 1, name="e%d_%d" % (u, v))
+    res = MinimumEigenOptimizer(QAOA(StatevectorSampler(), COBYLA(), reps=reps)).solve(qp)
+    print("RESULT %s %d %.3f" % (res.fval, qp.is_feasible(res.x), time.perf_counter() - t0))
+
+
+def peer(reps: int, runs: int) -> None:
+    """The peer part: whole-process timings of both contenders, ``runs`` times each."""
+    import statistics
+    import subprocess
+    rows = {"lagdsl": [], "qiskit": []}
+    for r in range(runs):
+        for name in ("lagdsl", "qiskit"):
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, __file__, "--contender", name, "--reps", str(reps)],
+                                 capture_output=True, text=True, check=True).stdout
+            wall = time.perf_counter() - t0
+            line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")][-1].split()
+            rows[name].append((float(line[1]), line[2] == "1", wall, float(line[3])))
+            print("run %d %s: objective %s (%s), process %.2f s, in-process %.2f s" % (
+                r + 1, name, line[1], "feasible" if line[2] == "1" else "infeasible", wall, float(line[3])))
+            sys.stdout.flush()
+    print("\n| contender | objectives (runs) | process s, median [min, max] | in-process s, median |")
+    print("|---|---|---:|---:|")
+    label = {"lagdsl": "lagdsl qubo, sampler=qaoa reps=%d (defaults)" % reps,
+             "qiskit": "qiskit-optimization MinimumEigenOptimizer(QAOA(StatevectorSampler(), COBYLA(), "
+                       "reps=%d)), direct QuadraticProgram" % reps}
+    med = {}
+    for name, rs in rows.items():
+        walls = [w for _, _, w, _ in rs]
+        med[name] = statistics.median(walls)
+        print("| %s | %s | %.2f [%.2f, %.2f] | %.2f |" % (
+            label[name], ", ".join("%g%s" % (f, "" if ok else " (infeasible)") for f, ok, _, _ in rs),
+            med[name], min(walls), max(walls), statistics.median([c for _, _, _, c in rs])))
+    print("\nspeed-up (median process times): %.1fx; optimum 8" % (med["qiskit"] / med["lagdsl"]))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("1", "2", "all"), default="all")
+    ap.add_argument("--part", choices=("1", "2", "peer", "all"), default="all")
+    ap.add_argument("--runs", type=int, default=3, help="part peer: whole-process runs per contender")
+    ap.add_argument("--contender", choices=("lagdsl", "qiskit"), help=argparse.SUPPRESS)
     ap.add_argument("--only", help="comma-separated instance names")
     ap.add_argument("--sampler", default="anneal", help="part 1 sampler (anneal, exact, qaoa)")
     ap.add_argument("--no-repair", action="store_true", help="part 1 with repair=false (raw samples)")
@@ -157,6 +240,9 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS/OpenMP/torch threads for every contender (default 1)")
     args = ap.parse_args(argv)
+    if args.contender:               # a child of the peer part: one whole-process run
+        contender(args.contender, args.reps)
+        return
     from conditions import describe, pin_threads
     pin_threads(args.threads)
     print(describe())
@@ -174,6 +260,11 @@ def main(argv=None) -> None:
         print("\n## Part 2: QAOA p=%d, lagdsl fast statevector vs qiskit-optimization "
               "MinimumEigenOptimizer(QAOA(StatevectorSampler))\n" % args.reps)
         part2(names, args.reps, args.maxiter, qiskit=not args.no_qiskit)
+    if args.part in ("peer", "all"):
+        print("\n## Part peer: MIS on the 4x4 grid, QAOA p=%d, whole processes, %d runs each "
+              "(same pinned threads)\n" % (args.reps, args.runs))
+        peer(args.reps, args.runs)
+        print(describe())
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ class LagrangianBackend(Backend):
         "tol": (1e-6, "largest constraint violation of an optimal answer", number(0, low_open=True)),
         "stationarity_tol": (1e-6, "KKT stationarity tolerance, relative to max(1, |grad f|)",
                              number(0, low_open=True)),
-        "max_iter": (None, "outer iterations (alm, default 100) or steps (gda, default 20000)",
+        "max_iter": (None, "outer iterations (alm, default 100) or steps (gda, default: until the tolerances are met or "
+                     "the objective, violation and multipliers plateau, at most 20000)",
                      optional(integer(1))),
         "max_inner": (2000, "inner iterations per outer iteration (alm)", integer(1)),
         "rho": (10.0, "initial penalty parameter", number(0, low_open=True)),

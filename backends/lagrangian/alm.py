@@ -52,6 +52,7 @@ class Outcome:
     reason: str = ""
     notes: list = field(default_factory=list)
     escapes: int = 0                   # stationary points left for a lower point (escape.py)
+    stop_reason: str = ""              # gda: stats["stop_reason"] (lagdsl.plateau's words)
     tol: float = 0.0
 
 

@@ -16,13 +16,20 @@ damps the oscillation further at twice the cost per step.  With ``batch`` only t
 rows' multipliers move.  Every ``CHECK`` steps the full residuals and the KKT stationarity
 are measured; when both are under tolerance the point goes through the same second-order
 check as alm's (:func:`~.alm.settle`): ``optimal``, or the steps go on from a lower point
-found near a saddle, or ``feasible`` with a note where the gradient is not finite.
+found near a saddle, or ``feasible`` with a note where the gradient is not finite.  With the
+default ``max_iter`` (none: at most ``STEPS``) the run also ends, as ``limit``, when the
+objective, the violation and the multipliers' norm have plateaued (relative changes below
+``PLATEAU_RTOL`` plus ``tol`` over ``PLATEAU_WINDOW`` checks, :class:`lagdsl.plateau.Plateau`) without
+meeting the tolerances: more steps would not change the answer.  ``Outcome.stop_reason``
+says which rule ended the run.
 """
 from __future__ import annotations
 
 import time
 
 import numpy as np
+
+from lagdsl.plateau import BUDGET, TIME_LIMIT, Plateau
 
 from .adam import Adam
 from .alm import MAX_ESCAPES, Outcome, settle
@@ -35,6 +42,13 @@ DECAY = 100
 
 #: steps between two full measurements (history, progress, stopping test)
 CHECK = 50
+
+#: the default budget's cap, and its plateau test (changes below ``tol`` count as settled)
+STEPS = 20000
+PLATEAU_RTOL, PLATEAU_WINDOW = 1e-7, 4
+
+#: ``stop_reason`` of a run that met the tolerances
+KKT = "converged: violation <= tol and KKT stationarity <= stationarity_tol"
 
 
 def _ascend(lam, mu, ev, dual_lr, rho):
@@ -55,7 +69,9 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
     rho = float(opts["rho"])
     lr = float(opts["lr"] or 1e-2)
     dual_lr = float(opts["dual_lr"] or 0.1)
-    steps = int(opts["max_iter"] or 20000)
+    auto = opts["max_iter"] is None
+    steps = STEPS if auto else int(opts["max_iter"])
+    plateau = Plateau(PLATEAU_RTOL, PLATEAU_WINDOW, atol=tol, what="objective, violation and multipliers")
     limit = opts["time_limit"]
     lam, mu = np.zeros(nlp.m_eq), np.zeros(nlp.m_in)
     # its own generator: the minibatch sampler's sequence stays that of the seed
@@ -114,10 +130,12 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
                     out.escapes += 1
                     out.notes.append(note + "; went on from there")
                     opt = Adam(point, nlp.lb, nlp.ub, opt.lr)     # fresh moments from there
+                    plateau.reset()
                     continue
                 out.x, out.lam, out.mu = opt.x.copy(), lam, mu
                 out.stationarity, out.stationarity_scale, out.violation = stat, scale, viol
                 out.status = {"optimal": "optimal", "limit": "limit"}.get(kind, "feasible")
+                out.stop_reason = KKT
                 if kind == "limit":
                     out.reason = note
                 elif kind != "optimal":
@@ -125,9 +143,15 @@ def solve_gda(nlp, opts: dict, history, bar, oracle, rng) -> Outcome:
                 return out
             if limit is not None and time.perf_counter() - t0 > float(limit):
                 out.reason = "time limit reached"
+                out.stop_reason = TIME_LIMIT
+                break
+            if auto and not stochastic and plateau.update(
+                    objective=f, violation=viol, multipliers=float(np.sqrt(lam @ lam + mu @ mu))):
+                out.reason = out.stop_reason = plateau.reason + " without meeting the tolerances"
                 break
     else:
         out.reason = "step limit (%d) reached" % steps
+        out.stop_reason = BUDGET
     x, lam, mu = (best.x, best.lam, best.mu) if best.x is not None else (opt.x, lam, mu)
     f, h, g, vals = nlp.forward(x)
     out.x, out.lam, out.mu = x, lam, mu

@@ -54,6 +54,8 @@ def build_result(nlp, outcome, stats: dict, history, relax: bool = False) -> Res
         "stationarity_scale": outcome.stationarity_scale, "violation": outcome.violation,
         "history": history.to_dict(),
     })
+    if outcome.stop_reason:
+        stats["stop_reason"] = outcome.stop_reason
     if outcome.escapes:
         stats["escapes"] = outcome.escapes
     if outcome.rho is not None:

@@ -9,7 +9,11 @@ augmented Lagrangian with adaptive penalties (PECANN/CAPU) or per-point multipli
 trained by Adam and then L-BFGS, which ends in float64 (:mod:`.train`).  Results (:mod:`.results`): the
 fields as callables, scalar unknowns in ``values``, residual statistics, multipliers, the
 loss history and the L-BFGS stages (``lbfgs_iterations``, ``lbfgs_float32_iterations``,
-``lbfgs_stops``: why each stage ended) in ``stats``, field grids for ``--json``, plots for ``--plot``.
+``lbfgs_stops``: why each stage ended; ``stop_reason``: why training ended, converged, budget or
+time_limit; ``phase_starts``: the steps where L-BFGS and its float64 stage began) in ``stats``,
+field grids for ``--json``, plots for ``--plot``.  Left at their defaults, ``epochs`` and
+``lbfgs`` end on a plateau of the loss and every constraint residual on a held-out point set
+(:mod:`.train`); given, they are caps.
 
 Status: ``feasible`` when every constraint's root-mean-square residual on fresh points is at
 most ``tol`` times its scale, ``max(1, rms of its right-hand side)`` (a trained network is never certified ``optimal``), ``limit`` when training ended
@@ -59,9 +63,14 @@ class PinnBackend(Backend):
                         "per constraint without a model objective, per point with one", choice("auto", "constraint", "point")),
         # step counts are capped where no run reaches (time_limit ends long runs), so that the
         # budget arithmetic (evaluations = 1.25 x iterations) stays in float64
-        "epochs": (2000, "Adam steps", integer(0, 10 ** 9)),
-        "lbfgs": (1000, "L-BFGS iterations after Adam (ending in float64, see precision)", integer(0, 10 ** 9)),
-        "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction (0: never)",
+        "epochs": (None, "Adam steps (none: until the loss and every constraint residual on held-out points "
+                   "change by less than 25% over a check of 100 steps, at most 2000)",
+                   optional(integer(0, 10 ** 9))),
+        "lbfgs": (None, "L-BFGS iterations after Adam, ending in float64, see precision (none: until the "
+                  "held-out loss and residuals change by less than stall over two chunks of 50, at most 1000)",
+                  optional(integer(0, 10 ** 9))),
+        "stall": (1e-3, "stop L-BFGS when 50 iterations lower the loss by less than this fraction, and (default "
+                  "lbfgs) when the held-out loss and residuals change by less than it (0: never)",
                   number(0, 1)),
         "lr": (1e-3, "Adam learning rate", number(0, low_open=True)),
         "width": (32, "neurons per hidden layer (the networks with their optimiser state, about depth * width^2 "
@@ -252,12 +261,18 @@ class PinnProgram(Program):
         fields = {k: FieldFunction(k, net) for k, net in self.nets.items()}
         final = {k: v[-1] for k, v in trainer.history.to_dict().items() if k != "step" and v and v[-1] is not None}
         stats = {"solver": "pinn", "method": self.opts["method"], "class": "PDE",
-                 "epochs": int(min(trainer.step, self.opts["epochs"])), "lbfgs_iterations": int(max(0, trainer.step - self.opts["epochs"])),
+                 "epochs": int(trainer.adam_steps), "lbfgs_iterations": int(max(0, trainer.step - trainer.adam_steps)),
+                 "stop_reason": trainer.stop_reason,
                  "lbfgs_float32_iterations": int(trainer.float32_iterations),
                  "lbfgs_stops": ["%s: %s" % st for st in trainer.stops],
                  "time_limit_reached": bool(trainer.hit_limit),
                  "final_loss": final.get("loss"), "residuals": residuals,
                  "history": trainer.history.to_dict(), "notes": notes}
+        if stats["lbfgs_iterations"] > 0:
+            # where --plot marks the switch from Adam to L-BFGS (and from float32 to float64)
+            stats["phase_starts"] = {"L-BFGS": stats["epochs"]}
+            if 0 < trainer.float32_iterations < stats["lbfgs_iterations"]:
+                stats["phase_starts"]["L-BFGS float64"] = stats["epochs"] + trainer.float32_iterations
         if self.opts["method"] == "alm":
             if trainer.per_point:
                 stats["multipliers"] = {t.name: {"mean": float(trainer.point_lam[t.name].mean()),

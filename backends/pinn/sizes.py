@@ -58,7 +58,7 @@ def check_networks(model: Model, opts: dict, periodic: list) -> None:
     """Refuse networks whose weights and optimiser state (Adam's moments; L-BFGS's curvature
     pairs when ``lbfgs`` > 0) would exceed the limit, before any is built."""
     from .train import LBFGS_HISTORY
-    copies = STATE_COPIES + (2 * LBFGS_HISTORY + STATE_COPIES if opts["lbfgs"] > 0 else 0)
+    copies = STATE_COPIES + (2 * LBFGS_HISTORY + STATE_COPIES if opts["lbfgs"] is None or opts["lbfgs"] > 0 else 0)
     total, any_periodic = 0, False
     for f in model.fields.values():
         n_per = sum(1 for c in periodic if c in f.coords)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from lagdsl.history import History
+from lagdsl.plateau import Plateau, stop_reason
 from lagdsl.progress import progress
 
 from lagdsl.lower.rows import Rows
@@ -40,6 +41,16 @@ ETA, OMEGA, ALPHA = 0.01, 0.999, 0.99       # CAPU constants (REFERENCES.md)
 HPINN_MU0, HPINN_BETA = 2.0, 2.0
 LBFGS_HISTORY = 100                         # curvature pairs kept by L-BFGS
 PROBE = 10                                  # L-BFGS iterations of a float64 stage's first chunk
+# Budgets left at their defaults end on convergence, judged on a held-out point set: Adam's
+# stage when the held-out PDE loss (or objective) and every constraint's mean squared residual
+# changed by less than ADAM_RTOL over the last ADAM_WINDOW checks of CHECK_EVERY steps (Adam
+# only has to bring the weights into L-BFGS's basin, which then converges far faster per
+# step), each L-BFGS stage when they changed by less than `stall` over the last LBFGS_WINDOW
+# chunks.  The former fixed counts stay as caps.
+AUTO_EPOCHS, AUTO_LBFGS = 2000, 1000
+CHECK_EVERY = 100
+ADAM_RTOL, ADAM_WINDOW = 0.25, 1
+LBFGS_WINDOW = 2
 
 
 class _TimeUp(Exception):
@@ -85,8 +96,21 @@ class Trainer:
         self.hit_limit = False
         self.float32_iterations = 0       # L-BFGS iterations of the float32 stage
         self.stops = []                   # (dtype, why) of each L-BFGS stage
+        # None: a default budget, which ends on convergence (capped at the former count)
+        self.auto_epochs, self.auto_lbfgs = opts["epochs"] is None, opts["lbfgs"] is None
+        self.epochs = AUTO_EPOCHS if self.auto_epochs else opts["epochs"]
+        self.lbfgs_iters = AUTO_LBFGS if self.auto_lbfgs else opts["lbfgs"]
+        self.adam_plateau = Plateau(ADAM_RTOL, ADAM_WINDOW)
+        self.lbfgs_plateau = Plateau(opts["stall"], LBFGS_WINDOW)
+        self.adam_steps = 0
+        self.converged = None             # why a stage converged (the last one to)
         self.set_dtype(torch.float64 if opts["precision"] == "float64" else torch.float32)
         self.batches = self.draw()
+        self.heldout = None
+        if self.auto_epochs or self.auto_lbfgs:
+            # never trained on: its own generator, so the training points stay those of the seed
+            hrng = np.random.default_rng(np.random.SeedSequence([int(opts["seed"]), 2]))
+            self.heldout = {t.name: t.batch(self.ev, hrng) for t in self.terms}
         if self.per_point:
             self.point_lam = {t.name: torch.zeros(self.batches[t.name].n, dtype=torch.float64) for t in self.cons}
             self.point_mu = HPINN_MU0
@@ -135,6 +159,15 @@ class Trainer:
             for name, (lo, hi) in self.bounds.items():
                 p = self.params[name]
                 p.copy_(torch.clamp(p, torch.as_tensor(lo, dtype=p.dtype), torch.as_tensor(hi, dtype=p.dtype)))
+
+    def heldout_metrics(self) -> dict:
+        """The PDE loss (or objective) and every constraint's mean squared residual on the
+        held-out points, at the current weights (what the plateau tests judge)."""
+        with torch.enable_grad():
+            J, res, mse = self.parts(self.fresh(self.heldout))
+        out = {"objective": float(J.detach())}
+        out.update({t.name: float(mse[t.name].detach()) for t in self.cons})
+        return out
 
     # --- loss ------------------------------------------------------------------------
     def parts(self, batches: dict):
@@ -200,8 +233,9 @@ class Trainer:
         bar.update(1, **{k: v for k, v in metrics.items() if not k.startswith("lambda.")})
 
     def adam(self, bar) -> None:
-        """``epochs`` Adam steps with resampling and (for ``alm``) multiplier updates."""
-        epochs, every = self.opts["epochs"], self.opts["resample"]
+        """``epochs`` Adam steps with resampling and (for ``alm``) multiplier updates; with the
+        default budget, until the held-out plateau (at most ``AUTO_EPOCHS``)."""
+        epochs, every = self.epochs, self.opts["resample"]
         params = self.parameters()
         # foreach: one batched update for all tensors (a per-tensor loop costs ~0.3 ms a step)
         opt = torch.optim.Adam(params, lr=self.opts["lr"], foreach=True)
@@ -230,6 +264,10 @@ class Trainer:
             elif self.per_point and (k + 1) % max(1, epochs // rounds) == 0 and k + 1 < epochs:
                 self.hpinn_round(res)
             prev = float(L.detach())
+            self.adam_steps = k + 1
+            if self.auto_epochs and (k + 1) % CHECK_EVERY == 0 and self.adam_plateau.update(**self.heldout_metrics()):
+                self.converged = self.adam_plateau.reason
+                return
 
     def lbfgs(self, bar) -> None:
         """L-BFGS on fixed points, in chunks of 50 iterations of one optimiser (its curvature
@@ -242,7 +280,7 @@ class Trainer:
         much; when it stops, the optimiser and its history move to float64, which finishes the
         budget (float32 cannot resolve the last digits of a loss near the network's floor,
         float64 can)."""
-        iters = self.opts["lbfgs"]
+        iters = self.lbfgs_iters
         if iters <= 0:
             return
         stages = [torch.float32, torch.float64] if self.opts["precision"] == "mixed" else [torch.float64]
@@ -272,6 +310,7 @@ class Trainer:
         # reached the network's floor, float64 gains next to nothing, and 10 iterations say so
         # at a fifth of the cost of a full chunk
         probe = opt is not None
+        self.lbfgs_plateau.reset()
         while done < iters and self.evals_left > 0 and not self.out_of_time():
             n = min(PROBE if probe else chunk, iters - done)
             probe = False
@@ -334,16 +373,24 @@ class Trainer:
                 self.hpinn_round({k: v.detach() for k, v in state["res"].items()})
                 opt = None
             loss = float(state["L"])
+            if self.auto_lbfgs and self.lbfgs_plateau.update(**self.heldout_metrics()):
+                self.stops.append((str(self.dtype)[6:], "converged"))
+                self.converged = self.lbfgs_plateau.reason
+                last = loss
+                break
             if why == "evaluations":  # the run's evaluations are spent
                 self.stops.append((str(self.dtype)[6:], "budget"))
                 last = loss
                 break
             if why not in (None, "iterations"):   # converged: gradient, step, change or direction
                 self.stops.append((str(self.dtype)[6:], "converged"))
+                self.converged = "converged: L-BFGS reached its tolerance (%s)" % why
                 last = loss
                 break
             if last is not None and not self.per_point and last - loss <= self.opts["stall"] * abs(last):
                 self.stops.append((str(self.dtype)[6:], "stalled"))
+                self.converged = ("converged: %d L-BFGS iterations lowered the loss by less than "
+                                  "stall=%g of it" % (used, self.opts["stall"]))
                 last = loss
                 break             # stalled: a whole chunk gained less than the fraction `stall`
             last = loss
@@ -353,8 +400,17 @@ class Trainer:
             self.float32_iterations = done - start
         return done, opt, last
 
+    @property
+    def stop_reason(self) -> str:
+        """Why training stopped (``stats["stop_reason"]``): converged (and how), ``budget`` or
+        ``time_limit``."""
+        last = self.stops[-1][1] if self.stops else None
+        if self.lbfgs_iters > 0 and self.stops and last in ("budget", "time"):
+            return stop_reason(None, last == "time")
+        return stop_reason(self.converged, self.hit_limit)
+
     def run(self) -> None:
-        total = self.opts["epochs"] + max(0, self.opts["lbfgs"])
+        total = self.epochs + max(0, self.lbfgs_iters)
         if self.terms or self.model.objective is not None:
             # (without either — every constraint an empty family — there is nothing to train)
             with progress(total, "pinn " + self.method) as bar:

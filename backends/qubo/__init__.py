@@ -39,7 +39,8 @@ class QuboBackend(Backend):
                    choice(*METHODS)),
         "sampler": ("anneal", "anneal (dwave-samplers), exact (enumeration, <= 24 qubits) or qaoa",
                     choice("anneal", "exact", "qaoa")),
-        "max_iter": (20, "multiplier iterations (each samples one QUBO)", integer(1)),
+        "max_iter": (None, "multiplier iterations, each sampling one QUBO (none: until the best feasible "
+                           "objective and the dual bound plateau, at most 20)", optional(integer(1))),
         "penalty": (None, "strength of exact and slack penalties (none: qiskit-optimization's "
                           "1 + sum |objective coefficients|)", optional(number(0, MAX_WEIGHT, low_open=True))),
         "rho": (None, "initial quadratic weight of the augmented Lagrangian (none: automatic)",
@@ -63,7 +64,9 @@ class QuboBackend(Backend):
         "shots": (1024, "qaoa: samples drawn from the final state", integer(1)),
         "simulator": ("fast", "qaoa: fast (exact numpy statevector), statevector (qiskit) or aer "
                               "(shots, optional noise)", choice("fast", "statevector", "aer")),
-        "restarts": (2, "qaoa: starts of the angle training (a linear ramp, then random)", integer(1)),
+        "restarts": (1, "qaoa: starts of the angle training (the schedule-based start: depth 1 from a linear "
+                        "ramp, each further layer interpolated from the depth below; then random ones)",
+                     integer(1)),
         "train_iter": (60, "qaoa: optimiser iterations per start (BFGS; COBYLA for "
                            "simulator=statevector)", integer(1)),
         "cvar": (1.0, "qaoa: CVaR fraction trained on (1: the expectation)",

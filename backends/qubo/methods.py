@@ -27,8 +27,10 @@ computed exactly (an all-bitstring enumeration up to ``bound_qubits`` qubits, or
 The default is ``augmented-lagrangian``: on the knapsack benchmarks it is the only method
 whose raw samples (``repair=false``) reach the optimum, and its QUBOs have the couplings that
 give QAOA something to do (``bench/README.md``); ``bundle`` and ``cutting-plane`` give the
-tightest dual bounds.  A method stops before ``max_iter`` when the dual bound proves the
-incumbent optimal or when the multipliers have not moved for two iterations.  Every sample
+tightest dual bounds.  A method stops when the dual bound proves the incumbent optimal, when
+the multipliers have not moved for two iterations, or — with the default ``max_iter`` (none:
+at most :data:`AUTO_MAX_ITER`) — when the best feasible objective (every row of it met) and
+the dual bound have plateaued (:class:`lagdsl.plateau.Plateau`); a given ``max_iter`` is a cap.  Every sample
 of every iteration is checked against the original rows; the best feasible one is kept,
 after the greedy repair-and-improve of :mod:`.repair` when ``repair`` is on.
 """
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lagdsl.history import History
+from lagdsl.plateau import BUDGET, TIME_LIMIT, Plateau
 from lagdsl.progress import progress
 
 from .form import Qubo, all_energies, all_rows
@@ -47,6 +50,33 @@ from .lowering import Lowered, slack_form
 from .repair import Repairer
 
 METHODS = ("augmented-lagrangian", "dual-ascent", "bundle", "cutting-plane", "penalty")
+
+#: The cap of the default budget (``max_iter`` none), which ends on a plateau of the best
+#: feasible objective and the dual bound: relative changes below PLATEAU_RTOL (plus 1e-9) over
+#: the last PLATEAU_WINDOW rounds.
+AUTO_MAX_ITER = 20
+PLATEAU_RTOL, PLATEAU_WINDOW = 1e-3, 3
+
+
+def max_rounds(opts: dict) -> int:
+    """The most multiplier rounds a run may take: ``max_iter``, or :data:`AUTO_MAX_ITER` when it
+    is left at its default (none: the run ends on convergence before that)."""
+    return AUTO_MAX_ITER if opts["max_iter"] is None else int(opts["max_iter"])
+
+
+def stop_reason(stopped: str, method: str) -> str:
+    """``stats["stop_reason"]`` from a run's ``stopped``: converged (and how), ``budget`` or
+    ``time_limit`` (:mod:`lagdsl.plateau`'s words)."""
+    if stopped == "time_limit":
+        return TIME_LIMIT
+    if stopped == "max_iter" or (stopped == "single round" and method == "penalty"):
+        return BUDGET        # penalty samples once: that round is its whole budget
+    if stopped.startswith("converged"):
+        return stopped
+    return {"optimal": "converged: the dual bound proves the incumbent optimal",
+            "multipliers settled": "converged: the multipliers did not move for two iterations",
+            "single round": "converged: no relaxed rows, so one round decides",
+            }.get(stopped, stopped)
 
 
 @dataclass
@@ -67,6 +97,7 @@ class Run:
     infeasible: bool = False              # proven: no bitstring satisfies the rows
     history: History = field(default_factory=History)
     last: tuple | None = None             # (values, feasible, counts) of the last round
+    rounds: list = field(default_factory=list)   # per round: (values, feasible), thinned (--plot)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str = ""                     # why the loop ended (``stats["stopped"]``)
@@ -157,6 +188,8 @@ class Search:
         run.feasible += int(counts[feas].sum())
         self._keep(X[feas], f[feas])
         run.last = (f, feas, counts)
+        if len(run.rounds) < MAX_ROUNDS_KEPT:
+            run.rounds.append(_thin(f, feas))
         if self.repair is not None:
             top = np.argsort(energy, kind="stable")[: self.opts["repair_samples"]]
             top = top[~feas[top]] if feas.any() else top
@@ -189,6 +222,20 @@ class Search:
         check_finite(qubo, self.strength)
         S = self.sampler.sample(qubo, self.seed + 7919 * it)
         return S.X, S.counts, qubo.energy(S.X)
+
+
+#: What a run keeps of each round's samples for the --plot objective panel: at most
+#: SAMPLES_KEPT distinct objective values (quantiles beyond) of MAX_ROUNDS_KEPT rounds.
+SAMPLES_KEPT, MAX_ROUNDS_KEPT = 200, 2000
+
+
+def _thin(f: np.ndarray, feas: np.ndarray):
+    """The distinct ``(value, feasible)`` pairs of one round, at most SAMPLES_KEPT of them
+    (evenly spaced in value order beyond that)."""
+    pairs = np.unique(np.column_stack([f, feas.astype(np.float64)]), axis=0)
+    if len(pairs) > SAMPLES_KEPT:
+        pairs = pairs[np.unique(np.linspace(0, len(pairs) - 1, SAMPLES_KEPT).round().astype(np.int64))]
+    return pairs[:, 0].copy(), pairs[:, 1] > 0.5
 
 
 def run_method(method: str, low: Lowered, sampler, opts: dict) -> Run:
@@ -277,13 +324,14 @@ def check_sizes(opts: dict, qubits: int, rows: int) -> None:
     def setting(name):
         return "%s=%s" % (name, opts[name])
     for name in ("max_iter", "repair_samples") + own:
-        check_option_size(int(opts[name]), setting(name), *what[name])
+        if opts[name] is not None:           # max_iter none: the default cap, AUTO_MAX_ITER
+            check_option_size(int(opts[name]), setting(name), *what[name])
     per = samples_per_round(opts, qubits)
     option = {"anneal": "num_reads", "exact": "num_samples", "qaoa": "shots"}[sampler]
     check_option_size(int(per) * n, setting(option),
                       "the samples of one round (%s x %d qubits)" % (option, n), "bits")
     if opts["method"] in ("bundle", "cutting-plane") and rows:
-        check_option_size(min(int(opts["max_iter"]), 10 ** 12) * int(per) * (rows + 1), setting("max_iter"),
+        check_option_size(min(max_rounds(opts), 10 ** 12) * int(per) * (rows + 1), setting("max_iter"),
                           "the stored cuts (max_iter x samples per round x %d rows)" % (rows + 1), "values")
 
 
@@ -342,7 +390,10 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
     active = np.ones(m, dtype=bool)
     rho0 = rho
     still = 0                                       # iterations without a multiplier change
-    iters = opts["max_iter"] if m else 1
+    auto = opts["max_iter"] is None
+    iters = max_rounds(opts) if m else 1
+    plateau = Plateau(PLATEAU_RTOL, PLATEAU_WINDOW, atol=1e-9,
+                      what="best feasible objective and dual bound")
     with progress(iters, desc="qubo " + method) as bar:
         for it in range(iters):
             L = plain(lam, s.strength)
@@ -371,6 +422,13 @@ def _multipliers(method: str, low: Lowered, sampler, opts: dict) -> Run:
                 break
             if s.expired():
                 run.stopped = "time_limit"
+                break
+            # the incumbent is nan (never settled) until a feasible sample is found
+            # (the round's own violation and the multipliers are left out: a subgradient
+            # loop's samples and steps oscillate around the dual optimum for ever)
+            if auto and plateau.update(objective=run.f if run.x is not None else np.nan,
+                                       dual_bound=0.0 if run.dual_bound is None else run.dual_bound):
+                run.stopped = plateau.reason
                 break
             if method in ("bundle", "cutting-plane"):
                 Fx = L.energy(X) - X.astype(np.float64) @ (np.asarray(low.G.T @ lam).ravel()) + lam @ low.h

@@ -26,7 +26,8 @@ from lagdsl.result import Result
 from . import export
 from .form import Qubo
 from .lowering import FractionalSlack, Lowered, slack_form
-from .methods import NonFiniteQubo, TooManyQubits, check_finite, check_sizes, default_rho, run_method
+from .methods import (NonFiniteQubo, TooManyQubits, check_finite, check_sizes, default_rho, run_method,
+                      stop_reason)
 from .samplers import AnnealSampler, ExactSampler
 
 #: Internal constants of the multiplier methods (not user options).
@@ -239,6 +240,7 @@ class QuboProgram(Program):
         return Result(status="infeasible", backend="qubo",
                       stats={"method": self.opts["method"], "sampler": self.opts["sampler"],
                              "model_binaries": low.n, "samples": 0, "stopped": "infeasible rows",
+                             "stop_reason": "infeasible rows",
                              "notes": notes})
 
     def _result(self, run) -> Result:
@@ -252,6 +254,7 @@ class QuboProgram(Program):
                  "relaxed_rows": int(low.G.shape[0]),
                  "dual_bound": None if run.dual_bound is None else low.sign * run.dual_bound,
                  "seconds": run.seconds, "history": run.history.to_dict(), "stopped": run.stopped,
+                 "stop_reason": stop_reason(run.stopped, self.opts["method"]),
                  "notes": list(low.notes) + list(run.notes)}
         if self.sampler.name == "qaoa":
             stats.update(circuit_depth=self.sampler.depth, reps=self.opts["reps"],
@@ -263,6 +266,7 @@ class QuboProgram(Program):
             stats["notes"].append("stopped at the time limit of %g s after %d iteration(s)"
                                   % (self.opts["time_limit"], run.iterations))
         res = Result(status="limit", backend="qubo", stats=stats)
+        res.panels["objective"] = self._objective_panel(run)
         res.panels["final samples"] = self._panel(run)
         if run.x is None:
             res.status = "infeasible" if run.infeasible else "limit"
@@ -294,6 +298,36 @@ class QuboProgram(Program):
             out[b.name] = per_row(b.keys(), per[rows], not b.constraint.binding)
         return out
 
+    def _objective_panel(self, run):
+        """--plot's objective panel: each round's samples (dots: feasible green, infeasible
+        red), the best feasible objective so far and the dual bound, on one axis so that the
+        gap shows; it replaces the history's own objective and dual-bound panels."""
+        sign = self.low.sign
+
+        def draw(ax):
+            labelled = set()
+            for k, (f, feas) in enumerate(run.rounds):
+                for mask, colour, label in ((feas, "tab:green", "feasible samples"),
+                                            (~feas, "tab:red", "infeasible samples")):
+                    if mask.any():
+                        ax.scatter(np.full(int(mask.sum()), k), sign * f[mask], s=6, alpha=0.35, color=colour,
+                                   label=None if label in labelled else label)
+                        labelled.add(label)
+            h = run.history
+            steps = h.steps
+            if "objective" in h.names and np.isfinite(h.series("objective")).any():
+                ax.step(steps, h.series("objective"), where="post", lw=1.6, color="k", label="best feasible")
+            if "dual_bound" in h.names and np.isfinite(h.series("dual_bound")).any():
+                ax.step(steps, h.series("dual_bound"), where="post", lw=1.4, ls="--", color="tab:blue",
+                        label="dual bound")
+            ax.set_xlabel("round")
+            ax.set_ylabel("objective")
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="best", fontsize=7)
+        draw.replaces = ("objective", "dual_bound")
+        return draw
+
     def _panel(self, run):
         sign = self.low.sign
 
@@ -308,5 +342,5 @@ class QuboProgram(Program):
             ax.set_xlabel("objective of the last round's samples")
             ax.tick_params(axis="x", labelrotation=30)
             ax.set_ylabel("count")
-            ax.legend(fontsize=7)
+            ax.legend(loc="best", fontsize=7)
         return draw
