@@ -34,20 +34,22 @@ def test_18_qubits_with_default_options_is_long_and_says_how_to_shorten_it():
     est = estimate(18, defaults())
     per_eval = SECONDS_PER_UNIT * 2 * 18 * 2 ** 18
     assert est.seconds_per_evaluation == pytest.approx(per_eval)
-    assert est.evaluations_per_round == 2 * EVALUATIONS_PER_START + 1
-    assert est.rounds == 20 and est.long
+    assert est.evaluations_per_round == EVALUATIONS_PER_START + 1      # restarts=1 by default
+    assert est.rounds == 20 and est.long       # max_iter left to convergence: at most 20 rounds
     assert est.seconds_max == pytest.approx(20 * est.evaluations_per_round * per_eval)
     msg = est.message()
-    assert msg.startswith("qaoa on 18 qubits (reps=2, restarts=2, simulator=fast): about ")
-    for tip in ("reps=1", "restarts=1", "max_iter=5", "time_limit=SECONDS", "sampler=anneal"):
+    assert msg.startswith("qaoa on 18 qubits (reps=2, restarts=1, simulator=fast): about ")
+    for tip in ("reps=1", "max_iter=5", "time_limit=SECONDS", "sampler=anneal"):
         assert "--option " + tip in msg, msg
+    assert "restarts=1" not in msg.split("to shorten it")[1]        # already the default
+    assert "restarts=1" in estimate(18, defaults(restarts=3)).message().split("to shorten it")[1]
 
 
 def test_small_or_shortened_runs_are_not_long():
     assert not estimate(10, defaults()).long
     # the shortening the message suggests brings 18 qubits a long way down
     full, short = estimate(18, defaults()), estimate(18, defaults(reps=1, restarts=1, max_iter=5))
-    assert short.seconds_max < full.seconds_max / 15
+    assert short.seconds_max < full.seconds_max / 7         # half the layers, a quarter of the rounds
     # penalty samples one round
     assert estimate(18, defaults(method="penalty")).rounds == 1
     assert estimate(12, defaults()).seconds_max < LONG_SECONDS <= estimate(16, defaults()).seconds_max
@@ -56,7 +58,7 @@ def test_small_or_shortened_runs_are_not_long():
 def test_the_plain_cli_prints_the_estimate_before_a_long_run():
     code, out, err = cli()
     assert code in (0, 1)
-    assert "note: qaoa on 16 qubits (reps=2, restarts=2, simulator=fast): about " in err
+    assert "note: qaoa on 16 qubits (reps=2, restarts=1, simulator=fast): about " in err
     assert "to shorten it: --option reps=1" in err
 
 

@@ -4,26 +4,28 @@ The cost model, measured on the development machine with ``bench/qaoa_cost.py`` 
 shared and loaded, so on the slow side; ``fast_value_grad`` timed 5 times, the median, at
 12–18 qubits and 1, 2, 4 layers; a run's evaluations from ``stats["circuit_evaluations"]``):
 
-* one value-and-gradient evaluation of the ``fast`` simulator costs about
-  ``SECONDS_PER_UNIT * reps * qubits * 2**qubits`` seconds (the mixer sweeps the
-  ``2**qubits`` amplitudes once per qubit and layer, forward and back): 0.14 s at 16 qubits
-  and 2 layers, 1.4 s at 18;
-* an angle training from one start takes about ``EVALUATIONS_PER_START`` evaluations (BFGS
-  from the ramp converges in 23–25 on the Petersen graph, at most ``1.2 * train_iter``),
-  and a round trains from ``restarts`` starts (plus the last round's angles after the
-  first);
-* ``penalty`` samples one round, the multiplier methods up to ``max_iter`` rounds.
+* one value-and-gradient evaluation of the ``fast`` simulator (numpy block products for the
+  mixer) costs about ``SECONDS_PER_UNIT * reps * qubits * 2**qubits`` seconds: 5e-8 to
+  1.3e-7 per unit at 14–18 qubits under load (0.56 s at 18 qubits and 2 layers), so 1e-7;
+* an angle training from one start takes about ``EVALUATIONS_PER_START`` evaluations (the
+  schedule-based start: depth 1 from the linear ramp in about 10, depth 2 from its
+  interpolation in about 15 on MIS 4x4; at most ``1.2 * train_iter``), and a round trains
+  from ``restarts`` starts (plus the last round's angles after the first);
+* ``penalty`` samples one round, the multiplier methods up to ``max_iter`` rounds (by
+  default up to :data:`~.methods.AUTO_MAX_ITER`, ending earlier on convergence).
 
-So 18 qubits with the default options (``reps=2``, ``restarts=2``, ``max_iter=20``) is
-about 70 s a round (a user measured 275 s for such a run: about four rounds).  The ``statevector``
-and ``aer`` simulators are slower than ``fast``; their estimate is a lower bound.
+So 18 qubits with the default options (``reps=2``, ``restarts=1``, up to 20 rounds) is about
+25 s a round.  The ``statevector`` and ``aer`` simulators are slower than ``fast``; their
+estimate is a lower bound.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .methods import max_rounds
+
 #: seconds per (layer x qubit x amplitude) of one fast-simulator evaluation (see above)
-SECONDS_PER_UNIT = 1.5e-7
+SECONDS_PER_UNIT = 1.0e-7
 #: circuit evaluations of one angle training from one start (measured; see above)
 EVALUATIONS_PER_START = 25
 #: a run whose estimate reaches this many seconds is announced before it starts
@@ -97,7 +99,7 @@ def estimate(qubits: int, opts: dict) -> QaoaEstimate:
     """The estimate for ``qubits`` qubits under the backend's (coerced) options."""
     reps, restarts = int(opts["reps"]), int(opts["restarts"])
     per_start = min(EVALUATIONS_PER_START, int(1.2 * int(opts["train_iter"])) + 1)
-    rounds = 1 if opts["method"] == "penalty" else int(opts["max_iter"])
+    rounds = 1 if opts["method"] == "penalty" else max_rounds(opts)
     return QaoaEstimate(qubits=qubits, reps=reps, restarts=restarts, rounds=rounds,
                         seconds_per_evaluation=SECONDS_PER_UNIT * reps * qubits * 2.0 ** qubits,
                         evaluations_per_round=per_start * restarts + 1, simulator=opts["simulator"])
