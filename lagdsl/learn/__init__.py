@@ -51,3 +51,15 @@ def load_policy(directory):
     """The policy saved in ``directory`` (:func:`lagdsl.learn.policy.load_policy`)."""
     from .policy import load_policy as load
     return load(directory)
+
+
+class _CallableModule(__import__("types").ModuleType):
+    """``lagdsl.learn`` is both this package and the function (as ``lagdsl.sweep`` is):
+    importing a submodule binds the package as ``lagdsl.learn``, so the package itself must
+    call :func:`learn`, or ``lagdsl.learn(...)`` would depend on import order."""
+
+    def __call__(self, *args, **kwargs):
+        return learn(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -102,7 +102,7 @@ class Policy:
     def save(self, directory, overwrite: bool = False, inputs=()) -> list[str]:
         """Write the policy into ``directory`` (new or empty; with ``overwrite`` only
         lagdsl's own files in it are replaced); returns the paths written.  ``inputs`` are
-        files that must never be overwritten (the model, data, scenario files)."""
+        files that must never be overwritten (:func:`lagdsl.outputs.model_inputs`)."""
         import io
 
         import torch

@@ -1,0 +1,101 @@
+"""Dual bounds from predicted multipliers (Dual Lagrangian Learning, Tanneau & Van
+Hentenryck 2024): the inequality multipliers ``lam >= 0`` predicted by a policy are
+completed into a dual-feasible point, whose Lagrangian dual value is a *proven* bound on
+the optimum of each instance.
+
+In the minimising sense, with ``f(y) = 1/2 y'Hy + c'y + off`` and the rows of a
+:class:`~lagdsl.learn.completion.Completion` (equalities ``E y = b``, inequalities
+``Gi y <= hi``, bounds ``lb <= y <= ub`` kept in the inner problem)::
+
+    d(mu, lam) = off - mu'b - lam'hi + min_{lb <= y <= ub} 1/2 y'Hy + r'y,
+    r = c + E'mu + Gi'lam
+
+is at most the optimum for every ``mu`` and every ``lam >= 0``.  The equality multipliers
+are completed in closed form: where ``H`` is positive definite and no variable is bounded,
+the best ``mu`` given ``lam`` (a linear solve, factorised once); otherwise ``mu`` from the
+stationarity of the Lagrangian at the policy's answer (least squares) and the inner minimum
+separably (``H`` diagonal or zero: each variable's own box; an unbounded direction with a
+non-zero reduced cost gives ``-inf``, still valid).  A non-diagonal ``H`` with bounds has no
+closed form here: no bound, and the reason.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class DualBound:
+    """The bound for one completion (see the module docstring)."""
+
+    def __init__(self, comp):
+        f = comp.fam
+        self.comp, self.fam = comp, f
+        s = f.sense
+        A = f.A.toarray() if f.M else np.zeros((0, f.N))
+        self.E = A[comp.eq_rows]
+        self.Gi = np.vstack([A[comp.up], -A[comp.dn]])
+        self.ni = self.Gi.shape[0]
+        self.H = None if f.H is None else s * f.H
+        bounded = np.isfinite(f.lb).any() or np.isfinite(f.ub).any()
+        self.mode, self.reason = None, None
+        if self.H is not None and not bounded:
+            try:
+                L = np.linalg.cholesky(self.H)
+            except np.linalg.LinAlgError:
+                L = None
+            if L is not None:
+                self.mode = "closed"
+                self.Hinv = np.linalg.inv(self.H)
+                EHi = self.E @ self.Hinv
+                self.EHi = EHi
+                self.Sinv = np.linalg.pinv(EHi @ self.E.T) if len(self.E) else np.zeros((0, 0))
+        if self.mode is None:
+            diag = self.H is None or np.count_nonzero(self.H - np.diag(np.diag(self.H))) == 0
+            if diag:
+                self.mode = "separable"
+                self.h = np.zeros(f.N) if self.H is None else np.diag(self.H).copy()
+                self.Epinv = np.linalg.pinv(self.E.T) if len(self.E) else np.zeros((0, f.N))
+            else:
+                self.reason = ("the objective's quadratic part is not diagonal and some unknowns "
+                               "are bounded: no closed-form dual completion")
+
+    def bound(self, lam: np.ndarray, Y: np.ndarray, c: np.ndarray, off: np.ndarray,
+              lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
+        """Per instance, the proven bound on the optimum *in the user's sense* (a lower
+        bound when minimising, an upper one when maximising); None when there is none."""
+        if self.mode is None:
+            return None
+        f, comp = self.fam, self.comp
+        s = f.sense
+        cm, offm = s * c, s * off
+        b = lo[:, comp.eq_rows]
+        h = np.concatenate([hi[:, comp.up], -lo[:, comp.dn]], axis=1)
+        lam = np.maximum(lam[:, :self.ni], 0.0)
+        q = cm + lam @ self.Gi
+        if self.mode == "closed":
+            if len(self.E):
+                mu = -(b + q @ self.EHi.T) @ self.Sinv.T
+                r = q + mu @ self.E
+            else:
+                mu, r = np.zeros((len(c), 0)), q
+            inner = -0.5 * np.einsum("bn,bn->b", r @ self.Hinv, r)
+        else:
+            grad = q if self.H is None else q + Y @ self.H
+            mu = -(grad @ self.Epinv.T) if len(self.E) else np.zeros((len(c), 0))
+            r = q + mu @ self.E
+            inner = _separable(self.h, r, f.lb, f.ub)
+        d = offm - np.einsum("br,br->b", mu, b) - np.einsum("bi,bi->b", lam, h) + inner
+        return s * d
+
+
+def _separable(h, r, lb, ub) -> np.ndarray:
+    """``sum_j min_{lb_j <= y_j <= ub_j} 1/2 h_j y_j^2 + r_j y_j`` per row of ``r``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quad = h > 0
+        ystar = np.where(quad, -r / np.where(quad, h, 1.0), 0.0)
+        ystar = np.clip(ystar, lb, ub)
+        vq = 0.5 * h * ystar ** 2 + r * ystar
+        # linear columns: the bound on the side r pushes towards (-inf if there is none)
+        vl = np.where(r > 0, r * lb, np.where(r < 0, r * ub, 0.0))
+        v = np.where(quad, vq, vl)
+    v = np.where(np.isnan(v), -np.inf, v)
+    return v.sum(axis=1)
