@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -291,18 +290,38 @@ def test_load_refuses_unsafe_or_corrupt(pdl_policy, tmp_path):
     (v / "model.ir.json").write_text('{"format": "lagdsl-ir", "version": 2, "name": 3}')
     with pytest.raises(LagDataError, match="not a lagdsl IR document"):
         lagdsl.load_policy(str(v))
+    v = variant("huge")
+    man = json.loads((v / "policy.json").read_text())
+    man["meta"]["width"] = 60000
+    (v / "policy.json").write_text(json.dumps(man))
+    from lagdsl.limits import limited
+    with limited(10 ** 6), pytest.raises(LagError, match="saved policy's networks would have"):
+        lagdsl.load_policy(str(v))
+    man["meta"]["width"] = 10 ** 9
+    (v / "policy.json").write_text(json.dumps(man))
+    with pytest.raises(LagDataError, match="meta.width"):
+        lagdsl.load_policy(str(v))
     with pytest.raises(LagDataError, match="not a directory"):
         lagdsl.load_policy(str(good / "policy.json"))
 
 
 # --- command line -----------------------------------------------------------------------------
 
-def _cli(*args, cwd=None):
-    p = subprocess.run([sys.executable, "-m", "lagdsl", *args], capture_output=True, text=True, cwd=cwd)
-    return p.returncode, p.stdout, p.stderr
+@pytest.fixture
+def cli(capfd):
+    """Run ``main`` in this process (fast); returns ``(exit status, stdout, stderr)``."""
+    from lagdsl.cli import main
+
+    def call(*args):
+        capfd.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capfd.readouterr()
+        return code, out, err
+    return call
 
 
-def test_cli_learn_solve_sweep(dc3, tmp_path):
+def test_cli_learn_solve_sweep(dc3, tmp_path, cli):
+    _cli = cli
     d, _, test = dc3
     opts = ["--option", "outer=1", "--option", "epochs=3", "--option", "dual_epochs=1",
             "--option", "width=16", "--option", "validation=8"]
@@ -332,7 +351,8 @@ def test_cli_learn_solve_sweep(dc3, tmp_path):
     assert code == 2 and "param h differs from the value the policy was trained with" in err
 
 
-def test_cli_learn_errors(dc3, tmp_path):
+def test_cli_learn_errors(dc3, tmp_path, cli):
+    _cli = cli
     d, _, _ = dc3
     base = ["learn", MODEL, "--data", str(d / "base.json"), "--scenarios", str(d / "train.jsonl")]
     code, _, err = _cli(*base, "--method", "pld", "--save", str(tmp_path / "a"))
@@ -355,6 +375,7 @@ def test_cli_learn_errors(dc3, tmp_path):
     assert code == 2 and "%s:2:" % bad in err and "scenario id must be a non-empty string" in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     code, _, err = _cli("learn", MODEL, "--data", str(d / "base.json"), "--scenarios", str(d / "train.jsonl"),
-                        "--option", "device=cuda", "--save", str(tmp_path / "c"))
+                        "--option", "device=cuda", "--option", "outer=1", "--option", "epochs=1",
+                        "--option", "width=8", "--save", str(tmp_path / "c"))
     if not torch.cuda.is_available():
         assert code == 2 and "device=cuda: torch sees no CUDA device" in err

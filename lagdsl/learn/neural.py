@@ -243,7 +243,16 @@ def restore(cls, model, manifest, tensors):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > (1 << 20):
             raise LagDataError("policy file: meta.%s must be a whole number (got %r)" % (k, v))
     width, depth = meta["width"], meta["depth"]
+    for k in ("width", "depth"):
+        try:
+            validator_of(COMMON_OPTIONS[k], k)(k, meta[k])      # the trainer's own ranges
+        except BackendRefusal as exc:
+            raise LagDataError("policy file: meta.%s: %s" % (k, exc.message)) from None
     options["width"], options["depth"] = width, depth
+    from ..limits import check_size
+    values = network_values(meta["n_in"], width, depth, meta["n_out"]) + (
+        network_values(meta["n_in"], width, depth, meta["n_dual"]) if meta["n_dual"] else 0)
+    check_size(values, "the saved policy's networks")       # before building them
     fam = build_family(model.ir, manifest["inputs"])
     comp = Completion(fam)
     if fam.P != meta["n_in"] or comp.nZ != meta["n_out"] or meta["n_dual"] not in (0, comp.m):
@@ -266,6 +275,15 @@ def restore(cls, model, manifest, tensors):
     scaling = {k: tensors["scaling." + k].double().numpy() for k in scal}
     return cls(model, manifest["inputs"], fam, comp, primal, dual, scaling, None, options,
                manifest["tol"])
+
+
+def network_values(n_in: int, width: int, depth: int, n_out: int) -> int:
+    """Weights and biases of :func:`mlp` with these sizes."""
+    d, n = n_in, 0
+    for _ in range(depth):
+        n += d * width + width
+        d = width
+    return n + d * n_out + n_out
 
 
 def _warm_start(prog, y) -> bool:

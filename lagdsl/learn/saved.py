@@ -4,8 +4,9 @@ By the rules of data files (:mod:`lagdsl.frontend.files`) and of the pinn backen
 fields (:mod:`lagdsl.backends.pinn.saved`): every member must be a regular file (a symbolic
 link only to a file inside the folder), of bounded size, read once; ``policy.json`` is parsed
 as JSON with duplicate keys refused; ``model.ir.json`` by the untrusted IR reader
-(:mod:`lagdsl.ir.serialize`: whitelisted node classes, no text evaluated); ``weights.pt`` must
-be an uncompressed torch zip archive of a flat ``{name: tensor}`` dict, read with
+(:mod:`lagdsl.ir.serialize`: whitelisted node classes, no text evaluated); ``weights.pt`` (at
+most 8 bytes per element of the size limit, :func:`lagdsl.limits.max_elements`) must be an
+uncompressed torch zip archive of a flat ``{name: tensor}`` dict, read with
 ``torch.load(weights_only=True)``, every value finite.  Each failure is a
 :class:`~lagdsl.errors.LagDataError` naming the file.
 """
@@ -24,6 +25,8 @@ from .policy import FORMAT, MANIFEST, MODEL, VERSION, WEIGHTS
 MAX_MANIFEST_BYTES = 16 << 20
 MAX_MODEL_BYTES = 256 << 20
 MAX_WEIGHTS_BYTES = 2 << 30
+#: Bytes a weights file may hold beyond its values (the archive's records and pickle).
+WEIGHTS_SLACK = 1 << 20
 _KEYS = ("format", "version", "method", "inputs", "tol", "options", "meta")
 
 
@@ -49,7 +52,9 @@ def read_policy_dir(directory):
         if name not in model.ir.params:
             raise LagDataError("policy file %s: input %r is not a param of the saved model" % (mpath, name))
     wpath = _member(directory, WEIGHTS)
-    tensors = _weights(read_bytes(wpath, "weights file", limit=MAX_WEIGHTS_BYTES), wpath)
+    from ..limits import max_elements
+    limit = min(MAX_WEIGHTS_BYTES, 8 * max_elements() + WEIGHTS_SLACK)
+    tensors = _weights(read_bytes(wpath, "weights file", limit=limit), wpath)
     return model, manifest, tensors
 
 
