@@ -7,7 +7,8 @@ writes ``OUTDIR/dc3_qp.json`` (Q, p, A, G, h and x = 0), ``OUTDIR/train.jsonl`` 
 the inputs of ``lagdsl learn examples/dc3_qp.lag --data OUTDIR/dc3_qp.json --scenarios
 OUTDIR/train.jsonl`` (docs/learn.md).  As in DC3: Q = diag(U[0,1]), p ~ U[0,1], A, G ~ N(0,1),
 h = sum_j |(G A+)_ij|.  Numbers are rounded to 10 significant digits before h is computed,
-so the files are exactly the instances solved.  The same seed gives the same files.
+so the files are exactly the instances solved.  The same seed gives the same files:
+``examples/dc3_qp.json`` is the base data of the default arguments.
 """
 from __future__ import annotations
 

@@ -69,6 +69,7 @@ EXPECTED = {
     "vertex_cover": dict(objective=6.0),
     "coloring": dict(objective=3.0),
     "tsp4_qubo": dict(objective=80.0),
+    "dc3_qp": dict(objective=-12.126788885348255, rel=1e-7),
     "inventory": dict(objective=3750.0,
                       values={"make": {"1": 60, "2": 50, "3": 60, "4": 30, "5": 60, "6": 60},
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
@@ -78,7 +79,7 @@ REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039
            "hs040": "NLP", "poisson1d": "PDE", "poisson2d": "PDE", "burgers": "PDE",
            "inverse_heat": "PDE", "ritz1d": "PDE"}
 #: The class each solvable example must be given (Model.classify().kind).
-CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
+CLASSES = {"dc3_qp": "QP", "production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",
            "dominating_set": "binary linear", "tsp4": "MILP", "lasso": "SOCP", "portfolio": "QP",
            "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
@@ -367,6 +368,26 @@ def ref_tsp4_qubo():
     d = data("tsp4_qubo")["dist"]
     tours = [(0,) + p for p in itertools.permutations(range(1, 4))]
     return float(min(sum(d[t[k]][t[(k + 1) % 4]] for k in range(4)) for t in tours)), {}
+
+
+def ref_dc3_qp():
+    """SLSQP finds the active inequalities; the KKT system on them gives the point exactly,
+    checked primal feasible and dual feasible (the objective is strictly convex: unique)."""
+    from scipy.optimize import minimize
+    d = data("dc3_qp")
+    Q, p, A, G, h, x = (np.array(d[k], dtype=float) for k in ("Q", "p", "A", "G", "h", "x"))
+    n, m = len(p), len(x)
+    r = minimize(lambda y: 0.5 * y @ (Q * y) + p @ y, np.zeros(n), jac=lambda y: Q * y + p,
+                 method="SLSQP", options={"maxiter": 1000, "ftol": 1e-12},
+                 constraints=[{"type": "eq", "fun": lambda y: A @ y - x, "jac": lambda y: A},
+                              {"type": "ineq", "fun": lambda y: h - G @ y, "jac": lambda y: -G}])
+    act = np.flatnonzero(h - G @ r.x < 1e-6)
+    k = len(act)
+    K = np.block([[np.diag(Q), A.T, G[act].T], [A, np.zeros((m, m + k))], [G[act], np.zeros((k, m + k))]])
+    sol = np.linalg.solve(K, np.r_[-p, x, h[act]])
+    y, lam = sol[:n], sol[n + m:]
+    assert lam.min() >= 0 and (G @ y - h).max() <= 1e-9
+    return 0.5 * y @ (Q * y) + p @ y, {}
 
 
 REFERENCES = {name[4:]: fn for name, fn in list(globals().items()) if name.startswith("ref_")}

@@ -17,12 +17,19 @@ def flat_values(ir, values: dict) -> np.ndarray:
 
 
 class Exact:
-    """The model compiled once for ``backend``; :meth:`solve` re-solves it per instance."""
+    """The model compiled once for ``backend``; :meth:`solve` re-solves it per instance.
 
-    def __init__(self, model, backend: str = "highs"):
+    An instance on which the backend ends in ``error`` is solved again by ``fallback``
+    (HiGHS 1.16's QP solver stops with "Solve error" on about 2% of DC3's QP instances,
+    fresh or warm, that cvxpy solves); ``fallbacks`` lists their positions."""
+
+    def __init__(self, model, backend: str = "highs", fallback: str | None = "cvxpy"):
         self.model = model
         self.backend = backend
         self.prog = model.compile(backend)
+        self.fallback = fallback if fallback != backend else None
+        self._fb = None
+        self.fallbacks: list[int] = []
 
     def solve(self, datas, progress_bar=None):
         """``(X, objective, statuses, seconds)`` for override dicts ``datas``: ``X`` is
@@ -34,6 +41,11 @@ class Exact:
         for k, d in enumerate(datas):
             t0 = time.perf_counter()
             r = self.prog.solve(data=d)
+            if r.status == "error" and self.fallback is not None:
+                if self._fb is None:
+                    self._fb = self.model.compile(self.fallback)
+                r = self._fb.solve(data=d)
+                self.fallbacks.append(k)
             secs[k] = time.perf_counter() - t0
             statuses.append(r.status)
             if r.solved and r.values:

@@ -318,6 +318,40 @@ def score(metrics: dict, tol: float) -> float:
     return gap if metrics["violation"] <= tol else 1.0 + gap + metrics["violation"]
 
 
+class EarlyStop:
+    """Early stopping on the validation :func:`score`: keeps the best state of ``nets``
+    (restored by :meth:`restore`), and says when to stop (``stopped`` says why)."""
+
+    def __init__(self, nets, opts: dict, t_start: float, what: str):
+        self.nets, self.opts, self.t_start, self.what = nets, opts, t_start, what
+        self.best, self.best_score, self.stale, self.at = None, np.inf, 0, None
+        self.stopped = None
+
+    def check(self, metrics: dict, step: int) -> bool:
+        """Record validation ``metrics`` at ``step``; True when training should stop."""
+        import copy
+        if metrics.get("mean_gap") is not None:
+            sc = score(metrics, self.opts["tol"])
+            if sc < self.best_score:
+                self.best_score, self.stale, self.at = sc, 0, step
+                self.best = [copy.deepcopy(n.state_dict()) for n in self.nets]
+            else:
+                self.stale += 1
+                if self.stale >= self.opts["patience"]:
+                    self.stopped = "early stop: no better validation gap in %d %s" % (self.stale, self.what)
+                    return True
+        if time.perf_counter() - self.t_start > self.opts["time_limit"]:
+            self.stopped = "time limit"
+            return True
+        return False
+
+    def restore(self) -> None:
+        """Load the best states kept (if any validation ran)."""
+        if self.best is not None:
+            for n, st in zip(self.nets, self.best):
+                n.load_state_dict(st)
+
+
 def evaluate(policy: NetPolicy, prep: Prepared, idx=None, steps=None) -> dict:
     """Validation metrics of ``policy`` on the validation split: mean and max relative gap
     to the exact optima, max violation before and after repair, mean dual-bound gap."""

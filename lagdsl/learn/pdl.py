@@ -18,7 +18,6 @@ bound.
 """
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from ..errors import BackendRefusal
 from ..options import integer, number
 from ..progress import progress
-from .neural import (COMMON_OPTIONS, NetPolicy, Prepared, coerce, evaluate, mlp, restore, score,
+from .neural import (COMMON_OPTIONS, EarlyStop, NetPolicy, Prepared, coerce, evaluate, mlp, restore,
                      torch_setup)
 
 OPTIONS = dict(COMMON_OPTIONS, **{
@@ -95,9 +94,10 @@ def train(model, base_data, scenarios, *, targets=None, stages=None, options=Non
     n, bs = len(tr), min(opts["batch"], max(1, len(tr)))
     gen = torch.Generator().manual_seed(0 if seed is None else seed)
     rho, prev_viol = opts["rho"], np.inf
-    history, best, best_gap, stale = [], None, np.inf, 0
+    history = []
+    stop = EarlyStop([primal, dual], opts, t_start, "outer iterations")
     lam = torch.zeros((n, comp.m), dtype=dt, device=dev)
-    steps_done, stopped = 0, "outer iterations done"
+    steps_done = 0
     total = opts["outer"] * opts["epochs"]
     with progress(total, desc="pdl", enabled=None if opts["progress"] else False) as bar:
         for k in range(opts["outer"]):
@@ -141,29 +141,17 @@ def train(model, base_data, scenarios, *, targets=None, stages=None, options=Non
             history.append({"outer": k + 1, "loss": float(loss.detach()), "train_violation": viol, "rho": rho,
                             **{k2: v for k2, v in metrics.items() if k2 != "instances"}})
             bar.update(0, loss=float(loss.detach()), viol=viol, gap=gap if gap is not None else float("nan"))
-            if gap is not None:
-                sc = score(metrics, opts["tol"])
-                if sc < best_gap:
-                    best_gap, stale = sc, 0
-                    best = (copy.deepcopy(primal.state_dict()), copy.deepcopy(dual.state_dict()), k + 1)
-                else:
-                    stale += 1
-                    if stale >= opts["patience"]:
-                        stopped = "early stop: no better validation gap in %d outer iterations" % stale
-                        break
-            if time.perf_counter() - t_start > opts["time_limit"]:
-                stopped = "time limit"
+            if stop.check(metrics, k + 1):
                 break
-    if best is not None:
-        primal.load_state_dict(best[0])
-        dual.load_state_dict(best[1])
+    stop.restore()
     primal.eval()
     dual.eval()
     final = evaluate(policy, prep)
     policy.report = {"method": "pdl", "seed": seed, "inputs": prep.inputs,
                      "training_instances": int(n), "validation_instances": int(len(prep.val_idx)),
                      "train_seconds": time.perf_counter() - t_start, "exact_seconds": prep.t_exact,
-                     "stopped": stopped, "best_outer": best[2] if best is not None else None,
+                     "exact_fallbacks": len(prep.exact.fallbacks),
+                     "stopped": stop.stopped or "outer iterations done", "best_outer": stop.at,
                      "validation": final, "history": history}
     return policy
 

@@ -8,7 +8,6 @@ the exact solution.  It predicts no multipliers, so its answers carry no dual bo
 """
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from ..errors import BackendRefusal
 from ..options import integer
 from ..progress import progress
-from .neural import (COMMON_OPTIONS, NetPolicy, Prepared, coerce, evaluate, mlp, restore, score,
+from .neural import (COMMON_OPTIONS, EarlyStop, NetPolicy, Prepared, coerce, evaluate, mlp, restore,
                      torch_setup)
 
 OPTIONS = dict(COMMON_OPTIONS, **{
@@ -64,7 +63,8 @@ def train(model, base_data, scenarios, *, targets=None, stages=None, options=Non
     opt = torch.optim.Adam(primal.parameters(), lr=opts["lr"])
     n, bs = len(tr), min(opts["batch"], len(tr))
     gen = torch.Generator().manual_seed(0 if seed is None else seed)
-    history, best, best_gap, stale, stopped = [], None, np.inf, 0, "epochs done"
+    history = []
+    stop = EarlyStop([primal], opts, t_start, "validations")
     with progress(opts["epochs"], desc="supervised", enabled=None if opts["progress"] else False) as bar:
         for e in range(opts["epochs"]):
             primal.train()
@@ -84,27 +84,16 @@ def train(model, base_data, scenarios, *, targets=None, stages=None, options=Non
             metrics = evaluate(policy, prep)
             history.append({"epoch": e + 1, "loss": float(loss.detach()),
                             **{k: v for k, v in metrics.items() if k != "instances"}})
-            gap = metrics.get("mean_gap")
-            if gap is not None:
-                sc = score(metrics, opts["tol"])
-                if sc < best_gap:
-                    best_gap, stale, best = sc, 0, (copy.deepcopy(primal.state_dict()), e + 1)
-                else:
-                    stale += 1
-                    if stale >= opts["patience"]:
-                        stopped = "early stop: no better validation gap in %d validations" % stale
-                        break
-            if time.perf_counter() - t_start > opts["time_limit"]:
-                stopped = "time limit"
+            if stop.check(metrics, e + 1):
                 break
-    if best is not None:
-        primal.load_state_dict(best[0])
+    stop.restore()
     primal.eval()
     policy.report = {"method": "supervised", "seed": seed, "inputs": prep.inputs,
                      "training_instances": int(n), "validation_instances": int(len(prep.val_idx)),
                      "train_seconds": time.perf_counter() - t_start, "label_seconds": t_labels,
-                     "exact_seconds": prep.t_exact, "stopped": stopped,
-                     "best_epoch": best[1] if best is not None else None,
+                     "exact_seconds": prep.t_exact, "exact_fallbacks": len(prep.exact.fallbacks),
+                     "stopped": stop.stopped or "epochs done",
+                     "best_epoch": stop.at,
                      "validation": evaluate(policy, prep), "history": history}
     return policy
 
