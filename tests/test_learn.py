@@ -307,6 +307,11 @@ def test_load_refuses_unsafe_or_corrupt(pdl_policy, tmp_path):
 
 # --- command line -----------------------------------------------------------------------------
 
+def _has_matplotlib() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 @pytest.fixture
 def cli(capfd):
     """Run ``main`` in this process (fast); returns ``(exit status, stdout, stderr)``."""
@@ -325,11 +330,14 @@ def test_cli_learn_solve_sweep(dc3, tmp_path, cli):
     d, _, test = dc3
     opts = ["--option", "outer=1", "--option", "epochs=3", "--option", "dual_epochs=1",
             "--option", "width=16", "--option", "validation=8"]
+    plot = ["--plot", str(tmp_path / "curves.png")] if _has_matplotlib() else []
     code, out, err = _cli("learn", MODEL, "--data", str(d / "base.json"), "--scenarios",
                           str(d / "train.jsonl"), "--method", "pdl", *opts, "--seed", "2",
-                          "--save", str(tmp_path / "p"))
+                          "--save", str(tmp_path / "p"), *plot)
     assert code == 0, err
     assert "learned: pdl policy for dc3_qp (inputs: x)" in out
+    if plot:
+        assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     inst = json.load(open(d / "base.json"))
     inst["x"] = test[0]["x"]
     (tmp_path / "inst.json").write_text(json.dumps(inst))

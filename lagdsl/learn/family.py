@@ -172,13 +172,34 @@ def input_names(ir, scenarios) -> list[str]:
         for k in s.data:
             if k not in ir.params:
                 what = "a set" if k in ir.sets else "not a param of the model"
-                raise LagDataError("scenario %s (%s): %s is %s; a learned policy takes new values "
-                                   "for params only" % (s.id, s.where or "?", k, what))
+                span, source = _scenario_key(s, k)
+                raise LagDataError("scenario %s: %s is %s; a learned policy takes new values for "
+                                   "params only" % (s.id, k, what), span, source=source,
+                                   hint=None if span else "at %s" % (s.where or "?"))
             seen.add(k)
     if not seen:
         raise LagDataError("the scenarios vary no param: a policy needs inputs",
                            hint="each scenario gives new values for the params the policy maps")
     return [n for n in ir.params if n in seen]
+
+
+def _scenario_key(s, key):
+    """``(span, source)`` of ``key`` in the scenario file line ``s`` came from (a JSONL
+    ``path:line``), else ``(None, None)``."""
+    from ..ir.model import Source, Span
+    path, _, line = (s.where or "").rpartition(":")
+    if not path or not line.isdigit():
+        return None, None
+    try:
+        from ..frontend.files import read_text
+        text = read_text(path, "scenario file")
+        from ..frontend.jsontext import key_span
+        n = int(line)
+        row = text.split("\n")[n - 1]
+        sp = key_span(Source(path, row), key)
+    except (LagDataError, IndexError, OSError):
+        return None, None
+    return (Span(path, n, sp.col) if sp is not None else Span(path, n, 1)), Source(path, text)
 
 
 def build_family(ir, inputs: list[str], probes=()) -> Family:
