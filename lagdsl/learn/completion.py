@@ -77,6 +77,7 @@ class Completion:
         self.Gc = np.vstack([A[up], -A[dn], eye[ubA], -eye[lbA]])
         self.ubA, self.lbA = ubA, lbA
         self.GcT = self.Gc @ T
+        self._scale = float(np.linalg.norm(self.GcT, 2)) ** 2 if self.GcT.size else 1.0
         # free variables' bounds, by construction
         lbZ, ubZ = fam.lb[Z], fam.ub[Z]
         self.boxZ = np.isfinite(lbZ) & np.isfinite(ubZ)
@@ -139,30 +140,32 @@ class Completion:
         """``yZ`` after up to ``steps`` Gauss-Newton steps on the correction rows: each step
         makes the least-norm change of ``yZ`` that brings every row violated so far (a
         row, once violated, stays held: otherwise fixing one row can undo another, step
-        after step) to ``-margin``; stops when no row is violated."""
+        after step) to ``-margin``; only the instances with a violated row are worked on,
+        and it stops when none is left."""
         dt, dev = yZ.dtype, yZ.device
+        if self.GcT.shape[0] == 0 or steps <= 0:
+            return yZ
         T = torch.as_tensor(self.T, dtype=dt, device=dev)
         S = torch.as_tensor(self.S, dtype=dt, device=dev)
         Gc = torch.as_tensor(self.Gc, dtype=dt, device=dev)
         J = torch.as_tensor(self.GcT, dtype=dt, device=dev)              # (mc, nZ)
-        if J.shape[0] == 0 or steps <= 0:
-            return yZ
         eye = torch.eye(J.shape[0], dtype=dt, device=dev)
-        scale = float(torch.linalg.matrix_norm(J, ord=2)) ** 2 if J.numel() else 1.0
+        ridge = 1e-14 * self._scale
+        yZ = yZ.clone()
         held = torch.zeros((yZ.shape[0], J.shape[0]), dtype=torch.bool, device=dev)
+        work = torch.arange(yZ.shape[0], device=dev)
         for _ in range(steps):
-            y = self.complete(yZ, b, T, S)
-            g = y @ Gc.T - hc
+            y = self.complete(yZ[work], b[work], T, S)
+            g = y @ Gc.T - hc[work]
             bad = g > 0
-            if not bool(bad.any()):
+            rows = bad.any(dim=1)
+            if not bool(rows.any()):
                 break
-            held |= bad
-            rows = bool(held.any(dim=0).any())
-            if not rows:
-                break
-            m = held.to(dt)
+            work, g, bad = work[rows], g[rows], bad[rows]
+            held[work] |= bad
+            m = held[work].to(dt)
             Jm = m[:, :, None] * J[None]                                   # (B, mc, nZ)
-            K = Jm @ Jm.transpose(1, 2) + (1.0 - m)[:, :, None] * eye[None] + 1e-14 * scale * eye[None]
+            K = Jm @ Jm.transpose(1, 2) + (1.0 - m)[:, :, None] * eye[None] + ridge * eye[None]
             w = torch.linalg.solve(K, ((g + margin) * m)[:, :, None])
-            yZ = yZ - (Jm.transpose(1, 2) @ w)[:, :, 0]
+            yZ[work] = yZ[work] - (Jm.transpose(1, 2) @ w)[:, :, 0]
         return yZ

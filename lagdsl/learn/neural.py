@@ -9,6 +9,7 @@ adds a dual network whose multipliers give each answer a proven dual bound
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -62,9 +63,20 @@ def torch_setup(opts: dict):
     if opts["device"] == "cuda" and not torch.cuda.is_available():
         raise BackendRefusal("option device=cuda: torch sees no CUDA device here",
                              hint="use device=cpu (the default)")
-    if opts.get("threads"):
-        torch.set_num_threads(int(opts["threads"]))
     return torch, torch.device(opts["device"]), torch.float64
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch's CPU threads set to ``n`` (0: unchanged) inside the block, restored after."""
+    import torch
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def mlp(torch, n_in: int, width: int, depth: int, n_out: int):
@@ -170,7 +182,8 @@ class NetPolicy(Policy):
         theta = fam.thetas([d if d is not None else {} for d in datas])
         c, off, lo, hi = fam.arrays(theta)
         steps = int(self.options.get("repair_steps", 10)) if repair == "completion" else 0
-        Y, lam = self.predict(theta, lo, hi, steps)
+        with torch_threads(self.options.get("threads", 1)):
+            Y, lam = self.predict(theta, lo, hi, steps)
         t1 = time.perf_counter()
         obj = fam.objective(Y, c, off)
         viol = fam.violation(Y, lo, hi)

@@ -26,7 +26,7 @@ from ..errors import BackendRefusal
 from ..options import integer, number
 from ..progress import progress
 from .neural import (COMMON_OPTIONS, EarlyStop, NetPolicy, Prepared, coerce, evaluate, mlp, restore,
-                     torch_setup)
+                     torch_setup, torch_threads)
 
 OPTIONS = dict(COMMON_OPTIONS, **{
     "outer": (20, "outer (multiplier) iterations", integer(1, 100000)),
@@ -47,11 +47,17 @@ class PdlPolicy(NetPolicy):
 
 def train(model, base_data, scenarios, *, targets=None, stages=None, options=None, seed=0):
     """Train a ``pdl`` policy for ``model`` on ``scenarios`` (see the module docstring)."""
+    opts = coerce("pdl", OPTIONS, options)
+    with torch_threads(opts["threads"]):
+        return _train(model, scenarios, targets, stages, opts, seed)
+
+
+def _train(model, scenarios, targets, stages, opts, seed):
+    """The training itself, inside :func:`train`'s thread setting."""
     if targets:
         raise BackendRefusal("--targets is an option of method ts-ddr; pdl predicts every unknown")
     if stages:
         raise BackendRefusal("--stages is an option of method ts-ddr; pdl answers whole instances")
-    opts = coerce("pdl", OPTIONS, options)
     torch, dev, dt = torch_setup(opts)
     torch.manual_seed(0 if seed is None else seed)
     t_start = time.perf_counter()

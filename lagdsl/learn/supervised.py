@@ -16,7 +16,7 @@ from ..errors import BackendRefusal
 from ..options import integer
 from ..progress import progress
 from .neural import (COMMON_OPTIONS, EarlyStop, NetPolicy, Prepared, coerce, evaluate, mlp, restore,
-                     torch_setup)
+                     torch_setup, torch_threads)
 
 OPTIONS = dict(COMMON_OPTIONS, **{
     "epochs": (600, "training epochs", integer(1, 10000000)),
@@ -31,11 +31,17 @@ class SupervisedPolicy(NetPolicy):
 
 
 def train(model, base_data, scenarios, *, targets=None, stages=None, options=None, seed=0):
-    """Train a ``supervised`` policy for ``model`` on ``scenarios`` (module docstring)."""
+    """Train a ``supervised`` policy for ``model`` on ``scenarios`` (see the module docstring)."""
+    opts = coerce("supervised", OPTIONS, options)
+    with torch_threads(opts["threads"]):
+        return _train(model, scenarios, targets, stages, opts, seed)
+
+
+def _train(model, scenarios, targets, stages, opts, seed):
+    """The training itself, inside :func:`train`'s thread setting."""
     if targets or stages:
         raise BackendRefusal("--targets and --stages are options of method ts-ddr; supervised "
                              "predicts every unknown of whole instances")
-    opts = coerce("supervised", OPTIONS, options)
     torch, dev, dt = torch_setup(opts)
     torch.manual_seed(0 if seed is None else seed)
     t_start = time.perf_counter()
