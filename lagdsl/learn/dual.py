@@ -12,7 +12,9 @@ In the minimising sense, with ``f(y) = 1/2 y'Hy + c'y + off`` and the rows of a
 
 is at most the optimum for every ``mu`` and every ``lam >= 0``.  The equality multipliers
 are completed in closed form: where ``H`` is positive definite and no variable is bounded,
-the best ``mu`` given ``lam`` (a linear solve, factorised once); otherwise ``mu`` from the
+the best ``mu`` given ``lam`` (a linear solve, factorised once), and then a few projected
+gradient-ascent steps on ``lam`` (step 1/L, L the dual function's curvature) improve the
+predicted multipliers, keeping the best bound seen; otherwise ``mu`` from the
 stationarity of the Lagrangian at the policy's answer (least squares) and the inner minimum
 separably (``H`` diagonal or zero: each variable's own box; an unbounded direction with a
 non-zero reduced cost gives ``-inf``, still valid).  A non-diagonal ``H`` with bounds has no
@@ -48,6 +50,10 @@ class DualBound:
                 EHi = self.E @ self.Hinv
                 self.EHi = EHi
                 self.Sinv = np.linalg.pinv(EHi @ self.E.T) if len(self.E) else np.zeros((0, 0))
+                # curvature of the dual function in lam once mu is eliminated: Gi P Gi'
+                P = self.Hinv - (EHi.T @ self.Sinv @ EHi if len(self.E) else 0.0)
+                curv = self.Gi @ P @ self.Gi.T
+                self.step = 1.0 / max(float(np.linalg.norm(curv, 2)), 1e-300) if self.ni else 0.0
         if self.mode is None:
             diag = self.H is None or np.count_nonzero(self.H - np.diag(np.diag(self.H))) == 0
             if diag:
@@ -59,9 +65,12 @@ class DualBound:
                                "are bounded: no closed-form dual completion")
 
     def bound(self, lam: np.ndarray, Y: np.ndarray, c: np.ndarray, off: np.ndarray,
-              lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
+              lo: np.ndarray, hi: np.ndarray, steps: int = 0) -> np.ndarray | None:
         """Per instance, the proven bound on the optimum *in the user's sense* (a lower
-        bound when minimising, an upper one when maximising); None when there is none."""
+        bound when minimising, an upper one when maximising); None when there is none.
+        With ``steps`` (closed form only), that many projected gradient-ascent steps on the
+        dual function from the predicted ``lam`` first: every ``lam >= 0`` gives a valid
+        bound, and the best one seen is kept."""
         if self.mode is None:
             return None
         f, comp = self.fam, self.comp
@@ -72,17 +81,25 @@ class DualBound:
         lam = np.maximum(lam[:, :self.ni], 0.0)
         q = cm + lam @ self.Gi
         if self.mode == "closed":
-            if len(self.E):
-                mu = -(b + q @ self.EHi.T) @ self.Sinv.T
-                r = q + mu @ self.E
-            else:
-                mu, r = np.zeros((len(c), 0)), q
-            inner = -0.5 * np.einsum("bn,bn->b", r @ self.Hinv, r)
-        else:
-            grad = q if self.H is None else q + Y @ self.H
-            mu = -(grad @ self.Epinv.T) if len(self.E) else np.zeros((len(c), 0))
-            r = q + mu @ self.E
-            inner = _separable(self.h, r, f.lb, f.ub)
+            best = None
+            for k in range(steps + 1):
+                q = cm + lam @ self.Gi
+                if len(self.E):
+                    mu = -(b + q @ self.EHi.T) @ self.Sinv.T
+                    r = q + mu @ self.E
+                else:
+                    mu, r = np.zeros((len(c), 0)), q
+                Hr = r @ self.Hinv
+                d = (offm - np.einsum("br,br->b", mu, b) - np.einsum("bi,bi->b", lam, h)
+                     - 0.5 * np.einsum("bn,bn->b", Hr, r))
+                best = d if best is None else np.maximum(best, d)
+                if k < steps:           # the dual gradient in lam is Gi y*(lam) - h, y* = -H^-1 r
+                    lam = np.maximum(0.0, lam + self.step * (-(Hr @ self.Gi.T) - h))
+            return s * best
+        grad = q if self.H is None else q + Y @ self.H
+        mu = -(grad @ self.Epinv.T) if len(self.E) else np.zeros((len(c), 0))
+        r = q + mu @ self.E
+        inner = _separable(self.h, r, f.lb, f.ub)
         d = offm - np.einsum("br,br->b", mu, b) - np.einsum("bi,bi->b", lam, h) + inner
         return s * d
 

@@ -32,6 +32,9 @@ COMMON_OPTIONS = {
                    "(early stopping, report)", integer(0, 1 << 20)),
     "patience": (4, "validations without a better gap before training stops", integer(1, 1000)),
     "repair_steps": (10, "correction steps of repair=completion", integer(0, 1000)),
+    "dual_steps": (50, "projected gradient-ascent steps on the dual function from the predicted "
+                   "multipliers (closed-form case: positive definite objective, free unknowns)",
+                   integer(0, 100000)),
     "tol": (TOL, "feasibility tolerance of answers (max violation)", number(0, 1)),
     "backend": ("highs", "exact backend (labels, validation, repair=solve)", choice("highs", "cvxpy")),
     "device": ("cpu", "torch device: cpu or cuda", choice("cpu", "cuda")),
@@ -187,7 +190,8 @@ class NetPolicy(Policy):
         t1 = time.perf_counter()
         obj = fam.objective(Y, c, off)
         viol = fam.violation(Y, lo, hi)
-        bound = self.bound.bound(lam, Y, c, off, lo, hi) if self.bound is not None else None
+        bound = (self.bound.bound(lam, Y, c, off, lo, hi, int(self.options.get("dual_steps", 0)))
+                 if self.bound is not None else None)
         t2 = time.perf_counter()
         per = (t2 - t0) / max(1, len(datas))
         if repair == "solve":
@@ -387,8 +391,11 @@ def evaluate(policy: NetPolicy, prep: Prepared, idx=None, steps=None) -> dict:
            "violation_before_repair": float(fam.violation(Y0, lo, hi).max()),
            "violation": float(fam.violation(Y, lo, hi).max())}
     if policy.bound is not None and policy.bound.mode is not None:
-        bnd = policy.bound.bound(lam, Y, c, off, lo, hi)
+        bnd = policy.bound.bound(lam, Y, c, off, lo, hi, int(policy.options.get("dual_steps", 0)))
         dg = fam.sense * (opt[ok] - bnd[ok]) / np.maximum(np.abs(opt[ok]), 1e-9)
         out["mean_dual_gap"] = float(np.mean(dg))
         out["max_dual_gap"] = float(np.max(dg))
+        raw = policy.bound.bound(lam, Y, c, off, lo, hi, 0)      # the network's multipliers alone
+        out["mean_dual_gap_predicted"] = float(np.mean(fam.sense * (opt[ok] - raw[ok])
+                                                       / np.maximum(np.abs(opt[ok]), 1e-9)))
     return out
