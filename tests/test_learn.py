@@ -193,6 +193,14 @@ def test_input_not_trained_is_refused(dc3, pdl_policy):
         pdl_policy.solve({"h": [1, 1, 1, 1]})
     with pytest.raises(LagError, match="x"):
         pdl_policy.solve({"x": [1, 2]})           # wrong length: the data file's error
+    # a whole data file: the fixed params at their trained values are accepted
+    d, _, test = dc3
+    full = json.load(open(d / "base.json"))
+    full["x"] = test[0]["x"]
+    (d / "full.json").write_text(json.dumps(full))
+    a = pdl_policy.solve(str(d / "full.json"))
+    b = pdl_policy.solve({"x": test[0]["x"]})
+    assert a.values["y"].array.tolist() == b.values["y"].array.tolist()
 
 
 def test_refusals(tmp_path):
@@ -387,3 +395,29 @@ def test_cli_learn_errors(dc3, tmp_path, cli):
                         "--option", "width=8", "--save", str(tmp_path / "c"))
     if not torch.cuda.is_available():
         assert code == 2 and "device=cuda: torch sees no CUDA device" in err
+
+
+def test_varying_costs_and_maximise(tmp_path):
+    """Costs and right-hand sides vary together in a maximisation: objectives are the
+    model's (measured independently), the dual bound is an upper bound on the optimum."""
+    from lagdsl.learn.exact import flat_values
+    from lagdsl.lower.numeric import objective_value
+    text = LP.replace("minimize cost", "maximize gain").replace(">= b[i]", "<= b[i]")
+    (tmp_path / "mx.lag").write_text(text)
+    rng = np.random.default_rng(9)
+    base = {"C": rng.uniform(1, 2, 6).tolist(), "A": rng.uniform(0.2, 1, (4, 6)).tolist(), "b": [2.0] * 4}
+    (tmp_path / "mx.json").write_text(json.dumps(base))
+    scen = [{"id": str(i), "C": rng.uniform(1, 2, 6).tolist(), "b": rng.uniform(1, 3, 4).tolist()}
+            for i in range(40)]
+    m = lagdsl.load(str(tmp_path / "mx.lag"), data=str(tmp_path / "mx.json"))
+    pol = lagdsl.learn(m, scen, method="pdl", seed=0, **FAST)
+    assert pol.inputs == ["C", "b"]
+    test = [{k: v for k, v in s.items() if k != "id"} for s in scen[:8]]
+    exact = _exact(str(tmp_path / "mx.lag"), str(tmp_path / "mx.json"), scen[:8])
+    for data, r, e in zip(test, pol.solve_batch(test), exact):
+        inst = dict(base, **data)
+        mi = lagdsl.load(str(tmp_path / "mx.lag"), data=inst)
+        assert r.objective == pytest.approx(objective_value(mi.ir, flat_values(mi.ir, r.values)), abs=1e-9)
+        assert r.stats["dual_bound"] >= e.objective - 1e-9
+        if r.status == "feasible":
+            assert r.objective <= e.objective + 1e-9

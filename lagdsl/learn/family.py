@@ -76,8 +76,9 @@ class Family:
     # --- instances ------------------------------------------------------------------
     def thetas(self, datas) -> np.ndarray:
         """``(B, P)`` inputs of override dicts ``datas`` (data-file shapes; a param not
-        given keeps its base value).  A key that is not an input is refused: the policy
-        was trained with the others fixed."""
+        given keeps its base value; a JSON data file's path is read as one).  A param that
+        is not an input is refused unless it holds its base value: the policy was trained
+        with it fixed."""
         out = np.repeat(self.theta0[None, :], len(datas), axis=0)
         starts = np.cumsum([0] + [int(np.prod(s)) for s in self.shapes])
         where = {n: (starts[i], starts[i + 1], self.shapes[i]) for i, n in enumerate(self.inputs)}
@@ -87,6 +88,8 @@ class Family:
                 raw = read_overrides(self.ir, raw)
             for name, value in raw.items():
                 if name not in where:
+                    if name in self.ir.params and self._same_as_base(name, value):
+                        continue            # a whole data file: fixed params at their values
                     if name in self.ir.params:
                         raise LagDataError(
                             "%s is not an input of this policy (its inputs: %s): the policy was "
@@ -101,6 +104,16 @@ class Family:
                     v = self._coerce(name, value)       # the data file's checks and errors
                 out[k, a:b] = v
         return out
+
+    def _same_as_base(self, name, value) -> bool:
+        base = self.ir.params[name].values
+        v = _fast(value, base.shape)
+        if v is None:
+            try:
+                v = self._coerce(name, value)
+            except LagDataError:
+                return False
+        return bool(np.array_equal(v.reshape(-1), base.reshape(-1)))
 
     def _coerce(self, name, value) -> np.ndarray:
         from ..resolve import coerce_overrides
