@@ -11,8 +11,11 @@ A :class:`Policy` answers a model's instances without solving them::
 
 **What a subclass provides** (a method's module, registered in
 :data:`lagdsl.learn.METHODS` by its module path, exposes ``train(model, base_data,
-scenarios, *, targets, stages, options, seed) -> Policy`` and ``load(model, meta, tensors)
--> Policy``, the inverse of :meth:`Policy.state`):
+scenarios, *, targets, stages, options, seed) -> Policy`` and ``load(model, manifest,
+tensors) -> Policy``, the inverse of :meth:`Policy.save`: ``manifest`` is the checked
+``policy.json`` dict, whose ``"meta"`` is what :meth:`Policy.state` gave; ``scenarios`` are
+:class:`lagdsl.sweep.scenarios.Scenario` objects, ``base_data`` None (the model has its data
+bound)):
 
 * ``method`` — the registry key (class attribute);
 * :meth:`solve_batch` ``(datas, repair=...) -> [Result]`` — ``datas`` are override dicts in
