@@ -54,6 +54,8 @@ class DualBound:
                 P = self.Hinv - (EHi.T @ self.Sinv @ EHi if len(self.E) else 0.0)
                 curv = self.Gi @ P @ self.Gi.T
                 self.step = 1.0 / max(float(np.linalg.norm(curv, 2)), 1e-300) if self.ni else 0.0
+                self.C = -curv                      # d(gradient)/d(lam)
+                self.HiGt = self.Hinv @ self.Gi.T
         if self.mode is None:
             diag = self.H is None or np.count_nonzero(self.H - np.diag(np.diag(self.H))) == 0
             if diag:
@@ -64,13 +66,24 @@ class DualBound:
                 self.reason = ("the objective's quadratic part is not diagonal and some unknowns "
                                "are bounded: no closed-form dual completion")
 
+    def _closed(self, lam, cm, offm, b, h) -> np.ndarray:
+        """The dual function at ``lam`` with the best ``mu`` (closed-form case)."""
+        q = cm + lam @ self.Gi
+        if len(self.E):
+            mu = -(b + q @ self.EHi.T) @ self.Sinv.T
+            r = q + mu @ self.E
+        else:
+            mu, r = np.zeros((len(cm), 0)), q
+        return (offm - np.einsum("br,br->b", mu, b) - np.einsum("bi,bi->b", lam, h)
+                - 0.5 * np.einsum("bn,bn->b", r @ self.Hinv, r))
+
     def bound(self, lam: np.ndarray, Y: np.ndarray, c: np.ndarray, off: np.ndarray,
               lo: np.ndarray, hi: np.ndarray, steps: int = 0) -> np.ndarray | None:
         """Per instance, the proven bound on the optimum *in the user's sense* (a lower
         bound when minimising, an upper one when maximising); None when there is none.
         With ``steps`` (closed form only), that many projected gradient-ascent steps on the
         dual function from the predicted ``lam`` first: every ``lam >= 0`` gives a valid
-        bound, and the best one seen is kept."""
+        bound, and with a step of 1/L the ascent never goes down."""
         if self.mode is None:
             return None
         f, comp = self.fam, self.comp
@@ -81,21 +94,17 @@ class DualBound:
         lam = np.maximum(lam[:, :self.ni], 0.0)
         q = cm + lam @ self.Gi
         if self.mode == "closed":
-            best = None
-            for k in range(steps + 1):
-                q = cm + lam @ self.Gi
-                if len(self.E):
-                    mu = -(b + q @ self.EHi.T) @ self.Sinv.T
-                    r = q + mu @ self.E
-                else:
-                    mu, r = np.zeros((len(c), 0)), q
-                Hr = r @ self.Hinv
-                d = (offm - np.einsum("br,br->b", mu, b) - np.einsum("bi,bi->b", lam, h)
-                     - 0.5 * np.einsum("bn,bn->b", Hr, r))
-                best = d if best is None else np.maximum(best, d)
-                if k < steps:           # the dual gradient in lam is Gi y*(lam) - h, y* = -H^-1 r
-                    lam = np.maximum(0.0, lam + self.step * (-(Hr @ self.Gi.T) - h))
-            return s * best
+            first = self._closed(lam, cm, offm, b, h)
+            if steps and self.ni:
+                # the dual gradient in lam is affine: a0 + lam C (mu eliminated); projected
+                # ascent with step 1/L never decreases the dual function, so the last point
+                # is the best (the first is kept too, against rounding)
+                q0 = cm - ((b + cm @ self.EHi.T) @ self.Sinv.T) @ self.E if len(self.E) else cm
+                a0 = -(q0 @ self.HiGt) - h
+                for _ in range(steps):
+                    lam = np.maximum(0.0, lam + self.step * (a0 + lam @ self.C))
+                return s * np.maximum(first, self._closed(lam, cm, offm, b, h))
+            return s * first
         grad = q if self.H is None else q + Y @ self.H
         mu = -(grad @ self.Epinv.T) if len(self.E) else np.zeros((len(c), 0))
         r = q + mu @ self.E
