@@ -346,6 +346,13 @@ def test_cli_learn_solve_sweep(dc3, tmp_path, cli):
     assert "learned: pdl policy for dc3_qp (inputs: x)" in out
     if plot:
         assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, err = _cli("learn", MODEL, "--data", str(d / "base.json"), "--scenarios",
+                          str(d / "train.jsonl"), "--method", "supervised", "--option", "epochs=2",
+                          "--option", "width=8", "--option", "validation=8", "--json",
+                          "--save", str(tmp_path / "s"))
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["method"] == "supervised" and rep["validation"]["instances"] == 8
     inst = json.load(open(d / "base.json"))
     inst["x"] = test[0]["x"]
     (tmp_path / "inst.json").write_text(json.dumps(inst))
