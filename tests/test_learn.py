@@ -210,6 +210,8 @@ def test_refusals(tmp_path):
     m = lagdsl.load(str(tmp_path / "lp.lag"), data=str(tmp_path / "lp.json"))
     with pytest.raises(BackendRefusal, match="change coefficients of unknowns"):
         lagdsl.learn(m, [{"A": [[2] * 6] * 4}], method="pdl", **FAST)
+    with pytest.raises(LagDataError, match=r"scenario 2 \(scenario 2\): param b\[I\]: data has 3 entries"):
+        lagdsl.learn(m, [{"b": [1] * 4}, {"b": [1] * 3}], method="pdl", **FAST)
     with pytest.raises(BackendRefusal, match="(?s)unknown learning method 'pld'.*did you mean pdl"):
         lagdsl.learn(m, [{"b": [1] * 4}], method="pld")
     with pytest.raises(BackendRefusal, match="no option 'epoch'"):

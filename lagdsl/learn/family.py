@@ -74,12 +74,22 @@ class Family:
         return len(self.theta0)
 
     # --- instances ------------------------------------------------------------------
-    def thetas(self, datas) -> np.ndarray:
+    def thetas(self, datas, names=None) -> np.ndarray:
         """``(B, P)`` inputs of override dicts ``datas`` (data-file shapes; a param not
         given keeps its base value; a JSON data file's path is read as one).  A param that
         is not an input is refused unless it holds its base value: the policy was trained
-        with it fixed."""
+        with it fixed.  ``names`` (one per instance, e.g. ``scenario 7 (train.jsonl:7)``)
+        prefix an error's message with the instance it is about."""
         out = np.repeat(self.theta0[None, :], len(datas), axis=0)
+        if names is not None:
+            from ..errors import LagError
+            for k, raw in enumerate(datas):
+                try:
+                    out[k] = self.thetas([raw])[0]
+                except LagError as exc:
+                    exc.message = "%s: %s" % (names[k], exc.message)
+                    raise
+            return out
         starts = np.cumsum([0] + [int(np.prod(s)) for s in self.shapes])
         where = {n: (starts[i], starts[i + 1], self.shapes[i]) for i, n in enumerate(self.inputs)}
         for k, raw in enumerate(datas):
@@ -215,9 +225,10 @@ def _scenario_key(s, key):
     return (Span(path, n, sp.col) if sp is not None else Span(path, n, 1)), Source(path, text)
 
 
-def build_family(ir, inputs: list[str], probes=()) -> Family:
+def build_family(ir, inputs: list[str], probes=(), names=None) -> Family:
     """The :class:`Family` of ``ir`` with ``inputs`` varying (see the module docstring);
-    ``probes`` are a few scenarios' override dicts used to confirm affinity."""
+    ``probes`` are a few scenarios' override dicts used to confirm affinity (``names``
+    theirs, for errors: :meth:`Family.thetas`)."""
     from ..lower.incremental import Dependencies, relower
     from ..lower.instance import lower_instance
     from ..lower.poly import NotPolynomial
@@ -274,8 +285,8 @@ def build_family(ir, inputs: list[str], probes=()) -> Family:
     fam = Family(ir, list(inputs), shapes, theta0, 1.0 if inst.sense == "minimize" else -1.0,
                  H, c0, Jc, off0, Joff, A, lo0, hi0, Jlo, Jhi, inst.lb.astype(float), inst.ub.astype(float),
                  blocks)
-    for raw in list(probes)[:2]:
-        th = fam.thetas([raw])
+    for k, raw in enumerate(list(probes)[:2]):
+        th = fam.thetas([raw], None if names is None else [names[k]])
         arrays = {}
         for i, name in enumerate(inputs):
             arrays[name] = th[0, starts[i]:starts[i + 1]]

@@ -103,13 +103,14 @@ class Prepared:
         ir = model.ir
         self.inputs = input_names(ir, scenarios)
         datas = [s.data for s in scenarios]
-        self.fam = build_family(ir, self.inputs, datas[:2])
+        names = ["scenario %s (%s)" % (s.id, s.where or "?") for s in scenarios]
+        self.fam = build_family(ir, self.inputs, datas[:2], names[:2])
         self.comp = Completion(self.fam)
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(datas))
         nval = min(opts["validation"], max(0, len(datas) // 5))
         self.val_idx, self.train_idx = order[:nval], order[nval:]
-        self.theta = self.fam.thetas(datas)
+        self.theta = self.fam.thetas(datas, names)
         self.datas = datas
         self.exact = None
         t0 = time.perf_counter()
