@@ -70,6 +70,8 @@ EXPECTED = {
     "coloring": dict(objective=3.0),
     "tsp4_qubo": dict(objective=80.0),
     "dc3_qp": dict(objective=-12.126788885348255, rel=1e-7),
+    "dcopf": dict(objective=41816 / 7, rel=1e-9, values={"p": {"g1": 1068.4 / 7, "g2": 0, "g3": 681.6 / 7, "g6": 0}},
+                  vabs=1e-5),
     "inventory": dict(objective=3750.0,
                       values={"make": {"1": 60, "2": 50, "3": 60, "4": 30, "5": 60, "6": 60},
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
@@ -79,7 +81,7 @@ REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039
            "hs040": "NLP", "poisson1d": "PDE", "poisson2d": "PDE", "burgers": "PDE",
            "inverse_heat": "PDE", "ritz1d": "PDE"}
 #: The class each solvable example must be given (Model.classify().kind).
-CLASSES = {"dc3_qp": "QP", "production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
+CLASSES = {"dc3_qp": "QP", "dcopf": "LP", "production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",
            "dominating_set": "binary linear", "tsp4": "MILP", "lasso": "SOCP", "portfolio": "QP",
            "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
@@ -368,6 +370,22 @@ def ref_tsp4_qubo():
     d = data("tsp4_qubo")["dist"]
     tours = [(0,) + p for p in itertools.permutations(range(1, 4))]
     return float(min(sum(d[t[k]][t[(k + 1) % 4]] for k in range(4)) for t in tours)), {}
+
+
+def ref_dcopf():
+    """linprog on the same data, unknowns (p, f, theta), written out here."""
+    d = data("dcopf")
+    at, inc = np.array(d["at"], float), np.array(d["inc"], float)
+    ng, nl, nb = at.shape[0], inc.shape[0], inc.shape[1]
+    c = np.r_[d["cost"], np.zeros(nl + nb)]
+    a_eq = np.vstack([np.hstack([at.T, -inc.T, np.zeros((nb, nb))]),
+                      np.hstack([np.zeros((nl, ng)), np.diag(d["x"]), -inc]),
+                      np.r_[np.zeros(ng + nl), d["ref"]][None, :]])
+    b_eq = np.r_[d["load"], np.zeros(nl), 0.0]
+    bounds = [(0, u) for u in d["pmax"]] + [(-u, u) for u in d["cap"]] + [(None, None)] * nb
+    r = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    assert r.status == 0
+    return r.fun, {"p": dict(zip(d["Gen"], r.x[:ng]))}
 
 
 def ref_dc3_qp():

@@ -14,9 +14,11 @@ is at most the optimum for every ``mu`` and every ``lam >= 0``.  The equality mu
 are completed in closed form: where ``H`` is positive definite and no variable is bounded,
 the best ``mu`` given ``lam`` (a linear solve, factorised once), and then a few projected
 gradient-ascent steps on ``lam`` (step 1/L, L the dual function's curvature) improve the
-predicted multipliers, keeping the best bound seen; otherwise ``mu`` from the
-stationarity of the Lagrangian at the policy's answer (least squares) and the inner minimum
-separably (``H`` diagonal or zero: each variable's own box; an unbounded direction with a
+predicted multipliers, keeping the best bound seen; otherwise ``mu`` makes the reduced
+costs of the free linear unknowns vanish (where the equalities allow: else the bound is
+``-inf``; a reduced cost within 1e-9 relative of zero counts as zero, so such a bound is exact
+up to rounding) and, within what that leaves free, fits the stationarity of the Lagrangian at
+the policy's answer (least squares); the inner minimum is then taken separably (``H`` diagonal or zero: each variable's own box; an unbounded direction with a
 non-zero reduced cost gives ``-inf``, still valid).  A non-diagonal ``H`` with bounds has no
 closed form here: no bound, and the reason.
 """
@@ -61,10 +63,34 @@ class DualBound:
             if diag:
                 self.mode = "separable"
                 self.h = np.zeros(f.N) if self.H is None else np.diag(self.H).copy()
-                self.Epinv = np.linalg.pinv(self.E.T) if len(self.E) else np.zeros((0, f.N))
+                self._split()
             else:
                 self.reason = ("the objective's quadratic part is not diagonal and some unknowns "
                                "are bounded: no closed-form dual completion")
+
+    def _split(self) -> None:
+        """The separable case's completion of ``mu``: exact on the free linear columns
+        (their reduced cost must vanish, else the inner minimum is -inf), least squares on
+        the others within what that leaves free."""
+        f, E = self.fam, self.E
+        free = ~np.isfinite(f.lb) & ~np.isfinite(f.ub) & (self.h == 0)
+        self.F, self.O = np.flatnonzero(free), np.flatnonzero(~free)
+        m = len(E)
+        if m == 0:
+            self.AF = np.zeros((0, len(self.F)))
+            self.Nf = np.zeros((0, 0))
+            self.BO = np.zeros((0, len(self.O)))
+            return
+        EF, EO = E[:, self.F], E[:, self.O]
+        self.AF = np.linalg.pinv(EF.T)                              # (m, |F|)
+        # what E_F' mu = -q_F leaves free: the null space of E_F'
+        if len(self.F):
+            _, sv, vt = np.linalg.svd(EF.T, full_matrices=True)
+            rank = int(np.sum(sv > 1e-12 * max(sv.max(initial=0.0), 1e-300)))
+            self.Nf = vt[rank:].T                                   # (m, k)
+        else:
+            self.Nf = np.eye(m)
+        self.BO = np.linalg.pinv(EO.T @ self.Nf) if self.Nf.size else np.zeros((0, len(self.O)))
 
     def _closed(self, lam, cm, offm, b, h) -> np.ndarray:
         """The dual function at ``lam`` with the best ``mu`` (closed-form case)."""
@@ -106,8 +132,18 @@ class DualBound:
                 return s * np.maximum(first, self._closed(lam, cm, offm, b, h))
             return s * first
         grad = q if self.H is None else q + Y @ self.H
-        mu = -(grad @ self.Epinv.T) if len(self.E) else np.zeros((len(c), 0))
+        if len(self.E):
+            mu = -(q[:, self.F] @ self.AF.T)
+            if self.Nf.size:
+                z = -((grad[:, self.O] + mu @ self.E[:, self.O]) @ self.BO.T)
+                mu = mu + z @ self.Nf.T
+        else:
+            mu = np.zeros((len(c), 0))
         r = q + mu @ self.E
+        # free linear columns: a reduced cost at rounding level is zero (else -inf stays)
+        rf = r[:, self.F]
+        tiny = np.abs(rf) <= 1e-9 * (1.0 + np.abs(q[:, self.F]))
+        r[:, self.F] = np.where(tiny, 0.0, rf)
         inner = _separable(self.h, r, f.lb, f.ub)
         d = offm - np.einsum("br,br->b", mu, b) - np.einsum("bi,bi->b", lam, h) + inner
         return s * d
