@@ -430,3 +430,21 @@ def test_varying_costs_and_maximise(tmp_path):
         assert r.stats["dual_bound"] >= e.objective - 1e-9
         if r.status == "feasible":
             assert r.objective <= e.objective + 1e-9
+
+
+def test_dual_bound_with_free_unknowns_on_dcopf():
+    """The DC-OPF LP has free unknowns (the angles): the dual completion makes their reduced
+    costs vanish, so the bound is finite, and it is below every exact optimum."""
+    path = os.path.join(ROOT, "examples", "dcopf.lag")
+    data = os.path.join(ROOT, "examples", "dcopf.json")
+    load = np.array(json.load(open(data))["load"], float)
+    rng = np.random.default_rng(2)
+    scen = [{"id": str(i), "load": (load * rng.uniform(0.8, 1.2, 6)).tolist()} for i in range(40)]
+    pol = lagdsl.learn(lagdsl.load(path, data=data), scen, method="pdl", seed=0, **FAST)
+    exact = _exact(path, data, scen[:10])
+    rs = pol.solve_batch([{"load": s["load"]} for s in scen[:10]])
+    for r, e in zip(rs, exact):
+        assert np.isfinite(r.stats["dual_bound"])
+        assert r.stats["dual_bound"] <= e.objective + 1e-6
+        p = r.values["p"].array                     # boxed by construction
+        assert (p >= 0).all() and (p <= np.array(json.load(open(data))["pmax"])).all()
