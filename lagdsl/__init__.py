@@ -5,7 +5,8 @@
 ``model.compile(backend).solve(data={...})`` solves again with new data.
 ``lagdsl.ModelBuilder`` builds the same IR from Python (wrap it with ``Model.from_ir``).
 ``lagdsl.sweep(model, scenarios, ...)`` solves one model over many data scenarios
-(docs/sweep.md).
+(docs/sweep.md); ``lagdsl.learn(model, scenarios, method="pdl")`` trains a decision policy
+over them and ``lagdsl.load_policy(dir)`` reads a saved one back (docs/learn.md).
 
 Importing lagdsl is cheap: the names below are loaded on first use (PEP 562), and no backend
 (cvxpy, torch, qiskit) is imported until a model is compiled for it.
@@ -23,10 +24,12 @@ _LAZY = {
     "ModelBuilder": ("lagdsl.ir.builder", "ModelBuilder"),
     "load_fields": ("lagdsl.backends.pinn.results", "load_fields"),
     "sweep": ("lagdsl.sweep", "sweep"),
+    "learn": ("lagdsl.learn", "learn"),
+    "load_policy": ("lagdsl.learn", "load_policy"),
 }
 
 __all__ = ["load", "parse", "Model", "Result", "LagError", "ModelBuilder", "load_fields", "sweep",
-           "__version__"]
+           "learn", "load_policy", "__version__"]
 
 
 def __getattr__(name: str):

@@ -8,6 +8,8 @@
     lagdsl solve MODEL [--backend B|auto] [--option k=v]... [--seed N] [--json] [--quiet] [--plot F] [--save DIR [--overwrite]]
     lagdsl backends                                     registered backends and their options
     lagdsl sweep MODEL --scenarios F.jsonl -o OUT [--executor process|dask|ray]   many data scenarios
+    lagdsl learn MODEL --data B --scenarios F.jsonl --method pdl|supervised --save DIR   a learned policy
+    lagdsl solve|sweep ... --policy DIR [--repair completion|solve|none]   answers from a policy
 
 Exit status: 0 solved (optimal or feasible) or command done; 1 solved but infeasible,
 unbounded, stopped at a limit or ended in error; 2 a user error (the message, positioned where
@@ -122,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep", parents=[model_args], help="solve the model once per data scenario (docs/sweep.md)")
     from .sweep.command import add_arguments
     add_arguments(w)
+    from .learn.command import add_arguments as learn_arguments, add_policy_arguments
+    add_policy_arguments(w)
+    add_policy_arguments(v)
+    lr = sub.add_parser("learn", parents=[model_args], help="train a decision policy over data scenarios (docs/learn.md)")
+    learn_arguments(lr)
 
     b = sub.add_parser("backends", parents=[common], help="list the registered backends")
     b.add_argument("--json", action="store_true", help="print the list as one JSON object")
@@ -339,6 +346,8 @@ def cmd_solve(args) -> int:
     from .progress import showing_progress
     if args.overwrite and not args.save:
         raise UsageError("--overwrite: only with --save DIR (it lets --save replace lagdsl's own files)")
+    if args.policy:
+        return _solve_with_policy(args)
     auto = args.backend == "auto"
     if args.plot:
         _check_plot(None if auto else args.backend)
@@ -388,6 +397,19 @@ def cmd_solve(args) -> int:
         if not args.json:
             print("wrote %s" % args.save, file=sys.stderr)
     return code
+
+
+def _solve_with_policy(args) -> int:
+    """``lagdsl solve MODEL --data D --policy DIR``: the learned policy's answer."""
+    from .learn.command import solve_with_policy
+    for flag, given in (("--save", args.save), ("--plot", args.plot), ("--option", args.options),
+                        ("--backend", args.backend != "auto" and args.backend), ("--seed", args.seed)):
+        if given:
+            raise UsageError("%s: not with --policy (the policy answers; see docs/learn.md)" % flag)
+    model = _load(args)
+    result = solve_with_policy(args, model)
+    _print_result(args, model, result)
+    return EXIT_OK if result.solved else EXIT_NOT_SOLVED
 
 
 def _seed_of(seed: str | None, options: dict) -> int | None:
@@ -515,11 +537,19 @@ def cmd_backends(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .sweep.command import run
+    if args.policy:
+        from .learn.command import sweep_with_policy
+        return sweep_with_policy(args, _parse_kv(args.overrides, "--set"))
     return run(args, _parse_kv(args.options, "--option"), _parse_kv(args.overrides, "--set"))
 
 
+def cmd_learn(args) -> int:
+    from .learn.command import run_learn
+    return run_learn(args, _load, _parse_kv, _seed_of)
+
+
 COMMANDS = {"check": cmd_check, "show": cmd_show, "compile": cmd_compile, "solve": cmd_solve,
-            "backends": cmd_backends, "sweep": cmd_sweep}
+            "backends": cmd_backends, "sweep": cmd_sweep, "learn": cmd_learn}
 
 
 class OutputError(OSError):

@@ -69,6 +69,9 @@ EXPECTED = {
     "vertex_cover": dict(objective=6.0),
     "coloring": dict(objective=3.0),
     "tsp4_qubo": dict(objective=80.0),
+    "dc3_qp": dict(objective=-12.126788885348255, rel=1e-7),
+    "dcopf": dict(objective=41816 / 7, rel=1e-9, values={"p": {"g1": 1068.4 / 7, "g2": 0, "g3": 681.6 / 7, "g6": 0}},
+                  vabs=1e-5),
     "inventory": dict(objective=3750.0,
                       values={"make": {"1": 60, "2": 50, "3": 60, "4": 30, "5": 60, "6": 60},
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
@@ -81,7 +84,7 @@ REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039
            "hs040": "NLP", "poisson1d": "PDE", "poisson2d": "PDE", "burgers": "PDE",
            "inverse_heat": "PDE", "ritz1d": "PDE"}
 #: The class each solvable example must be given (Model.classify().kind).
-CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
+CLASSES = {"dc3_qp": "QP", "dcopf": "LP", "production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",
            "dominating_set": "binary linear", "tsp4": "MILP", "lasso": "SOCP", "portfolio": "QP",
            "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
@@ -394,6 +397,42 @@ def ref_shortest_path():
         "x": {"%s,%s" % (u, v): float((u, v) in on)
               for u, v in [("a", "c"), ("c", "b"), ("b", "d"), ("d", "f"), ("a", "b"), ("d", "e"),
                            ("e", "f")]}}
+
+
+def ref_dcopf():
+    """linprog on the same data, unknowns (p, f, theta), written out here."""
+    d = data("dcopf")
+    at, inc = np.array(d["at"], float), np.array(d["inc"], float)
+    ng, nl, nb = at.shape[0], inc.shape[0], inc.shape[1]
+    c = np.r_[d["cost"], np.zeros(nl + nb)]
+    a_eq = np.vstack([np.hstack([at.T, -inc.T, np.zeros((nb, nb))]),
+                      np.hstack([np.zeros((nl, ng)), np.diag(d["x"]), -inc]),
+                      np.r_[np.zeros(ng + nl), d["ref"]][None, :]])
+    b_eq = np.r_[d["load"], np.zeros(nl), 0.0]
+    bounds = [(0, u) for u in d["pmax"]] + [(-u, u) for u in d["cap"]] + [(None, None)] * nb
+    r = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    assert r.status == 0
+    return r.fun, {"p": dict(zip(d["Gen"], r.x[:ng]))}
+
+
+def ref_dc3_qp():
+    """SLSQP finds the active inequalities; the KKT system on them gives the point exactly,
+    checked primal feasible and dual feasible (the objective is strictly convex: unique)."""
+    from scipy.optimize import minimize
+    d = data("dc3_qp")
+    Q, p, A, G, h, x = (np.array(d[k], dtype=float) for k in ("Q", "p", "A", "G", "h", "x"))
+    n, m = len(p), len(x)
+    r = minimize(lambda y: 0.5 * y @ (Q * y) + p @ y, np.zeros(n), jac=lambda y: Q * y + p,
+                 method="SLSQP", options={"maxiter": 1000, "ftol": 1e-12},
+                 constraints=[{"type": "eq", "fun": lambda y: A @ y - x, "jac": lambda y: A},
+                              {"type": "ineq", "fun": lambda y: h - G @ y, "jac": lambda y: -G}])
+    act = np.flatnonzero(h - G @ r.x < 1e-6)
+    k = len(act)
+    K = np.block([[np.diag(Q), A.T, G[act].T], [A, np.zeros((m, m + k))], [G[act], np.zeros((k, m + k))]])
+    sol = np.linalg.solve(K, np.r_[-p, x, h[act]])
+    y, lam = sol[:n], sol[n + m:]
+    assert lam.min() >= 0 and (G @ y - h).max() <= 1e-9
+    return 0.5 * y @ (Q * y) + p @ y, {}
 
 
 REFERENCES = {name[4:]: fn for name, fn in list(globals().items()) if name.startswith("ref_")}
