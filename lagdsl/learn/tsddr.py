@@ -195,6 +195,7 @@ class Engine:
             h = self._full()
             h.changeRowsBounds(len(low.lo), np.arange(len(low.lo), dtype=np.int32), low.lo, low.hi)
             h.changeColsCost(len(low.c), np.arange(len(low.c), dtype=np.int32), low.c)
+            h.clearSolver()         # cold: a degenerate optimum must not depend on the last one
             h.run()
             x = np.array(h.getSolution().col_value)
             X.append(x)
