@@ -72,6 +72,7 @@ EXPECTED = {
     "inventory": dict(objective=3750.0,
                       values={"make": {"1": 60, "2": 50, "3": 60, "4": 30, "5": 60, "6": 60},
                               "stock": {"0": 10, "1": 30, "2": 20, "3": 0, "4": 0, "5": 10, "6": 0}}),
+    "hydrothermal": dict(objective=21954.1),
 }
 #: Examples the cvxpy backend must refuse, with the class the compiler must give them.
 REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039": "NLP",
@@ -81,7 +82,7 @@ REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039
 CLASSES = {"production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",
            "dominating_set": "binary linear", "tsp4": "MILP", "lasso": "SOCP", "portfolio": "QP",
-           "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
+           "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP", "hydrothermal": "LP",
            "hs028": "QP", "hs048": "QP", "hs051": "QP", "hs076": "QP",
            "maxcut": "binary quadratic", "vertex_cover": "binary linear", "coloring": "binary linear",
            "tsp4_qubo": "binary quadratic"}
@@ -367,6 +368,47 @@ def ref_tsp4_qubo():
     d = data("tsp4_qubo")["dist"]
     tours = [(0,) + p for p in itertools.permutations(range(1, 4))]
     return float(min(sum(d[t[k]][t[(k + 1) % 4]] for k in range(4)) for t in tours)), {}
+
+
+def ref_hydrothermal():
+    """The base data's LP rebuilt column by column from the JSON (vol, turb, spill, gen, deficit)."""
+    d = data("hydrothermal")
+    H, nR, nG = d["H"], len(d["R"]), len(d["G"])
+    sizes = [nR * H, nR * H, nR * H, nG * H, H]          # vol, turb, spill, gen, deficit
+    start = np.cumsum([0] + sizes)
+    n = start[-1]
+    col = lambda k, i, t: start[k] + i * H + t if k < 4 else start[4] + t
+    c = np.zeros(n)
+    for g in range(nG):
+        c[[col(3, g, t) for t in range(H)]] = d["gcost"][g]
+    c[start[4]:] = d["deficit_cost"]
+    c[start[2]:start[3]] = d["spill_cost"]
+    for r in range(nR):
+        c[col(0, r, H - 1)] -= d["water_value"][r]
+    A, b = [], []
+    for r in range(nR):                 # vol[t] - vol[t-1] + turb + spill = inflow (+ v0 at t = 1)
+        for t in range(H):
+            row = np.zeros(n)
+            row[[col(0, r, t), col(1, r, t), col(2, r, t)]] = 1
+            if t:
+                row[col(0, r, t - 1)] = -1
+            A.append(row)
+            b.append(d["inflow"][r][t] + (d["v0"][r] if t == 0 else 0))
+    for t in range(H):                  # energy balance
+        row = np.zeros(n)
+        for r in range(nR):
+            row[col(1, r, t)] = d["rho"][r]
+        for g in range(nG):
+            row[col(3, g, t)] = 1
+        row[col(4, 0, t)] = 1
+        A.append(row)
+        b.append(d["demand"][t])
+    bounds = ([(d["vmin"][r], d["vmax"][r]) for r in range(nR) for _ in range(H)]
+              + [(0, d["qmax"][r]) for r in range(nR) for _ in range(H)] + [(0, None)] * (nR * H)
+              + [(0, d["gmax"][g]) for g in range(nG) for _ in range(H)] + [(0, None)] * H)
+    r = linprog(c, A_eq=np.array(A), b_eq=b, bounds=bounds, method="highs")
+    assert r.status == 0
+    return r.fun, {}
 
 
 REFERENCES = {name[4:]: fn for name, fn in list(globals().items()) if name.startswith("ref_")}

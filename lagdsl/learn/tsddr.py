@@ -43,11 +43,11 @@ OPTIONS = {
     "hidden": (32, int, "GRU width"),
     "valid": (0.15, float, "share of the training scenarios held out for early stopping"),
     "patience": (8, int, "epochs without a better validation cost before stopping"),
-    "init": ("foresight", str, "pre-training of the network: foresight (regress the targets of "
-             "full-horizon solves of the training scenarios), mean (the mean-value plan), none"),
-    "time_limit": (600.0, float, "seconds of training at most"),
+    "init": ("none", str, "pre-training of the network: none (random weights), foresight (regress "
+             "the targets of full-horizon solves of the training scenarios), mean (the mean-value plan)"),
+    "time_limit": (480.0, float, "seconds of training at most (checked after each epoch)"),
 }
-INITS = ("foresight", "mean", "none")
+INITS = ("none", "foresight", "mean")
 
 
 def parse_options(options: dict | None) -> dict:
