@@ -137,6 +137,11 @@ def test_training_beats_its_start(model):
                          options={"epochs": 6, "batch": 4, "init": "none", "valid": 0.0}, seed=1)
     hist = policy.report["history"]
     assert min(h["valid_cost"] for h in hist[1:]) < hist[0]["valid_cost"]
+    val = policy.report["validation"]
+    # no causal policy beats perfect foresight; the myopic policy burns the water early
+    assert val["mean_gap"] >= -1e-9 and val["foresight_cost"] <= val["mean_cost"] + 1e-6
+    assert val["feasible"] == 1.0 and val["violation"] <= 1e-6
+    assert val["myopic_cost"] > val["foresight_cost"]
 
 
 def test_save_load_round_trip(policy, tmp_path, monkeypatch):

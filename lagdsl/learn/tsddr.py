@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from ..errors import BackendRefusal, LagDataError
+from ..lower.instance import max_violation
 from .policy import Policy, answer, check_repair
 from .stages import ScenarioLowering, Staging, StageSolver, param_stage_axis
 
@@ -306,7 +307,6 @@ class TsddrPolicy(Policy):
         """The rollouts of ``datas`` (override dicts in the data-file shapes).  ``repair``
         ``completion`` or ``solve`` (both mean the stage solves, which make the answer
         feasible whenever each stage is); ``none`` is refused: a ts-ddr answer is a rollout."""
-        from ..lower.instance import max_violation
         check_repair(repair, ("completion", "solve"))
         t0 = time.perf_counter()
         lows = self.engine.lower([d or {} for d in datas])
@@ -342,19 +342,17 @@ def _read_targets(targets) -> list[str]:
 
 def train(model, base_data, scenarios, *, targets, stages, options, seed) -> TsddrPolicy:
     """Train a ts-ddr policy for ``model`` (a :class:`lagdsl.Model` with the base data bound;
-    ``base_data`` overrides it when given) on ``scenarios`` (:class:`~lagdsl.sweep.scenarios.
+    ``base_data`` must be None) on ``scenarios`` (:class:`~lagdsl.sweep.scenarios.
     Scenario` objects or override dicts), with ``stages`` the time set and ``targets`` the
     target variables (names, or a comma-separated string)."""
     import torch
     opts = parse_options(options)
     if not stages:
         raise BackendRefusal("ts-ddr needs --stages SET (the time set the model is sliced along)")
+    if base_data is not None:
+        raise BackendRefusal("ts-ddr trains on the model with its base data bound "
+                             "(lagdsl.load(path, data=...)); base_data must be None")
     datas = [s.data if hasattr(s, "data") else dict(s) for s in scenarios]
-    if base_data:
-        from ..api import Model
-        if not isinstance(model, Model):
-            raise BackendRefusal("ts-ddr: base data needs a lagdsl.Model")
-        datas = [{**base_data, **d} for d in datas]
     inputs = sorted({k for d in datas for k in d})
     for k in inputs:
         if k not in model.ir.params:
@@ -378,7 +376,7 @@ def train(model, base_data, scenarios, *, targets, stages, options, seed) -> Tsd
     torch.manual_seed(0 if seed is None else int(seed))
     staging = engine.staging
     net = make_net(F.shape[2], staging.K, opts["hidden"], engine.target_lo, engine.target_hi)
-    policy = TsddrPolicy(model, inputs, engine, feats, net, options={**opts, "penalty": engine.penalty})
+    policy = TsddrPolicy(model, inputs, engine, feats, net, options={**opts, "penalty": engine.penalty, "backend": "highs"})
     B = min(opts["batch"], len(train_l))
     history = []
     _pretrain(policy, train_l, F, opts["init"], datas, engine)
@@ -413,11 +411,27 @@ def train(model, base_data, scenarios, *, targets, stages, options, seed) -> Tsd
             stopped = "time_limit"
             break
     net.load_state_dict(best_state)
+    t_train = time.perf_counter() - t_start
     policy.report = {"method": "ts-ddr", "train_scenarios": len(train_l), "valid_scenarios": len(valid),
                      "valid_cost": best, "epochs": len(history) - 1, "stopped": stopped,
-                     "penalty": engine.penalty, "train_time_s": time.perf_counter() - t_start,
-                     "history": history}
+                     "penalty": engine.penalty, "train_time_s": t_train,
+                     "validation": validation(policy, check, train_l, B), "history": history}
     return policy
+
+
+def validation(policy: TsddrPolicy, lows, train_lows, B: int) -> dict:
+    """The policy's rollouts on ``lows`` against the perfect-foresight bound (a
+    full-horizon solve per scenario, which knows the future: the gaps are to a bound, not to
+    a causal optimum), with the mean-value plan and the myopic policy beside it."""
+    roll = policy.engine.rollout(lows, policy.targets(lows), B=B)
+    _, pf = policy.engine.foresight(lows)
+    gap = (roll["cost"] - pf) / np.maximum(np.abs(pf), 1e-9)
+    base = baselines(policy.engine, train_lows, lows, B=B)
+    viol = max((max_violation(l.inst, x) for l, x in zip(lows, roll["x"])), default=0.0)
+    return {"instances": len(lows), "bound": "perfect foresight", "mean_cost": float(roll["cost"].mean()),
+            "mean_gap": float(gap.mean()), "max_gap": float(gap.max()), "violation": float(viol),
+            "feasible": float(roll["ok"].mean()), "mean_value_cost": base["mean_value"],
+            "myopic_cost": base["myopic"], "foresight_cost": base["foresight"]}
 
 
 def _evaluate(policy: TsddrPolicy, lows, B: int) -> float:
