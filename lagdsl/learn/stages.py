@@ -168,6 +168,10 @@ class Staging:
             self.A_past.append((At[:, past].tocsr(), past))
         self.targets = list(targets)
         self.target_cols = self._target_columns(base)
+        # per stage, its coupling to the previous stage's target columns (for the gradient)
+        self.prev_targets = [None] + [
+            self.A_past[t][0][:, np.searchsorted(self.A_past[t][1], self.target_cols[t - 1])].tocsr()
+            for t in range(1, self.H)]
 
     def _target_columns(self, base: Lowered) -> list[np.ndarray]:
         """Per stage the flat columns of the target variables (the same count each stage)."""
@@ -245,11 +249,9 @@ class Staging:
                             if len(moved_rows) else
                             ("the cost of %s (stage %d)" % (self.label(moved_cols[0]),
                                                             self.col_stage[moved_cols[0]] + 1)))
-                    lowering.lower({})
                     raise _refuse(ir, "ts-ddr stages: %s reads %s of stage %d (a later stage): "
                                   "the stage would see the future" % (what, name, k + 1),
                                   ir.decl_spans.get(name))
-        lowering.lower({name: ir.params[name].values.tolist() for name in inputs})
 
 
 class StageSolver:

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import BackendRefusal, LagDataError
 from ..lower.instance import max_violation
+from ..progress import progress
 from .policy import Policy, answer, check_repair
 from .stages import ScenarioLowering, Staging, StageSolver, param_stage_axis
 
@@ -47,6 +48,7 @@ OPTIONS = {
     "init": ("none", str, "pre-training of the network: none (random weights), foresight (regress "
              "the targets of full-horizon solves of the training scenarios), mean (the mean-value plan)"),
     "time_limit": (480.0, float, "seconds of training at most (checked after each epoch)"),
+    "progress": (True, bool, "a progress bar on stderr (a terminal only)"),
 }
 INITS = ("none", "foresight", "mean")
 
@@ -63,6 +65,11 @@ def parse_options(options: dict | None) -> dict:
                                  hint="did you mean %s?" % close[0] if close else None)
         if k == "penalty" and v == "auto":
             out[k] = v
+            continue
+        if OPTIONS[k][1] is bool:
+            if str(v).lower() not in ("true", "false", "1", "0"):
+                raise BackendRefusal("ts-ddr option %s=%r: expected true or false" % (k, v))
+            out[k] = str(v).lower() in ("true", "1")
             continue
         try:
             out[k] = OPTIONS[k][1](v)
@@ -156,7 +163,7 @@ class Engine:
         for t in range(H):
             rows, cols = st.rows[t], st.cols[t]
             Ap, past = st.A_past[t]
-            shift = X[:, past] @ Ap.T.toarray() if len(past) and Ap.nnz else 0.0
+            shift = (Ap @ X[:, past].T).T if len(past) else 0.0
             lo, hi = LO[:, rows] - shift, HI[:, rows] - shift
             got = solvers[t].solve(lo, hi, tg[:, t], C[:, cols])
             if not got[0]:
@@ -168,8 +175,7 @@ class Engine:
             followed[:, t] = np.abs(x[:, sel] - tg[:, t]) <= 1e-7 * (1 + np.abs(tg[:, t]))
             if t > 0 and len(past):
                 # d value_t / d (realised earlier state) = -A_past' y, at the previous targets
-                prev = np.searchsorted(past, st.target_cols[t - 1])
-                chain[:, t - 1] = -(y @ Ap[:, prev].toarray())
+                chain[:, t - 1] = -(st.prev_targets[t].T @ y.T).T
         grad = tdual + followed * chain
         return {"x": X[:n], "value": value[:n], "grad": grad[:n], "ok": ok[:n]}
 
@@ -386,30 +392,32 @@ def train(model, base_data, scenarios, *, targets, stages, options, seed) -> Tsd
     history.append({"epoch": 0, "valid_cost": best})
     opt = torch.optim.Adam(net.parameters(), lr=opts["lr"])
     stale, stopped = 0, "epochs"
-    for epoch in range(1, opts["epochs"] + 1):
-        perm = rng.permutation(len(train_l))
-        losses = []
-        for a in range(0, len(perm), B):
-            idx = perm[a:a + B]
-            pred = net(F[idx])
-            roll = engine.rollout([train_l[i] for i in idx], pred.detach().double().numpy(), B=B)
-            opt.zero_grad()
-            pred.backward(torch.tensor(roll["grad"] / len(idx), dtype=torch.float32))
-            opt.step()
-            losses.append(float(roll["value"].sum(axis=1).mean()))
-        cost = _evaluate(policy, check, B)
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "valid_cost": cost})
-        if cost < best - 1e-9 * abs(best):
-            best, stale = cost, 0
-            best_state = {k: v.clone() for k, v in net.state_dict().items()}
-        else:
-            stale += 1
-        if stale >= opts["patience"]:
-            stopped = "patience"
-            break
-        if time.perf_counter() - t_start > opts["time_limit"]:
-            stopped = "time_limit"
-            break
+    with progress(opts["epochs"], desc="ts-ddr", enabled=None if opts["progress"] else False) as bar:
+        for epoch in range(1, opts["epochs"] + 1):
+            perm = rng.permutation(len(train_l))
+            losses = []
+            for a in range(0, len(perm), B):
+                idx = perm[a:a + B]
+                pred = net(F[idx])
+                roll = engine.rollout([train_l[i] for i in idx], pred.detach().double().numpy(), B=B)
+                opt.zero_grad()
+                pred.backward(torch.tensor(roll["grad"] / len(idx), dtype=torch.float32))
+                opt.step()
+                losses.append(float(roll["value"].sum(axis=1).mean()))
+            cost = _evaluate(policy, check, B)
+            history.append({"epoch": epoch, "loss": float(np.mean(losses)), "valid_cost": cost})
+            bar.update(1, loss=history[-1]["loss"], valid_cost=cost)
+            if cost < best - 1e-9 * abs(best):
+                best, stale = cost, 0
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            else:
+                stale += 1
+            if stale >= opts["patience"]:
+                stopped = "patience"
+                break
+            if time.perf_counter() - t_start > opts["time_limit"]:
+                stopped = "time_limit"
+                break
     net.load_state_dict(best_state)
     t_train = time.perf_counter() - t_start
     policy.report = {"method": "ts-ddr", "train_scenarios": len(train_l), "valid_scenarios": len(valid),
