@@ -54,8 +54,29 @@ def main(argv=None) -> None:
     for name, c, ok in rows:
         print("%-26s %12.1f %+13.1f%% %+11.1f%% %8.0f%%" % (name, c, 100 * (c - mv) / abs(mv),
                                                              100 * (c - pf) / abs(pf), 100 * ok))
+    print("non-anticipative: %s" % non_anticipative(policy, test[0].data["inflow"]))
     if a.save:
         policy.save(a.save)
+
+
+def non_anticipative(policy, inflow) -> str:
+    """For every k, the inflows after stage k are replaced (by those of stage k + 1 onwards
+    scaled by 0.3 and 2.0): the decisions of stages 1..k must not change."""
+    flows = np.array(inflow)
+    H = flows.shape[1]
+    for k in range(1, H):
+        datas = [{"inflow": flows.tolist()}]
+        for f in (0.3, 2.0):
+            other = flows.copy()
+            other[:, k:] *= f
+            datas.append({"inflow": other.tolist()})
+        base, *changed = policy.solve_batch(datas)
+        for r in changed:
+            for name, vals in base.values.items():
+                for key, v in vals.items():
+                    if int(key.split(",")[-1]) <= k and abs(r.values[name][key] - v) > 1e-9:
+                        return "NO: %s[%s] changed when inflows after stage %d did" % (name, key, k)
+    return "yes (decisions of stages 1..k unchanged when the inflows after k change, k = 1..%d)" % (H - 1)
 
 
 if __name__ == "__main__":

@@ -316,7 +316,10 @@ class TsddrPolicy(Policy):
         check_repair(repair, ("completion", "solve"))
         t0 = time.perf_counter()
         lows = self.engine.lower([d or {} for d in datas])
-        roll = self.engine.rollout(lows, self.targets(lows), B=min(32, max(1, len(lows))))
+        # batch sizes are powers of two (the last batch padded), so that few sets of stage
+        # solvers are ever built
+        B = min(32, 1 << max(0, len(lows) - 1).bit_length())
+        roll = self.engine.rollout(lows, self.targets(lows), B=B)
         dt = (time.perf_counter() - t0) / max(1, len(lows))
         out = []
         for low, x, good in zip(lows, roll["x"], roll["ok"]):
