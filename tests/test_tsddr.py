@@ -191,3 +191,13 @@ def test_refuses_what_it_cannot_slice(tmp_path):
     eng = tsddr.Engine(m, "T", ["x"], ["d"], "auto")
     with pytest.raises(BackendRefusal, match=r"row r\[1\] of stage 1 reads d of stage 2"):
         eng.staging.check_causal(eng.lowering, ["d"], eng.base)
+
+
+def test_stage_solves_after_a_highs_solve(model):
+    """Stage and full-horizon solvers run after the highs backend has started HiGHS's thread
+    pool (a ``threads`` setting of their own would make every run fail)."""
+    assert model.solve(backend="highs").status == "optimal"
+    eng = tsddr.Engine(model, "T", ["vol"], ["inflow"], "auto")
+    lows = eng.lower(scenarios(3))
+    assert np.isfinite(eng.foresight(lows)[1]).all()
+    assert eng.rollout(lows, None)["ok"].all()

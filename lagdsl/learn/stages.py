@@ -278,7 +278,9 @@ class StageSolver:
         col_hi = np.tile(np.concatenate([base.col_hi[cols], np.full(2 * K, np.inf)]), B)
         self.cost = np.tile(np.concatenate([base.c[cols], np.full(2 * K, self.penalty)]), B)
         lo = np.zeros(B * self.height)
-        self.h = new_highs({"presolve": "off", "threads": 1})
+        # simplex without presolve: warm re-solves from the last basis, and a basic dual.
+        # No ``threads``: HiGHS refuses every run once its scheduler runs with another count.
+        self.h = new_highs({"presolve": "off", "solver": "simplex"})
         st = self.h.passModel(B * self.width, B * self.height, int(M.nnz), highspy.MatrixFormat.kRowwise,
                               highspy.ObjSense.kMinimize, 0.0, self.cost, col_lo, col_hi, lo, lo.copy(),
                               M.indptr.astype(np.int32), M.indices.astype(np.int32),

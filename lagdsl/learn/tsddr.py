@@ -196,7 +196,8 @@ class Engine:
 
     def foresight(self, lows) -> tuple[np.ndarray, np.ndarray]:
         """Full-horizon optima of the scenarios: ``(x (n x N), cost (n))`` (the
-        perfect-foresight bound), by the highs program kept by the lowering."""
+        perfect-foresight bound; NaN where HiGHS finds no optimum)."""
+        import highspy
         X, cost = [], []
         for low in lows:
             h = self._full()
@@ -204,9 +205,13 @@ class Engine:
             h.changeColsCost(len(low.c), np.arange(len(low.c), dtype=np.int32), low.c)
             h.clearSolver()         # cold: a degenerate optimum must not depend on the last one
             h.run()
-            x = np.array(h.getSolution().col_value)
-            X.append(x)
-            cost.append(low.c @ x + low.offset)
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                x = np.array(h.getSolution().col_value)
+                X.append(x)
+                cost.append(low.c @ x + low.offset)
+            else:                   # no bound for this scenario (its rows have no point)
+                X.append(np.full(len(low.c), np.nan))
+                cost.append(np.nan)
         return np.array(X), np.array(cost)
 
     def _full(self):
@@ -216,7 +221,7 @@ class Engine:
 
             from ..backends.highs.model import new_highs
             b = self.base
-            self._full_h = h = new_highs({"threads": 1})
+            self._full_h = h = new_highs({})
             A = b.A
             h.passModel(A.shape[1], A.shape[0], int(A.nnz), highspy.MatrixFormat.kRowwise,
                         highspy.ObjSense.kMinimize, 0.0, b.c, b.col_lo, b.col_hi, b.lo, b.hi,
