@@ -201,3 +201,33 @@ def test_stage_solves_after_a_highs_solve(model):
     lows = eng.lower(scenarios(3))
     assert np.isfinite(eng.foresight(lows)[1]).all()
     assert eng.rollout(lows, None)["ok"].all()
+
+
+def test_costs_and_stage_free_inputs(model):
+    """An input not indexed by T (deficit_cost: known from the start, fed at every stage)
+    changes the stages' costs; perfect targets still reproduce each scenario's optimum."""
+    datas = [{"deficit_cost": v, "inflow": s["inflow"]} for v, s in zip((60.0, 300.0, 900.0), scenarios(3))]
+    eng = tsddr.Engine(model, "T", ["vol"], ["deficit_cost", "inflow"], "auto")
+    lows = eng.lower(datas)
+    X, cost = eng.foresight(lows)
+    prog = model.compile("highs")
+    np.testing.assert_allclose(cost, [prog.solve(data=d).objective for d in datas], rtol=1e-9)
+    roll = eng.rollout(lows, eng.plan_targets(X), B=4)
+    np.testing.assert_allclose(roll["cost"], cost, rtol=1e-9)
+    feats = tsddr.Features(model.ir, "T", ["deficit_cost", "inflow"])
+    raw = feats.raw([tsddr.params_of(l, feats.inputs) for l in lows])
+    assert raw.shape == (3, 4, 2)
+    assert (raw[1, :, 0] == 300.0).all() and list(raw[0, :, 1]) == datas[0]["inflow"][0]
+
+
+@pytest.mark.parametrize("old, new, why", [
+    ("var x[t in T] in [0, 10]", "var x[T] binary", "variable x is binary; stage solves need duals"),
+    ("minimize c: sum(t in T) x[t]", "minimize c: sum(t in T) x[t] ^ 2", "objective c is quadratic"),
+])
+def test_refuses_integers_and_quadratic_objectives(tmp_path, old, new, why):
+    text = LOOKAHEAD.replace("var s\n", "").replace(" + s", "").replace("x[t] >= d[t + 1]", "x[t] >= d[t]")
+    path = tmp_path / "m.lag"
+    path.write_text(text.replace(old, new))
+    m = lagdsl.load(str(path), data={"d": [0, 1, 0]})
+    with pytest.raises(BackendRefusal, match=why):
+        tsddr.Engine(m, "T", ["x"], ["d"], "auto")
