@@ -78,6 +78,7 @@ EXPECTED = {
     "maxflow": dict(objective=23.0),
     "shortest_path": dict(objective=9.0, values={"x": {"a,c": 1, "c,b": 1, "b,d": 1, "d,f": 1,
                                                       "a,b": 0, "d,e": 0, "e,f": 0}}),
+    "hydrothermal": dict(objective=21954.1),
 }
 #: Examples the cvxpy backend must refuse, with the class the compiler must give them.
 REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039": "NLP",
@@ -87,7 +88,7 @@ REFUSED = {"hs71": "NLP", "heat": "PDE", "hs006": "QCQP", "hs007": "NLP", "hs039
 CLASSES = {"dc3_qp": "QP", "dcopf": "LP", "production": "LP", "transport": "LP", "diet": "LP", "knapsack": "binary linear",
            "mknap1": "binary linear", "mis_petersen": "binary linear",
            "dominating_set": "binary linear", "tsp4": "MILP", "lasso": "SOCP", "portfolio": "QP",
-           "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP",
+           "facility": "MILP", "hs35": "QP", "chebyshev": "SOCP", "inventory": "LP", "hydrothermal": "LP",
            "hs028": "QP", "hs048": "QP", "hs051": "QP", "hs076": "QP",
            "maxcut": "binary quadratic", "vertex_cover": "binary linear", "coloring": "binary linear",
            "tsp4_qubo": "binary quadratic", "maxflow": "LP", "shortest_path": "LP"}
@@ -433,6 +434,47 @@ def ref_dc3_qp():
     y, lam = sol[:n], sol[n + m:]
     assert lam.min() >= 0 and (G @ y - h).max() <= 1e-9
     return 0.5 * y @ (Q * y) + p @ y, {}
+
+
+def ref_hydrothermal():
+    """The base data's LP rebuilt column by column from the JSON (vol, turb, spill, gen, deficit)."""
+    d = data("hydrothermal")
+    H, nR, nG = d["H"], len(d["R"]), len(d["G"])
+    sizes = [nR * H, nR * H, nR * H, nG * H, H]          # vol, turb, spill, gen, deficit
+    start = np.cumsum([0] + sizes)
+    n = start[-1]
+    col = lambda k, i, t: start[k] + i * H + t if k < 4 else start[4] + t
+    c = np.zeros(n)
+    for g in range(nG):
+        c[[col(3, g, t) for t in range(H)]] = d["gcost"][g]
+    c[start[4]:] = d["deficit_cost"]
+    c[start[2]:start[3]] = d["spill_cost"]
+    for r in range(nR):
+        c[col(0, r, H - 1)] -= d["water_value"][r]
+    A, b = [], []
+    for r in range(nR):                 # vol[t] - vol[t-1] + turb + spill = inflow (+ v0 at t = 1)
+        for t in range(H):
+            row = np.zeros(n)
+            row[[col(0, r, t), col(1, r, t), col(2, r, t)]] = 1
+            if t:
+                row[col(0, r, t - 1)] = -1
+            A.append(row)
+            b.append(d["inflow"][r][t] + (d["v0"][r] if t == 0 else 0))
+    for t in range(H):                  # energy balance
+        row = np.zeros(n)
+        for r in range(nR):
+            row[col(1, r, t)] = d["rho"][r]
+        for g in range(nG):
+            row[col(3, g, t)] = 1
+        row[col(4, 0, t)] = 1
+        A.append(row)
+        b.append(d["demand"][t])
+    bounds = ([(d["vmin"][r], d["vmax"][r]) for r in range(nR) for _ in range(H)]
+              + [(0, d["qmax"][r]) for r in range(nR) for _ in range(H)] + [(0, None)] * (nR * H)
+              + [(0, d["gmax"][g]) for g in range(nG) for _ in range(H)] + [(0, None)] * H)
+    r = linprog(c, A_eq=np.array(A), b_eq=b, bounds=bounds, method="highs")
+    assert r.status == 0
+    return r.fun, {}
 
 
 REFERENCES = {name[4:]: fn for name, fn in list(globals().items()) if name.startswith("ref_")}
