@@ -19,6 +19,7 @@ from ..errors import BackendRefusal
 METHODS = {
     "pdl": "lagdsl.learn.pdl",
     "supervised": "lagdsl.learn.supervised",
+    "ts-ddr": "lagdsl.learn.tsddr",
 }
 
 

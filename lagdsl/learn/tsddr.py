@@ -1,4 +1,4 @@
-"""``ts-ddr``: two-stage deep decision rules over the stages of a model (docs/learn_tsddr.md).
+"""``ts-ddr``: two-stage deep decision rules over the stages of a model (docs/learn.md, "ts-ddr").
 
 After Rosemberg, Street, Vallada & Van Hentenryck (2024), "Efficiently Training Deep-Learning
 Parametric Policies using Lagrangian Duality" (DecisionRules.jl), in its stage-wise rollout
