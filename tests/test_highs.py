@@ -429,3 +429,22 @@ def test_thread_counts_may_change_between_solves_in_one_process():
     for threads in (None, 1, 2, None, 1):
         r = m.solve("highs") if threads is None else m.solve("highs", threads=threads)
         assert (r.status, r.objective) == ("optimal", 3.0), (threads, r.stats.get("message"))
+
+
+def test_a_qp_highs_fails_on_says_which_backend_solves_it(tmp_path, monkeypatch):
+    # one of DC3's random QPs (examples/dc3_qp_gen.py with 10 training scenarios: held-out 66) on which HiGHS
+    # 1.16's QP solver ends in "Solve error" with any of its options; cvxpy solves it
+    from pathlib import Path
+    EX = Path(__file__).resolve().parent.parent / "examples"
+    monkeypatch.syspath_prepend(str(EX))
+    from dc3_qp_gen import generate
+    base, _train, test = generate(train=10, test=67)
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    m = lagdsl.load(str(EX / "dc3_qp.lag"), data=str(tmp_path / "base.json"))
+    data = {k: v for k, v in test[66].items() if k != "id"}
+    r = m.compile("highs").solve(data=data)
+    if r.status == "optimal":
+        pytest.skip("this HiGHS solves the instance")
+    assert r.status == "error" and r.stats["highs_status"] == "kSolveError"
+    assert r.stats["message"].endswith("--backend cvxpy solves convex QPs with another solver")
+    assert m.compile("cvxpy").solve(data=data).status == "optimal"

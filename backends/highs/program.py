@@ -74,6 +74,12 @@ class HighsProgram(Program):
         status = HIGHS_STATUS.get(name, "error")
         if status == "error" and message is None:
             message = "HiGHS stopped with status %s" % self.h.modelStatusToString(self.h.getModelStatus())
+            if name == "kSolveError" and form.hessian is not None:
+                # HiGHS 1.16's active-set QP solver fails so on about 2% of DC3's random QPs
+                # (it "claims optimality" with primal infeasibilities) whatever its options
+                message += ("; HiGHS's QP solver failed on this instance (a numerical failure, not "
+                            "a property of the model): --backend cvxpy solves convex QPs with "
+                            "another solver")
             if name == "kNotset" and "threads" in self.settings:
                 message += (" (HiGHS runs one thread pool per process; another solve running in this "
                             "process uses it with another thread count than threads=%d)"
