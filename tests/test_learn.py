@@ -294,7 +294,7 @@ def test_load_refuses_unsafe_or_corrupt(pdl_policy, tmp_path):
     v = variant("link")
     os.remove(v / "model.ir.json")
     os.symlink(good / ".." / "outside.json", v / "model.ir.json")
-    with pytest.raises(LagDataError, match="leading out of the policy folder"):
+    with pytest.raises(LagDataError, match="leads out of the policy folder"):
         lagdsl.load_policy(str(v))
     v = variant("ir")
     (v / "model.ir.json").write_text('{"format": "lagdsl-ir", "version": 2, "name": 3}')

@@ -14,14 +14,9 @@ and for ``fields.json`` the ``line:col`` of the offending key.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
-import pickle
 import re
-import stat
-import zipfile
 
 import torch
 
@@ -29,6 +24,7 @@ from lagdsl.errors import LagDataError
 from lagdsl.frontend.files import read_bytes, read_text
 from lagdsl.frontend.jsontext import key_path_span, parse_object
 from lagdsl.ir.model import Source, Span
+from lagdsl.savedfolder import folder_member, saved_folder, torch_archive
 from lagdsl.limits import FLOATS_PER_ELEMENT, SizeLimitError, check_option_size
 from lagdsl.options import OptionError, validator_of
 
@@ -61,11 +57,11 @@ _OPTIONAL = {"fourier": 0, "fourier_scale": 1.0, "periodic": [], "harmonics": 1}
 def load_fields(directory) -> dict:
     """The fields saved by ``lagdsl solve --save DIR`` (or :func:`.results.save_fields`), as
     ``{name: FieldFunction}``; anything wrong with the folder is a :class:`LagDataError`."""
-    directory = _folder(directory)
-    cfg_path = _member(directory, CONFIG)
+    directory = saved_folder(directory, "load_fields", "saved folder", "lagdsl solve --save")
+    cfg_path = folder_member(directory, CONFIG, "saved folder")
     text = read_text(cfg_path, "saved fields file", limit=MAX_CONFIG_BYTES)
     configs = _configs(parse_object(text, cfg_path, "saved fields file"), Source(cfg_path, text))
-    w_path = _member(directory, WEIGHTS)
+    w_path = folder_member(directory, WEIGHTS, "saved folder")
     values = sum(network_values(len(c["coords"]), len(c["periodic"]), c) for c in configs.values())
     states = _weights(read_bytes(w_path, "weights file", limit=8 * values + WEIGHTS_SLACK), w_path)
     out = {}
@@ -76,34 +72,6 @@ def load_fields(directory) -> dict:
         net.eval()
         out[name] = FieldFunction(name, net)
     return out
-
-
-def _folder(directory) -> str:
-    """The saved folder's path, refused unless it is a directory."""
-    if not isinstance(directory, (str, os.PathLike)):
-        raise LagDataError("load_fields: a saved folder is a path, got %s" % type(directory).__name__)
-    directory = os.fspath(directory)
-    try:
-        st = os.stat(directory)
-    except (OSError, ValueError) as e:
-        raise LagDataError("saved folder %s cannot be read: %s" % (
-            directory, (getattr(e, "strerror", None) or str(e)).lower())) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise LagDataError("saved folder %s is not a directory" % directory,
-                           hint="name the folder given to lagdsl solve --save")
-    return directory
-
-
-def _member(directory: str, name: str) -> str:
-    """The path of a file of the folder; a symbolic link must lead to a file inside it."""
-    path = os.path.join(directory, name)
-    if os.path.islink(path):
-        root = os.path.realpath(directory)
-        real = os.path.realpath(path)
-        if not real.startswith(root.rstrip(os.sep) + os.sep):
-            raise LagDataError("%s is a symbolic link to %s, which leads out of the saved folder"
-                               % (path, _short(os.readlink(path))), hint="a saved folder holds its own files")
-    return path
 
 
 def _configs(meta: dict, source: Source) -> dict:
@@ -190,31 +158,14 @@ def _config(name: str, cfg, fail) -> dict:
 
 
 def _weights(data: bytes, path: str) -> dict:
-    """The state dicts of ``weights.pt``: a zip archive of stored (uncompressed) records
-    whose sizes fit the file, read with ``torch.load(weights_only=True)``."""
-    def fail(why):
-        raise LagDataError("weights file %s is not a lagdsl weights file: %s" % (path, why),
-                           hint="the folder must hold what lagdsl solve --save wrote")
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            infos = z.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
-        # NotImplementedError: zipfile's word for a record of a zip version it does not read
-        fail("not a torch zip archive")
-    # torch writes records stored, not compressed: a compressed record could expand without bound
-    if any(i.compress_type != zipfile.ZIP_STORED for i in infos) or sum(i.file_size for i in infos) > len(data):
-        fail("its records are compressed or larger than the file")
-    try:
-        states = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError:  # weights_only refused a global: something other than tensors
-        fail("it holds objects other than tensors, which lagdsl never loads")
-    except Exception as e:          # noqa: BLE001 — any failure of the decoder on hostile bytes
-        fail("torch cannot read it (%s)" % _short(str(e).splitlines()[0] if str(e) else type(e).__name__))
+    """The state dicts of ``weights.pt`` (:func:`lagdsl.savedfolder.torch_archive`): one dict
+    of tensors per field."""
+    states = torch_archive(data, path, "lagdsl solve --save")
     if not isinstance(states, dict) or not all(
             isinstance(k, str) and isinstance(v, dict) and all(isinstance(n, str) and torch.is_tensor(t) for n, t in v.items())
             for k, v in states.items()):
-        fail("it must map each field to a dict of tensors")
+        raise LagDataError("weights file %s is not a lagdsl weights file: it must map each field to a dict "
+                           "of tensors" % path, hint="the folder must hold what lagdsl solve --save wrote")
     return states
 
 

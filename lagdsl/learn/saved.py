@@ -12,15 +12,14 @@ uncompressed torch zip archive of a flat ``{name: tensor}`` dict, read with
 """
 from __future__ import annotations
 
-import io
 import json
-import os
-import pickle
-import stat
-import zipfile
 
 from ..errors import LagDataError, LagError
+from ..savedfolder import folder_member, saved_folder, torch_archive
 from .policy import FORMAT, MANIFEST, MODEL, VERSION, WEIGHTS
+
+#: a folder without one of its files: what it then is not, and what to do
+_MISSING = ("a saved policy", "save it again with lagdsl learn --save")
 
 MAX_MANIFEST_BYTES = 16 << 20
 MAX_MODEL_BYTES = 256 << 20
@@ -34,14 +33,14 @@ def read_policy_dir(directory):
     """``(model, manifest, tensors)`` of a saved policy folder (see the module docstring)."""
     from ..api import Model
     from ..frontend.files import read_bytes, read_text
-    directory = _folder(directory)
-    mpath = _member(directory, MANIFEST)
+    directory = saved_folder(directory, "load_policy", "policy folder", "lagdsl learn --save")
+    mpath = folder_member(directory, MANIFEST, "policy folder", _MISSING)
     manifest = _manifest(read_text(mpath, "policy file", limit=MAX_MANIFEST_BYTES), mpath)
     from . import METHODS
     if manifest["method"] not in METHODS:
         raise LagDataError("policy file %s: method %r is not one this lagdsl knows (%s)"
                            % (mpath, manifest["method"], ", ".join(METHODS)))
-    ipath = _member(directory, MODEL)
+    ipath = folder_member(directory, MODEL, "policy folder", _MISSING)
     text = read_text(ipath, "policy model file", limit=MAX_MODEL_BYTES)
     try:
         model = Model.from_json(text)
@@ -51,42 +50,11 @@ def read_policy_dir(directory):
     for name in manifest["inputs"]:
         if name not in model.ir.params:
             raise LagDataError("policy file %s: input %r is not a param of the saved model" % (mpath, name))
-    wpath = _member(directory, WEIGHTS)
+    wpath = folder_member(directory, WEIGHTS, "policy folder", _MISSING)
     from ..limits import max_elements
     limit = min(MAX_WEIGHTS_BYTES, 8 * max_elements() + WEIGHTS_SLACK)
     tensors = _weights(read_bytes(wpath, "weights file", limit=limit), wpath)
     return model, manifest, tensors
-
-
-def _folder(directory) -> str:
-    if not isinstance(directory, (str, os.PathLike)):
-        raise LagDataError("load_policy: a saved policy is a folder path, got %s" % type(directory).__name__)
-    directory = os.fspath(directory)
-    try:
-        st = os.stat(directory)
-    except (OSError, ValueError) as e:
-        raise LagDataError("policy folder %s cannot be read: %s" % (
-            directory, (getattr(e, "strerror", None) or str(e)).lower())) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise LagDataError("policy folder %s is not a directory" % directory,
-                           hint="name the folder given to lagdsl learn --save")
-    return directory
-
-
-def _member(directory: str, name: str) -> str:
-    """The path of a file of the folder; it must exist, and a symbolic link must lead to a
-    file inside the folder."""
-    path = os.path.join(directory, name)
-    if os.path.islink(path):
-        root = os.path.realpath(directory)
-        if not os.path.realpath(path).startswith(root.rstrip(os.sep) + os.sep):
-            raise LagDataError("%s is a symbolic link leading out of the policy folder" % path,
-                               hint="a saved policy folder holds its own files")
-    if not os.path.lexists(path):
-        raise LagDataError("policy folder %s has no %s: it is not a saved policy (or saving it "
-                           "did not finish)" % (directory, name),
-                           hint="save it again with lagdsl learn --save")
-    return path
 
 
 def _manifest(text: str, path: str) -> dict:
@@ -122,25 +90,12 @@ def _manifest(text: str, path: str) -> dict:
 def _weights(data: bytes, path: str) -> dict:
     """The ``{name: tensor}`` of ``weights.pt`` (see the module docstring)."""
     import torch
+    states = torch_archive(data, path, "lagdsl learn --save")
 
     def fail(why):
         raise LagDataError("weights file %s is not a lagdsl weights file: %s" % (path, why),
                            hint="the folder must hold what lagdsl learn --save wrote")
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            infos = z.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
-        fail("not a torch zip archive")
-    # a compressed record could expand without bound: torch writes them stored
-    if any(i.compress_type != zipfile.ZIP_STORED for i in infos) or sum(i.file_size for i in infos) > len(data):
-        fail("its records are compressed or larger than the file")
-    try:
-        states = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError:
-        fail("it holds objects other than tensors, which lagdsl never loads")
-    except Exception as e:          # noqa: BLE001 — any failure of the decoder on hostile bytes
-        fail("torch cannot read it (%s)" % (str(e).splitlines()[0][:120] if str(e) else type(e).__name__))
     if not isinstance(states, dict) or not all(isinstance(k, str) and torch.is_tensor(v)
                                                for k, v in states.items()):
         fail("it must map names to tensors")
