@@ -342,7 +342,7 @@ def test_a_bad_model_or_base_data_exits_2_and_runs_nothing(transport, capsys):
 
 @pytest.mark.parametrize("out, message", [
     ("transport.lag", "-o transport.lag: unknown output format '.lag'"),
-    ("scen.jsonl", "is an input of this run"),
+    ("scen.jsonl", "-o scen.jsonl: is the scenario file of this run"),
     ("link.jsonl", "is a symbolic link"),
     ("rows.txt", "unknown output format '.txt'"),
     ("nodir/rows.jsonl", "the directory nodir does not exist"),
@@ -359,7 +359,7 @@ def test_a_plot_path_is_checked_before_running(transport, capsys):
     assert _cli(transport, "--plot", "s.xyz") == 2
     assert "--plot s.xyz: unknown plot format 'xyz'" in capsys.readouterr().err
     assert _cli(transport, "--plot", "scen.jsonl") == 2
-    assert "--plot scen.jsonl: is an input of this run" in capsys.readouterr().err
+    assert "--plot scen.jsonl: is the scenario file of this run" in capsys.readouterr().err
     assert not (transport / "rows.jsonl").exists()
 
 

@@ -173,7 +173,7 @@ def sweep_with_policy(args, params) -> int:
     from . import load_policy
     out = os.fspath(args.output)
     fmt = output_format(out)
-    check_output(out, [args.model, args.data, args.scenarios])
+    check_output(out, [("model file", args.model), ("data file", args.data), ("scenario file", args.scenarios)])
     model = load(args.model, data=args.data, params=params or None)
     policy = load_policy(args.policy)
     check_same_model(policy, model)

@@ -49,7 +49,8 @@ def run(args, options: dict, params: dict) -> int:
         require_matplotlib()
         from ..outputs import check_plot_format
         from .store import check_output
-        check_output(args.plot, [args.model, args.data, args.scenarios, args.output], what="--plot")
+        check_output(args.plot, [("model file", args.model), ("data file", args.data),
+                                 ("scenario file", args.scenarios), ("output", args.output)], what="--plot")
         check_plot_format(args.plot)
     if args.workers is not None and args.workers < 1:
         raise LagError("--workers %d: a positive number of workers" % args.workers)

@@ -134,9 +134,10 @@ def prepare(model, scenarios, data=None, *, params=None, backend=None, options=N
     if out is not None:
         out = os.fspath(out)
         fmt = output_format(out)
-        check_output(out, [model if isinstance(model, (str, os.PathLike)) else None,
-                           data if isinstance(data, (str, os.PathLike)) else None,
-                           scenarios if isinstance(scenarios, (str, os.PathLike)) else None,
+        check_output(out, [("model file", model if isinstance(model, (str, os.PathLike)) else None),
+                           ("data file", data if isinstance(data, (str, os.PathLike)) else None),
+                           ("scenario file" if not os.path.isdir(scenarios) else "scenario directory",
+                            scenarios) if isinstance(scenarios, (str, os.PathLike)) else ("", None),
                            *inputs])
     if restart and out is None:
         raise LagError("--restart needs -o: there is no output to start over")

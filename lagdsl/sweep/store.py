@@ -64,43 +64,36 @@ def require_pyarrow() -> None:
 # --- output path rules (the lead will switch these to lagdsl/outputs.py) ----------------------
 
 def check_output(path: str, inputs=(), what: str = "-o") -> None:
-    """Refuse ``path`` as the sweep's output unless it is safe: not a symbolic link, not a
-    directory, device or FIFO, in an existing directory, and none of ``inputs`` (paths of
-    files or directories read by the run; compared by resolved path and inode)."""
-    if not path or "\x00" in path:
-        raise OutputError("%s %r: not a file name" % (what, path))
-    try:
-        lst = os.lstat(path)
-    except FileNotFoundError:
-        lst = None
-    if lst is not None:
-        if stat.S_ISLNK(lst.st_mode):
-            raise OutputError("%s %s: is a symbolic link (to %s); lagdsl never writes through a link"
-                              % (what, path, os.readlink(path)), hint="name the file itself, or a new file")
-        if stat.S_ISDIR(lst.st_mode):
-            raise OutputError("%s %s: is a directory" % (what, path), hint="name a file in it")
-        if not stat.S_ISREG(lst.st_mode):
-            raise OutputError("%s %s: is not a regular file; a sweep appends to and resumes from "
-                              "a file" % (what, path))
-    else:
-        parent = os.path.dirname(path) or os.curdir
-        if not os.path.isdir(parent):
-            raise OutputError("%s %s: cannot write: the directory %s does not exist" % (what, path, parent))
-    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
-    for inp in inputs:
+    """Refuse ``path`` as a sweep's output (rows appended, resumed from) unless it is safe:
+    :func:`lagdsl.outputs.check_output_path`'s rules — not an input of the run (by resolved
+    path or inode), not a symbolic link, not a directory, in an existing directory — and,
+    because the file is appended to and read back, a regular file (no device or FIFO) that
+    does not lie in a scenario directory.  ``inputs`` are ``(what, path)`` pairs ("model
+    file", "scenario file", ...); a path of None is skipped."""
+    from ..frontend.files import InputFile
+    from ..outputs import OutputPathError, check_output_path
+    files, folders = [], []
+    for kind, inp in inputs:
         if inp is None:
             continue
         inp = os.fspath(inp)
-        hit = os.path.realpath(inp) == real
-        if not hit and lst is not None:
-            with contextlib.suppress(OSError):
-                st = os.stat(inp)
-                hit = (st.st_dev, st.st_ino) == (lst.st_dev, lst.st_ino)
-        if not hit and os.path.isdir(inp):
-            hit = os.path.dirname(real) == os.path.realpath(inp)    # a scenario directory
-        if hit:
-            raise OutputError("%s %s: is an input of this run (%s); lagdsl never writes over its inputs"
-                              % (what, path, inp), hint="choose another output name")
+        with contextlib.suppress(OSError):
+            st = os.stat(inp)
+            if stat.S_ISDIR(st.st_mode):
+                folders.append((kind, inp))
+            else:
+                files.append(InputFile(inp, kind, os.path.realpath(inp), st.st_dev, st.st_ino))
+    check_output_path(path, files, what)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OutputPathError("%s %s: is not a regular file; a sweep appends to and resumes "
+                                  "from a file" % (what, path))
+    real_dir = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    for kind, folder in folders:
+        if real_dir == os.path.realpath(folder):
+            raise OutputPathError("%s %s: is in the %s %s of this run, where it would be read as a "
+                                  "scenario" % (what, path, kind, folder),
+                                  hint="choose an output outside that directory")
 
 
 def backup(path: str) -> str | None:
