@@ -111,7 +111,7 @@ class CompiledModel:
         with warnings_as_notes() as caught:
             try:
                 if data is not None:
-                    info = self._bind(data)
+                    info = self.bind(data)
                 t1 = time.perf_counter()
                 result = self.program.solve()
             except LagError as exc:
@@ -132,8 +132,10 @@ class CompiledModel:
         result.times["wall"] = t2 - t0
         return result
 
-    def _bind(self, data) -> dict:
-        """Make the program hold the compiled model with ``data`` applied; what was done."""
+    def bind(self, data) -> dict:
+        """Make the program hold the compiled model with ``data`` applied, without solving
+        (what :meth:`solve` does first; ts-ddr's stages lower each scenario this way); returns
+        what was done: the params given and changed, whether it recompiled and why, times."""
         t0 = time.perf_counter()
         self._dependencies           # noqa: B018 (walked once, here rather than at compile)
         raw = read_overrides(self._base, data)

@@ -122,7 +122,7 @@ class ScenarioLowering:
 
     def lower(self, data) -> Lowered:
         """The arrays of the model with ``data`` (override dict) applied."""
-        info = self.prog._bind(data or {})
+        info = self.prog.bind(data or {})
         if info is not None and info.get("recompiled"):
             raise LagDataError("ts-ddr: the scenario data changes the model's structure (%s); "
                                "stage policies take new values of data in rows and costs only"
