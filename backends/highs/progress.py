@@ -104,7 +104,7 @@ class _Watch:
             self.bar.close()
 
 
-#: HiGHS runs runs in threads of one process-wide pool, sized by the first run's ``threads``;
+#: HiGHS solves in the threads of one process-wide pool, sized by the first run's ``threads``;
 #: a later run asking another size fails at once (model status "not set").  Runs of lagdsl's
 #: are counted so that the pool is only restarted when no other one is using it.
 _runs_lock = threading.Lock()
@@ -131,12 +131,6 @@ def _restart_pool() -> bool:
             return False
         highspy.Highs.resetGlobalScheduler(True)
         return True
-
-
-def pool_busy() -> bool:
-    """Whether another lagdsl HiGHS run is in progress in this process (for messages)."""
-    with _runs_lock:
-        return _runs > 0
 
 
 class Runner:
