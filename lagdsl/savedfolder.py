@@ -10,18 +10,13 @@ archive of stored (uncompressed) records whose sizes fit the file, read with
 from __future__ import annotations
 
 import io
-import json
 import os
 import pickle
 import stat
 import zipfile
 
 from .errors import LagDataError
-
-
-def _short(v) -> str:
-    text = json.dumps(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+from .frontend.jsontext import quoted
 
 
 def saved_folder(directory, caller: str, noun: str, command: str) -> str:
@@ -51,7 +46,7 @@ def folder_member(directory: str, name: str, noun: str, missing: tuple[str, str]
         root = os.path.realpath(directory)
         if not os.path.realpath(path).startswith(root.rstrip(os.sep) + os.sep):
             raise LagDataError("%s is a symbolic link to %s, which leads out of the %s"
-                               % (path, _short(os.readlink(path)), noun),
+                               % (path, quoted(os.readlink(path)), noun),
                                hint="a %s holds its own files" % noun)
     if missing is not None and not os.path.lexists(path):
         raise LagDataError("%s %s has no %s: it is not %s (or saving it did not finish)"
@@ -83,4 +78,4 @@ def torch_archive(data: bytes, path: str, command: str):
     except pickle.UnpicklingError:  # weights_only refused a global: something other than tensors
         fail("it holds objects other than tensors, which lagdsl never loads")
     except Exception as e:          # noqa: BLE001 — any failure of the decoder on hostile bytes
-        fail("torch cannot read it (%s)" % _short(str(e).splitlines()[0] if str(e) else type(e).__name__))
+        fail("torch cannot read it (%s)" % quoted(str(e).splitlines()[0] if str(e) else type(e).__name__))

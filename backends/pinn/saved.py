@@ -22,7 +22,7 @@ import torch
 
 from lagdsl.errors import LagDataError
 from lagdsl.frontend.files import read_bytes, read_text
-from lagdsl.frontend.jsontext import key_path_span, parse_object
+from lagdsl.frontend.jsontext import key_path_span, parse_object, quoted
 from lagdsl.ir.model import Source, Span
 from lagdsl.savedfolder import folder_member, saved_folder, torch_archive
 from lagdsl.limits import FLOATS_PER_ELEMENT, SizeLimitError, check_option_size
@@ -82,10 +82,10 @@ def _configs(meta: dict, source: Source) -> dict:
 
     for k in meta:
         if k not in _TOP:
-            fail("unknown key %s in the saved fields file (keys: %s)" % (_short(k), ", ".join(_TOP)), k)
+            fail("unknown key %s in the saved fields file (keys: %s)" % (quoted(k), ", ".join(_TOP)), k)
     if meta.get("format") != FORMAT:
         fail("%s was not written by lagdsl solve --save: format %s, expected %s"
-             % (source.path, _short(meta.get("format")), json.dumps(FORMAT)), *(("format",) if "format" in meta else ()))
+             % (source.path, quoted(meta.get("format")), json.dumps(FORMAT)), *(("format",) if "format" in meta else ()))
     fields = meta.get("fields")
     if not isinstance(fields, dict) or not fields:
         fail("fields must be an object with one network configuration per field", *(("fields",) if "fields" in meta else ()))
@@ -94,7 +94,7 @@ def _configs(meta: dict, source: Source) -> dict:
         fail("values must be an object {name: number}", "values")
     for k, v in values.items():
         if not _NAME.match(k) or isinstance(v, bool) or not isinstance(v, (int, float)):
-            fail("values: %s must be a name with a number" % _short(k), "values", k)
+            fail("values: %s must be a name with a number" % quoted(k), "values", k)
     out = {name: _config(name, cfg, fail) for name, cfg in fields.items()}
     sizes = {name: network_values(len(c["coords"]), len(c["periodic"]), c) for name, c in out.items()}
     big = max(sizes, key=sizes.get)
@@ -116,12 +116,12 @@ def _config(name: str, cfg, fail) -> dict:
     """One field's configuration, each value checked as the CLI option of its name is."""
     from . import PinnBackend
     if not _NAME.match(name):
-        fail("field name %s is not a name" % _short(name), "fields", name)
+        fail("field name %s is not a name" % quoted(name), "fields", name)
     if not isinstance(cfg, dict):
         fail("field %s: its configuration must be an object" % name, "fields", name)
     for k in cfg:
         if k not in _REQUIRED and k not in _OPTIONAL:
-            fail("field %s: unknown key %s (keys: %s)" % (name, _short(k), ", ".join(_REQUIRED + tuple(_OPTIONAL))),
+            fail("field %s: unknown key %s (keys: %s)" % (name, quoted(k), ", ".join(_REQUIRED + tuple(_OPTIONAL))),
                  "fields", name, k)
     for k in _REQUIRED:
         if k not in cfg:
@@ -177,7 +177,7 @@ def _check_state(net: FieldNet, states: dict, name: str, path: str) -> None:
     want, got = net.state_dict(), states[name]
     for k in sorted(set(want) ^ set(got)):
         raise LagDataError("weights file %s: field %s %s tensor %s" % (
-            path, name, "lacks the" if k in want else "has an unknown", _short(k)))
+            path, name, "lacks the" if k in want else "has an unknown", quoted(k)))
     for k, t in got.items():
         if tuple(t.shape) != tuple(want[k].shape):
             raise LagDataError("weights file %s: field %s: tensor %s has shape %s, the configuration gives %s"
@@ -199,7 +199,3 @@ def _float(v) -> float:
     except OverflowError:
         return math.inf if v > 0 else -math.inf
 
-
-def _short(v) -> str:
-    text = json.dumps(v)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import LagDataError
 from ..ir.model import Source, Span
+from .jsontext import quoted
 
 #: The largest text file lagdsl reads (model, data, graph): 1 GiB.
 MAX_TEXT_BYTES = 1 << 30
@@ -173,7 +174,7 @@ class FileScope:
             raise LagDataError("%s: a file name must be a string" % what, span, source=source)
         name = os.fspath(name)
         if not name or "\x00" in name:
-            raise LagDataError("%s: %s is not a file name" % (what, _quote(name)), span, source=source)
+            raise LagDataError("%s: %s is not a file name" % (what, quoted(name)), span, source=source)
         base = os.path.abspath(self.base if self.base is not None else os.curdir)
         path = os.path.normpath(os.path.join(base, name))
         real = os.path.realpath(path)
@@ -187,7 +188,7 @@ class FileScope:
         else:
             why = "is a symbolic link that leads out of the data file's directory"
         raise LagDataError("%s: file %s %s; a data file may name files in its own directory "
-                           "(%s) only" % (what, _quote(name), why, shown_path(base)), span, source=source,
+                           "(%s) only" % (what, quoted(name), why, shown_path(base)), span, source=source,
                            hint="allow another directory explicitly: --allow-dir DIR "
                                 "(Python: allow_dirs=[DIR])")
 
@@ -203,8 +204,4 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _quote(name: str) -> str:
-    import json
-    text = json.dumps(name)
-    return text if len(text) <= 60 else text[:57] + "..."
 

@@ -52,9 +52,9 @@ def parse_object(text: str, path: str, what: str = "data file") -> dict:
     except _Repeated:
         key, first, again = _first_repeat(text)
         raise LagDataError("key %s is given twice in the same object (first at %s)"
-                           % (_short(key), _where(text, first)), _span(path, text, again),
+                           % (quoted(key), _where(text, first)), _span(path, text, again),
                            source=source, hint="each key of a JSON object appears once") from None
-    except ValueError as e:         # an integer too long for int() (Python's 4300-digit limit)
+    except ValueError:         # an integer too long for int() (Python's 4300-digit limit)
         m = _LONG_INT.search(text)
         if m is None:
             raise
@@ -159,6 +159,8 @@ def _where(text: str, off: int) -> str:
     return "%d:%d" % _line_col(text, off)
 
 
-def _short(key: str) -> str:
-    text = json.dumps(key)
+def quoted(v) -> str:
+    """``v`` written as JSON for a message, cut to 60 characters (a key or value from an
+    untrusted file can be any length)."""
+    text = json.dumps(v)
     return text if len(text) <= 60 else text[:57] + "..."
