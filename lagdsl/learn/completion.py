@@ -99,19 +99,19 @@ class Completion:
 
     def h(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """``(B, m)`` right-hand sides of ``g``."""
-        f = self.fam
-        B = len(lo)
-        return np.concatenate([hi[:, self.up], -lo[:, self.dn],
-                               np.broadcast_to(f.ub[self.ubD], (B, len(self.ubD))),
-                               np.broadcast_to(-f.lb[self.lbD], (B, len(self.lbD)))], axis=1)
+        return self._rhs(lo, hi, self.ubD, self.lbD)
 
     def hc(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """``(B, mc)`` right-hand sides of the correction rows."""
-        f = self.fam
-        B = len(lo)
+        return self._rhs(lo, hi, self.ubA, self.lbA)
+
+    def _rhs(self, lo, hi, ub_cols, lb_cols) -> np.ndarray:
+        """The rows' upper and (negated) lower bounds of a batch, then the bounds of the
+        variables ``ub_cols`` / ``lb_cols`` as ``x <= ub`` and ``-x <= -lb``."""
+        f, B = self.fam, len(lo)
         return np.concatenate([hi[:, self.up], -lo[:, self.dn],
-                               np.broadcast_to(f.ub[self.ubA], (B, len(self.ubA))),
-                               np.broadcast_to(-f.lb[self.lbA], (B, len(self.lbA)))], axis=1)
+                               np.broadcast_to(f.ub[ub_cols], (B, len(ub_cols))),
+                               np.broadcast_to(-f.lb[lb_cols], (B, len(lb_cols)))], axis=1)
 
     # --- torch side ----------------------------------------------------------------------
     def bounded(self, u, torch):
