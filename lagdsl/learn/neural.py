@@ -188,7 +188,6 @@ class NetPolicy(Policy):
         steps = int(self.options.get("repair_steps", 10)) if repair == "completion" else 0
         with torch_threads(self.options.get("threads", 1)):
             Y, lam = self.predict(theta, lo, hi, steps)
-        t1 = time.perf_counter()
         obj = fam.objective(Y, c, off)
         viol = fam.violation(Y, lo, hi)
         bound = (self.bound.bound(lam, Y, c, off, lo, hi, int(self.options.get("dual_steps", 0)))

@@ -261,9 +261,7 @@ class StageSolver:
     drops the pull of the targets (the myopic policy)."""
 
     def __init__(self, staging: Staging, t: int, B: int, penalty: float, base: Lowered):
-        import highspy
-
-        from ..backends.highs.model import new_highs
+        from ..backends.highs.model import new_highs, pass_arrays
         self.t, self.B, self.penalty = t, B, float(penalty)
         cols, rows, K = staging.cols[t], staging.rows[t], staging.K
         self.n, self.m, self.K = len(cols), len(rows), K
@@ -281,12 +279,7 @@ class StageSolver:
         # simplex without presolve: warm re-solves from the last basis, and a basic dual.
         # No ``threads``: HiGHS refuses every run once its scheduler runs with another count.
         self.h = new_highs({"presolve": "off", "solver": "simplex"})
-        st = self.h.passModel(B * self.width, B * self.height, int(M.nnz), highspy.MatrixFormat.kRowwise,
-                              highspy.ObjSense.kMinimize, 0.0, self.cost, col_lo, col_hi, lo, lo.copy(),
-                              M.indptr.astype(np.int32), M.indices.astype(np.int32),
-                              M.data.astype(np.float64), np.zeros(B * self.width, dtype=np.int32))
-        if st == highspy.HighsStatus.kError:
-            raise RuntimeError("HiGHS did not take stage %d" % (t + 1))
+        pass_arrays(self.h, self.cost, col_lo, col_hi, lo, lo.copy(), M, what="stage %d" % (t + 1))
         self.all_rows = np.arange(B * self.height, dtype=np.int32)
         self.all_cols = np.arange(B * self.width, dtype=np.int32)
 

@@ -217,16 +217,10 @@ class Engine:
     def _full(self):
         """A HiGHS model of the whole horizon in unscaled arrays (built once)."""
         if not hasattr(self, "_full_h"):
-            import highspy
-
-            from ..backends.highs.model import new_highs
+            from ..backends.highs.model import new_highs, pass_arrays
             b = self.base
             self._full_h = h = new_highs({})
-            A = b.A
-            h.passModel(A.shape[1], A.shape[0], int(A.nnz), highspy.MatrixFormat.kRowwise,
-                        highspy.ObjSense.kMinimize, 0.0, b.c, b.col_lo, b.col_hi, b.lo, b.hi,
-                        A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data,
-                        np.zeros(A.shape[1], dtype=np.int32))
+            pass_arrays(h, b.c, b.col_lo, b.col_hi, b.lo, b.hi, b.A, what="the whole horizon")
         return self._full_h
 
     def plan_targets(self, x: np.ndarray) -> np.ndarray:
